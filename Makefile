@@ -1,0 +1,143 @@
+# tft: make | make test | make run | make bench | make SAN=1 test | make fuzz | make install PREFIX=...
+#      make CUDA=0|1 (default: 1 when nvcc is found) | V=1 for full command lines
+# (never put a trailing "# comment" after a variable value: make keeps the spaces before it)
+VERSION   := 0.1.0
+SOVERSION := 0
+PREFIX    ?= /usr/local
+CC        ?= cc
+ifeq ($(origin CC),default)
+  CC := gcc
+endif
+OPT       ?= -O2
+CFLAGS    ?= -g
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+TFT_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -DTFT_SHARED \
+             $(WARN) $(OPT) -MMD -MP $(BLAS_CFLAGS) $(HWLOC_CFLAGS)
+
+PKG_CONFIG    ?= pkg-config
+BLAS_CFLAGS   ?= $(shell $(PKG_CONFIG) --cflags openblas 2>/dev/null)
+BLAS_LIBS     ?= $(shell $(PKG_CONFIG) --libs openblas 2>/dev/null || echo -lopenblas)
+HWLOC_CFLAGS  ?= $(shell $(PKG_CONFIG) --cflags hwloc 2>/dev/null)
+HWLOC_LIBS    ?= $(shell $(PKG_CONFIG) --libs hwloc 2>/dev/null || echo -lhwloc)
+CMOCKA_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS   ?= $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+
+# CUDA: on when nvcc is found, unless CUDA=0 is given. CUDA_ARCH 90 = H100/H200.
+CUDA_HOME ?= /usr/local/cuda
+NVCC      ?= $(firstword $(wildcard $(CUDA_HOME)/bin/nvcc) $(shell command -v nvcc 2>/dev/null))
+ifeq ($(origin CUDA),undefined)
+  CUDA := $(if $(NVCC),1,0)
+endif
+CUDA_ARCH ?= 90
+ifeq ($(CUDA),1)
+  ifeq ($(NVCC),)
+    $(error CUDA=1 but nvcc was not found; set CUDA_HOME or NVCC)
+  endif
+  TFT_CFLAGS += -DTFT_USE_CUDA -I$(CUDA_HOME)/include
+  NVCCFLAGS  ?= -O3 -std=c++17 -lineinfo \
+                -gencode arch=compute_$(CUDA_ARCH),code=sm_$(CUDA_ARCH) \
+                -gencode arch=compute_$(CUDA_ARCH),code=compute_$(CUDA_ARCH)
+  NVCCFLAGS  += -DTFT_USE_CUDA -Xcompiler -fPIC,-fvisibility=hidden -MMD -MP
+  # -lstdc++: nvcc host stubs need the C++ runtime when gcc links them
+  CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+endif
+
+# SAN=1: AddressSanitizer + UndefinedBehaviorSanitizer, first report is fatal
+ifeq ($(SAN),1)
+  OPT        := -O1
+  TFT_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  SAN_LDFLAGS := -fsanitize=address,undefined
+endif
+
+LIBS   = $(CUDA_LIBS) $(BLAS_LIBS) $(HWLOC_LIBS) -lpthread -lm
+# one build dir per config, so flipping CUDA= or SAN= never mixes objects
+BUILD := build/$(if $(filter 1,$(SAN)),san-)$(if $(filter 1,$(CUDA)),cuda,cpu)
+
+LIB_SRC := $(wildcard engine/*.c ops/*.c loader/*.c)
+CU_SRC  := $(if $(filter 1,$(CUDA)),$(wildcard cuda/*.cu))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CU_SRC:%.cu=$(BUILD)/%.cu.o)
+CLI_SRC := $(wildcard engine/cli/*.c)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+CLI_LIB_OBJ := $(filter-out $(BUILD)/engine/cli/tft_main.o,$(CLI_OBJ))
+TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
+FUZZ    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+ifndef V
+  say = @printf '  %-6s %s\n' $(1) $(2);
+endif
+
+.PHONY: all lib cli test bench run install clean fuzz fuzz-run check-symbols
+all: lib cli
+	@echo "tft $(VERSION): CUDA=$(CUDA) SAN=$(or $(SAN),0) -> $(BUILD)/"
+lib: $(BUILD)/libtft.a $(BUILD)/libtft.so
+cli: $(BUILD)/tft
+
+$(BUILD)/%.o: %.c
+	$(call say,CC,$<)mkdir -p $(@D) && $(CC) $(TFT_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+$(BUILD)/%.cu.o: %.cu
+	$(call say,NVCC,$<)mkdir -p $(@D) && $(NVCC) $(NVCCFLAGS) -c $< -o $@
+$(BUILD)/libtft.a: $(LIB_OBJ)
+	$(call say,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+$(BUILD)/libtft.so.$(VERSION): $(LIB_OBJ)
+	$(call say,LINK,$@)$(CC) -shared -Wl,-soname,libtft.so.$(SOVERSION) -o $@ $^ $(LDFLAGS) $(SAN_LDFLAGS) $(LIBS)
+$(BUILD)/libtft.so: $(BUILD)/libtft.so.$(VERSION)
+	@ln -sf libtft.so.$(VERSION) $@ && ln -sf libtft.so.$(VERSION) $(BUILD)/libtft.so.$(SOVERSION)
+
+$(BUILD)/tft: $(CLI_OBJ) $(BUILD)/libtft.a
+	$(call say,LINK,$@)$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libtft.a $(LDFLAGS) $(SAN_LDFLAGS) $(LIBS)
+
+# tests may use the CLI's request decoder (engine/cli/request.c) as well as the library
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libtft.a $(CLI_LIB_OBJ) $(wildcard tests/*.h)
+	$(call say,CC,$@)mkdir -p $(@D) && $(CC) $(TFT_CFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) $< -o $@ \
+	    $(CLI_LIB_OBJ) $(BUILD)/libtft.a $(CMOCKA_LIBS) $(LDFLAGS) $(SAN_LDFLAGS) $(LIBS)
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libtft.a $(wildcard bench/*.h)
+	$(call say,CC,$@)mkdir -p $(@D) && $(CC) $(TFT_CFLAGS) $(CFLAGS) $< -o $@ $(BUILD)/libtft.a \
+	    $(LDFLAGS) $(SAN_LDFLAGS) $(LIBS)
+
+# Runs every test binary from the repo root; ends with the "N passed, N failed" line CI reads.
+test: $(TESTS)
+	@pass=0; fail=0; for t in $(TESTS); do \
+	    if $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; done; \
+	echo "$$pass passed, $$fail failed"; test $$fail -eq 0
+
+# The main job: forecast the bundled sample series with the bundled default model.
+run: $(BUILD)/tft
+	$(BUILD)/tft predict weights/default.safetensors weights/sample_request.json
+
+bench: $(BENCHES)
+	@for b in $(BENCHES); do $$b || exit 1; done
+
+# libFuzzer targets (clang-14 + libfuzzer-14-dev); fuzz-run gives each FUZZ_SECONDS.
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 30
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	$(call say,FUZZ,$@)mkdir -p $(@D) && $(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(BLAS_CFLAGS) $(HWLOC_CFLAGS) \
+	    $< $(LIB_SRC) -o $@ $(LIBS)
+fuzz: $(FUZZ)
+fuzz-run: $(FUZZ)
+	@for f in $(FUZZ); do n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \
+	    seeds=$$(ls -d tests/fuzz/corpus/$$n 2>/dev/null); \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
+	        build/fuzz/corpus-$$n $$seeds 2>&1 | tail -n 12 || exit 1; done
+
+# Every external symbol of libtft.a must start with tft_ (static embedders never collide).
+check-symbols: $(BUILD)/libtft.a
+	@! nm -g --defined-only $< | awk 'NF==3 && $$3 !~ /^(tft_|DW\.ref\.)/ {print; bad=1} END{exit !bad}'
+	@echo "check-symbols: every exported symbol starts with tft_"
+
+# the .pc is written at install time, so its prefix is always the one installed to
+install: lib cli
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 engine/tft.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/libtft.a $(BUILD)/libtft.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libtft.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libtft.so.$(SOVERSION)
+	ln -sf libtft.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libtft.so
+	install -m 755 $(BUILD)/tft $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS_PRIVATE@|$(LIBS)|' \
+	    tft.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tft.pc
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d) $(BENCHES:=.d)

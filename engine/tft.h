@@ -1,0 +1,193 @@
+// tft.h: Temporal Fusion Transformer inference (C API). The one public header of libtft.
+//
+// libtft serves TFT forecasters trained with pytorch-forecasting, exported once with
+// weights/export.py to a single .safetensors file (weights/FORMAT.md). Its outputs equal the
+// library's own forward() / predict() to float32 rounding.
+//
+// Threading: a tft_model is immutable after load and may be shared by any number of threads.
+// A tft_context is NOT thread-safe: use one per thread. Contexts borrow their model: free every
+// context before the model.
+//
+// Ownership: the caller owns every buffer it passes in (inputs and outputs). libtft keeps no
+// pointer to caller memory after a call returns and never frees it.
+//
+// Errors: every function that can fail returns a tft_status; on failure tft_last_error() gives a
+// one-line, thread-local description naming the problem (the series, the variable, the index).
+// libtft never calls abort() or exit() on bad input or a bad file.
+//
+// Memory: tft_context_new() reserves everything a forecast of up to max_batch series needs;
+// tft_predict_net() and tft_forecast() make no heap allocation.
+//
+// Usage:
+//   tft_model *m = NULL; tft_context *c = NULL;
+//   if (tft_model_load("weights/default.safetensors", NULL, &m) != TFT_OK) {
+//       fprintf(stderr, "%s\n", tft_last_error()); return 1; }
+//   tft_context_params cp = tft_context_default_params(); cp.max_batch = 64;
+//   if (tft_context_new(m, &cp, &c) != TFT_OK) { ... }
+//   tft_forecast(c, series, n_series, &out);        // raw values in, quantiles in user units out
+//   tft_context_free(c); tft_model_free(m);
+#ifndef TFT_H
+#define TFT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(TFT_SHARED) && defined(__GNUC__)
+#define TFT_API __attribute__((visibility("default")))
+#else
+#define TFT_API
+#endif
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// Same MAJOR => ABI compatible. The library reports its own version at run time, so a program can
+// check that the header it was compiled with matches the library it runs with.
+#define TFT_VERSION_MAJOR 0
+#define TFT_VERSION_MINOR 1
+#define TFT_VERSION_PATCH 0
+#define TFT_VERSION_NUMBER (TFT_VERSION_MAJOR * 10000 + TFT_VERSION_MINOR * 100 + TFT_VERSION_PATCH)
+TFT_API int          tft_version_number(void); // == TFT_VERSION_NUMBER of the built library
+TFT_API const char * tft_version_string(void); // "0.1.0 blas=OpenBLAS 0.3.21 ... cuda=0"
+
+typedef enum tft_status {
+    TFT_OK              = 0,
+    TFT_ERR_INVALID_ARG = -1,  // NULL pointer, n <= 0, bad parameter
+    TFT_ERR_NOMEM       = -2,  // an allocation failed (only at load / context creation)
+    TFT_ERR_IO          = -3,  // open/read/mmap of the weights file failed
+    TFT_ERR_FORMAT      = -4,  // weights file malformed, inconsistent or of another format version
+    TFT_ERR_SHAPE       = -5,  // lengths do not fit the model (history too short, horizon too long...)
+    TFT_ERR_CAPACITY    = -6,  // more series than the context's max_batch
+    TFT_ERR_NONFINITE   = -7,  // NaN or Inf in an input, or a non-finite output
+    TFT_ERR_BACKEND     = -8,  // CUDA / cuBLAS failure
+    TFT_ERR_UNSUPPORTED = -9,  // a feature this build or this model does not support
+    TFT_ERR_UNKNOWN_VAR = -10, // a variable name the model does not know, or a required one missing
+    TFT_ERR_CATEGORY    = -11, // a category label the model never saw (and its encoder has no add_nan)
+    TFT_ERR_TIME_INDEX  = -12, // time index not increasing by exactly 1
+} tft_status;
+TFT_API const char * tft_status_str(tft_status s); // static name ("TFT_ERR_SHAPE"), never NULL
+TFT_API const char * tft_last_error(void);          // detail of the last failure on this thread ("" if none)
+
+typedef enum tft_log_level { TFT_LOG_ERROR = 1, TFT_LOG_WARN, TFT_LOG_INFO, TFT_LOG_DEBUG } tft_log_level;
+typedef void (*tft_log_fn)(tft_log_level level, const char *msg, void *user);
+// Installs a process-wide log sink (default: warnings and errors to stderr). NULL restores the
+// default. Set it before other calls; it is read without locking.
+TFT_API void tft_log_set(tft_log_fn fn, void *user);
+
+typedef struct tft_model   tft_model;   // immutable weights + configuration
+typedef struct tft_context tft_context; // per-thread workspace, reserved for max_batch series
+
+typedef struct tft_model_params { // get defaults, then edit; new fields are appended
+    int32_t reserved[8];
+} tft_model_params;
+TFT_API tft_model_params tft_model_default_params(void);
+
+// Loads and validates a weights file. p may be NULL (defaults). On failure *out is NULL.
+TFT_API tft_status tft_model_load(const char *path, const tft_model_params *p, tft_model **out);
+// Same from memory (the bytes are copied; buf may be freed after the call).
+TFT_API tft_status tft_model_load_memory(const void *buf, size_t len, const tft_model_params *p,
+                                         tft_model **out);
+TFT_API void       tft_model_free(tft_model *m); // NULL is a no-op
+
+// What a model is and what a request must contain. All pointers live as long as the model.
+typedef struct tft_model_info {
+    int32_t hidden_size, lstm_layers, n_heads;
+    int32_t max_encoder_length, min_encoder_length;     // history steps used / required
+    int32_t max_prediction_length, min_prediction_length;
+    int32_t n_targets, n_quantiles;
+    const char *const *targets;   // [n_targets]
+    const float       *quantiles; // [n_quantiles]
+    int64_t n_parameters;         // unique parameters (aliases counted once)
+    // network-level layout (the tensors of pytorch-forecasting's forward)
+    int32_t n_reals, n_cats;                           // columns of *_cont / *_cat
+    const char *const *reals;                          // [n_reals]  x_reals order
+    const char *const *cats;                           // [n_cats]   x_categoricals order
+    int32_t n_static_vars, n_encoder_vars, n_decoder_vars; // variable-selection widths
+    const char *const *static_vars, *const *encoder_vars, *const *decoder_vars;
+    // series-level request (raw values by name)
+    int32_t n_static_inputs;  const char *const *static_inputs;  // group ids + static cats + static reals
+    int32_t n_history_inputs; const char *const *history_inputs; // every time-varying variable the encoder reads
+    int32_t n_future_inputs;  const char *const *future_inputs;  // every known variable
+    const char *sha256;       // of the weights file, hex
+} tft_model_info;
+TFT_API const tft_model_info * tft_model_get_info(const tft_model *m);
+// 1 if the named input is categorical (its values are labels), 0 if real, -1 if unknown.
+TFT_API int tft_model_input_is_categorical(const tft_model *m, const char *name);
+
+typedef struct tft_context_params {
+    int32_t max_batch;  // series per call this context can take (default 64)
+    int32_t n_threads;  // reserved: CPU threads of this context (0 = 1 for now)
+    int32_t reserved[6];
+} tft_context_params;
+TFT_API tft_context_params tft_context_default_params(void);
+TFT_API tft_status tft_context_new(const tft_model *m, const tft_context_params *p, tft_context **out);
+TFT_API void       tft_context_free(tft_context *c); // NULL is a no-op
+TFT_API size_t     tft_context_bytes(const tft_context *c); // workspace bytes reserved
+
+// ---------------------------------------------------------------------------------------------
+// Network level: exactly the inputs of pytorch-forecasting's TemporalFusionTransformer.forward().
+// B = n series; Te = enc_steps, Td = dec_steps are the time extents of the arrays (the batch
+// maxima, as the library's collate pads them); Nr = n_reals, Nc = n_cats, nt = n_targets,
+// Q = n_quantiles, nh = n_heads. Rows past a series' length are padding (ignored).
+typedef struct tft_net_input {
+    int32_t n, enc_steps, dec_steps;
+    const int32_t *encoder_cat;     // [B, Te, Nc]  encoded categoricals (may be NULL if Nc == 0)
+    const float   *encoder_cont;    // [B, Te, Nr]  scaled reals
+    const int32_t *decoder_cat;     // [B, Td, Nc]
+    const float   *decoder_cont;    // [B, Td, Nr]
+    const int32_t *encoder_lengths; // [B]  0..Te; max(encoder_lengths) must equal Te
+    const int32_t *decoder_lengths; // [B]  1..Td; max(decoder_lengths) must equal Td
+    const float   *target_scale;    // [B, nt, 2]  (center, scale) per target
+} tft_net_input;
+
+typedef struct tft_net_output {     // caller-owned; any field may be NULL to skip it
+    float *prediction_normalized;   // [B, nt, Td, Q]  network output before de-normalization
+    float *prediction;              // [B, nt, Td, Q]  de-normalized (forward()'s "prediction")
+    float *encoder_attention;       // [B, Td, nh, Te]
+    float *decoder_attention;       // [B, Td, nh, Td]
+    float *static_weights;          // [B, n_static_vars]
+    float *encoder_weights;         // [B, Te, n_encoder_vars]
+    float *decoder_weights;         // [B, Td, n_decoder_vars]
+} tft_net_output;
+
+TFT_API tft_status tft_predict_net(tft_context *c, const tft_net_input *in, tft_net_output *out);
+
+// ---------------------------------------------------------------------------------------------
+// Series level: raw values by variable name, in the user's units; libtft does the whole
+// pytorch-forecasting preprocessing (encoders, scalers, derived features, target normalizer) and
+// de-normalizes the outputs. Same semantics as model.predict(df) on the same rows.
+typedef struct tft_column {
+    const char         *name;
+    const double       *values; // real variable: [len] values (NULL for a categorical)
+    const char *const  *labels; // categorical variable: [len] labels (NULL for a real)
+    int32_t             len;
+} tft_column;
+
+typedef struct tft_series {
+    const char       *id;             // optional, for error messages
+    int32_t           n_history;      // history rows given (>= min_encoder_length; the last
+                                      // max_encoder_length are used)
+    int32_t           horizon;        // 0 = max_prediction_length
+    const tft_column *statics;   int32_t n_statics;  // len 1 each
+    const tft_column *history;   int32_t n_history_columns; // len n_history each
+    const tft_column *future;    int32_t n_future_columns;  // len horizon each
+    const int64_t    *time_idx;       // optional [n_history + horizon], must increase by 1
+} tft_series;
+
+typedef struct tft_forecast_output { // caller-owned; optional fields may be NULL
+    // B = series, T = horizon of the call (all series of one call share it), Temax = max_encoder_length
+    float   *quantiles;         // [B, nt, T, Q] in the user's units                    (required)
+    int32_t *encoder_lengths;   // [B] history rows actually used
+    float   *attention;         // [B, T, nh, Temax + T]: keys = the series' encoder steps
+                                //   (left-aligned, zero past its length), then the T decoder steps
+    float   *static_weights;    // [B, n_static_vars]
+    float   *encoder_weights;   // [B, Temax, n_encoder_vars] (zero past the series' length)
+    float   *decoder_weights;   // [B, T, n_decoder_vars]
+} tft_forecast_output;
+
+TFT_API tft_status tft_forecast(tft_context *c, const tft_series *series, int32_t n,
+                                tft_forecast_output *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif // TFT_H

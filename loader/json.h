@@ -1,0 +1,49 @@
+// json.h: a strict RFC 8259 JSON parser into a read-only tree (loader-internal, also used by the
+// engine for the model config and by the CLI for requests). Knows nothing about TFT.
+//
+// Strict: rejects duplicate keys at every level, NaN/Infinity, comments, trailing commas, control
+// characters in strings, invalid UTF-8, lone surrogates, leading zeros, depth over max_depth.
+// The whole tree lives in one allocation owned by the returned root (free with tft_json_free).
+#ifndef TFT_JSON_H
+#define TFT_JSON_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum tft_json_type {
+    TFT_JSON_NULL, TFT_JSON_FALSE, TFT_JSON_TRUE, TFT_JSON_NUMBER, TFT_JSON_STRING, TFT_JSON_ARRAY,
+    TFT_JSON_OBJECT
+} tft_json_type;
+
+typedef struct tft_json tft_json;
+struct tft_json {
+    tft_json_type   type;
+    uint32_t        len;   // STRING: byte length (may contain no NUL: see below); ARRAY/OBJECT: children
+    const char     *str;   // STRING: unescaped UTF-8, NUL-terminated; NUMBER: the literal text, NUL-terminated
+    double          num;   // NUMBER: value as double (strtod in the C locale)
+    const char     *key;   // member of an OBJECT: its key (unescaped, NUL-terminated); else NULL
+    const tft_json *child; // ARRAY/OBJECT: first child (in document order)
+    const tft_json *next;  // next sibling
+};
+
+typedef struct tft_json_limits {
+    uint32_t max_depth;      // nesting depth cap (e.g. 32)
+    uint32_t max_string;     // max bytes of one string after unescaping (e.g. 1 << 20)
+    uint32_t max_elements;   // max values in the whole document
+    int      allow_nul_in_strings; // 0: a \u0000 escape is an error (names must be C strings)
+} tft_json_limits;
+tft_json_limits tft_json_default_limits(void); // depth 64, string 16 MiB, elements 10^7, no NUL
+
+// Parses exactly [text, text+len) (no NUL terminator needed; trailing whitespace allowed).
+// Returns 0 and *out on success; on failure returns -1, *out = NULL and writes a message with the
+// byte offset into err (always NUL-terminated, truncated to errlen).
+int  tft_json_parse(const char *text, size_t len, const tft_json_limits *lim, tft_json **out,
+                    char *err, size_t errlen);
+void tft_json_free(tft_json *root); // NULL is a no-op
+
+const tft_json *tft_json_get(const tft_json *obj, const char *key); // member or NULL (NULL-safe)
+const tft_json *tft_json_at(const tft_json *arr, uint32_t i);       // element or NULL (NULL-safe)
+// Exact integer from a NUMBER's literal text: no sign (u64) / optional '-' (i64), no fraction or
+// exponent, no overflow. Return 0 on success, -1 otherwise. Never goes through double.
+int tft_json_u64(const tft_json *v, uint64_t *out);
+int tft_json_i64(const tft_json *v, int64_t *out);
+#endif
