@@ -10,7 +10,7 @@ ifeq ($(origin CC),default)
 endif
 OPT       ?= -O2
 CFLAGS    ?= -g
-WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation
 TFT_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -DTFT_SHARED \
              $(WARN) $(OPT) -MMD -MP $(BLAS_CFLAGS) $(HWLOC_CFLAGS)
 

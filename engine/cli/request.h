@@ -1,0 +1,27 @@
+// request.h: decodes a forecast request (engine/cli/REQUEST.md) into tft_series for one model.
+// Used by the `tft` CLI and the tests; strict: unknown keys, wrong types, non-finite numbers and
+// misspelled columns are errors naming the series and the field.
+#ifndef TFT_CLI_REQUEST_H
+#define TFT_CLI_REQUEST_H
+#include "../tft.h"
+#include "../../loader/json.h"
+
+typedef struct tft_request {
+    int32_t     n;          // series
+    int32_t     horizon;    // 0 when the request leaves it to the model
+    int32_t     interpret;
+    tft_series *series;     // [n]
+    const char **ids;       // [n] series ids ("0", "1"... when absent)
+    // storage owned by the request
+    tft_json   *doc;
+    void      **blocks;
+    int32_t     n_blocks, cap_blocks;
+} tft_request;
+
+// Returns TFT_OK, or a status with a one-line message in err.
+tft_status tft_request_parse(const tft_model *m, const char *text, size_t len, tft_request *out, char *err,
+                             size_t errlen);
+void       tft_request_free(tft_request *r);
+// Reads a whole file into a NUL-terminated malloc'd buffer; NULL + message on failure.
+char *tft_read_file(const char *path, size_t *len, char *err, size_t errlen);
+#endif

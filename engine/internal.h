@@ -1,0 +1,213 @@
+// internal.h: definitions shared by engine/*.c (not installed). The public contract is tft.h.
+#ifndef TFT_INTERNAL_H
+#define TFT_INTERNAL_H
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "tft.h"
+#include "../loader/json.h"
+#include "../loader/loader.h"
+#include "../ops/ops.h"
+
+// ---- errors, logging, allocation ------------------------------------------------------------
+// Sets the thread-local detail message and returns st (so `return tft__fail(...)` reads well).
+tft_status tft__fail(tft_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void       tft__log(tft_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define TFT_TRY(expr)                                                                              \
+    do {                                                                                           \
+        tft_status st_ = (expr);                                                                   \
+        if (st_ != TFT_OK) return st_;                                                             \
+    } while (0)
+
+// Every heap allocation of libtft goes through these, so a test can prove a forecast makes none.
+void  *tft__malloc(size_t n);
+void  *tft__calloc(size_t n, size_t size);
+void  *tft__aligned_alloc(size_t align, size_t n); // n rounded up to align; free with tft__free
+void   tft__free(void *p);
+char  *tft__strdup(const char *s);
+// Number of allocations made by libtft on all threads since the process started.
+uint64_t tft_debug_alloc_count(void);
+// sizes: checked arithmetic, 0 on overflow
+int tft__mul_ok(size_t a, size_t b, size_t *out);
+
+// ---- model ------------------------------------------------------------------------------------
+typedef struct tft_emb {             // one embedding table (a categorical or a categorical group)
+    const char  *name;
+    int32_t      n_classes, dim;
+    const float *table;              // [n_classes, dim]
+    int32_t      ncols;              // 1, or the group's member count (EmbeddingBag sum)
+    int32_t     *cols;               // [ncols] column indices in x_categoricals
+} tft_emb;
+
+typedef struct tft_var {             // one input of a variable selection network
+    const char  *name;
+    int32_t      is_real;
+    int32_t      width;              // input width of its single-variable net (hcs, or embedding dim)
+    int32_t      real_col;           // x_reals column (reals)
+    int32_t      emb;                // index into model->embs (categoricals)
+    const float *pre_w, *pre_b;      // prescaler Linear(1, hcs) (reals)
+    int32_t      is_grn;             // 1: GRN(width -> min(width,H) -> H); 0: ResampleNorm(width -> H)
+    tft_grn_w    grn;
+    const float *rs_mask, *rs_w, *rs_b; // the ResampleNorm (is_grn == 0)
+} tft_var;
+
+typedef struct tft_vsn {
+    const char *prefix;
+    int32_t     n;                   // variables
+    tft_var    *vars;
+    int32_t     in_total;            // Σ widths (flattened GRN input)
+    int32_t     has_ctx;             // encoder/decoder VSNs take the static context
+    tft_grn_w   flat;                // flattened_grn (n > 1)
+} tft_vsn;
+
+typedef enum { TFT_NORM_TORCH = 0, TFT_NORM_GROUP, TFT_NORM_ENCODER } tft_norm_kind;
+typedef enum { TFT_METHOD_STANDARD = 0, TFT_METHOD_ROBUST, TFT_METHOD_IDENTITY } tft_norm_method;
+
+typedef struct tft_normalizer {      // a target normalizer or a normalizer used as a scaler
+    tft_norm_kind   kind;
+    tft_transform   tf;
+    tft_norm_method method;
+    int32_t         center;          // EncoderNormalizer/GroupNormalizer `center` flag
+    int32_t         max_length;      // EncoderNormalizer: 0 = whole encoder window
+    double          t_center, t_scale; // TorchNormalizer
+    // GroupNormalizer
+    int32_t         n_groups;        // columns in `groups`
+    char          **groups;          // [n_groups] column names
+    int32_t         lookup_ok;
+    int32_t         n_rows;          // fitted groups
+    char          **keys;            // [n_rows * n_groups] labels
+    double         *g_center, *g_scale; // [n_rows]
+    double          miss_center, miss_scale;
+    // target_scale lookup (FORMAT.md "lookup_ok"): the table of the library's de-normalization
+    // lookup when it differs from `table` (ts_rows < 0: none, use `missing`)
+    int32_t         ts_rows;
+    char          **ts_keys;
+    double         *ts_center, *ts_scale;
+} tft_normalizer;
+
+typedef enum { TFT_SCALER_IDENTITY = 0, TFT_SCALER_STANDARD, TFT_SCALER_ROBUST, TFT_SCALER_NORMALIZER } tft_scaler_kind;
+typedef struct tft_scaler {
+    tft_scaler_kind kind;
+    double          center, scale;   // STANDARD: mean/scale; ROBUST: center/scale
+    tft_normalizer  norm;            // NORMALIZER (group or encoder normalizer on a covariate)
+} tft_scaler;
+
+typedef struct tft_encoder {         // NaNLabelEncoder of one categorical column
+    const char *name;
+    int32_t     add_nan;
+    int32_t     n_classes;
+    char      **classes;             // [n_classes] label of each index
+    int32_t    *sorted;              // [n_classes] indices sorted by label, for binary search
+} tft_encoder;
+
+// How a real column of x_reals is produced from raw rows.
+typedef enum {
+    TFT_REAL_SCALED = 0,     // a covariate through its scaler
+    TFT_REAL_TARGET,         // a target through its target normalizer
+    TFT_REAL_RELATIVE_TIME,  // relative_time_idx
+    TFT_REAL_ENCODER_LENGTH, // encoder_length
+    TFT_REAL_TARGET_CENTER,  // <target>_center (scaled)
+    TFT_REAL_TARGET_SCALE,   // <target>_scale (scaled)
+} tft_real_source;
+
+typedef struct tft_real_col {
+    tft_real_source src;
+    int32_t         target;          // TARGET*, index into targets
+    int32_t         scaler;          // index into model->scalers (SCALED, TARGET_CENTER/SCALE), -1 none
+    int32_t         is_static, is_known; // where the raw values come from in a request
+} tft_real_col;
+
+struct tft_model {
+    tft_model_info info;
+    tft_ld_file   *file;
+    void          *mem_copy;         // tft_model_load_memory's copy of the file bytes
+    tft_json      *cfg;              // parsed config document (owns strings referenced below)
+    char           sha256[65];
+
+    int32_t H, L, NH, D, Q, NT;      // hidden, layers, heads, head width, quantiles, targets
+    int32_t causal;
+    float   mask_bias;
+    int32_t Te_max, Te_min, Td_max, Td_min;
+
+    // weights: one aligned block holding every tensor (+ derived stacked matrices)
+    float  *weights;
+    size_t  n_weights;
+    int64_t n_params;
+
+    const char **x_reals;    int32_t n_reals;
+    const char **x_cats;     int32_t n_cats;
+    tft_emb *embs;           int32_t n_embs;
+    tft_vsn  vsn_static, vsn_enc, vsn_dec;
+    tft_grn_w sc_sel, sc_h, sc_c, sc_enr;         // static context GRNs
+    struct { const float *w_ih, *w_hh, *b_ih, *b_hh; } lstm_enc[8], lstm_dec[8];
+    const float *post_lstm_glu_w, *post_lstm_glu_b, *post_lstm_ln_w, *post_lstm_ln_b;
+    tft_grn_w    enrich;                          // static_enrichment (with ctx_w)
+    float       *att_q_w, *att_q_b, *att_k_w, *att_k_b; // stacked heads: [NH*D, H], [NH*D]
+    const float *att_v_w, *att_v_b, *att_wh;      // [D,H], [D], [H,D]
+    const float *post_attn_glu_w, *post_attn_glu_b, *post_attn_ln_w, *post_attn_ln_b;
+    tft_grn_w    pos_ff;
+    const float *pre_out_glu_w, *pre_out_glu_b, *pre_out_ln_w, *pre_out_ln_b;
+    float       *out_w, *out_b;                   // stacked output layers: [NT*Q, H], [NT*Q]
+
+    // preprocessing (series level)
+    const char     **targets;     // [NT]
+    float           *quantiles;   // [Q]
+    tft_normalizer  *target_norm; // [NT]
+    int32_t         *target_real_col; // [NT] x_reals column of each target (-1 if none)
+    tft_encoder     *encoders;    int32_t n_encoders;
+    tft_scaler      *scalers;     int32_t n_scalers;
+    const char     **scaler_names;
+    tft_real_col    *real_cols;   // [n_reals]
+    int32_t         *cat_encoder; // [n_cats] encoder index of each x_categoricals column
+    const tft_json  *var_groups;  // dataset.variable_groups (group -> member columns)
+    int32_t         *cat_static;  // [n_cats] 1 if the column is a static categorical
+    const char     **group_ids;   int32_t n_group_ids;
+    int32_t          add_relative_time_idx, add_encoder_length;
+    // request schema: names owned by cfg
+    const char **static_inputs;  int32_t n_static_inputs;
+    const char **history_inputs; int32_t n_history_inputs;
+    const char **future_inputs;  int32_t n_future_inputs;
+    int32_t     *static_inputs_cat; // [n_static_inputs] 1 = categorical
+    const char **var_static, **var_enc, **var_dec; // VSN variable names for info
+};
+
+// ---- context ---------------------------------------------------------------------------------
+typedef struct tft_acts {            // every activation, carved from the arena (see plan.c)
+    // static VSN (B rows)
+    float *s_flat, *s_outs, *s_w, *s_xi, *c_sel, *c_h, *c_c, *c_enr, *ctx_e, *ctx_d, *ctx_enr;
+    // time-varying VSNs (compact rows: encoder B*Te, decoder B*Td)
+    float *e_flat, *e_outs, *e_w, *e_emb;
+    float *d_flat, *d_outs, *d_w, *d_emb;
+    // [B, T, H] sequences, encoder steps then decoder steps per series
+    float *emb, *lstm_out, *phi, *theta;
+    // LSTM
+    float *xp, *layer_a, *layer_b, *h, *c, *gates, *hh, *hrow, *crow;
+    int32_t *order, *run;
+    // attention and heads (decoder rows B*Td)
+    float *K, *V, *Qm, *q_in, *attn, *att_o, *att_p, *alpha, *psi, *out, *phi_dec, *y;
+    float *scratch;                  // GRN / gate scratch
+    // series-level staging: network inputs built from raw rows
+    int32_t *p_enc_cat, *p_dec_cat, *p_enc_len, *p_dec_len;
+    float   *p_enc_cont, *p_dec_cont, *p_tscale, *p_pred;
+    double  *p_tnorm;                // [B, NT, 2] (center, scale) that normalized each target's input
+    double  *p_work;                 // per-series raw column scratch
+} tft_acts;
+
+struct tft_context {
+    const tft_model *m;
+    int32_t   max_batch;
+    uint8_t  *arena;
+    size_t    arena_bytes;
+    tft_acts  a;
+};
+
+// model.c
+tft_status tft_model_bind(tft_model *m); // config + tensors -> the structs above
+// plan.c: carves every activation for (model, max_batch) from base (NULL: only sizes); returns bytes
+size_t tft_plan_carve(const tft_model *m, int32_t max_batch, uint8_t *base, tft_acts *a);
+// forward.c: the graph walk on validated network-level input
+tft_status tft_forward(tft_context *c, const tft_net_input *in, tft_net_output *out);
+// prep.c
+tft_transform tft_transform_parse(const char *s, int *ok);
+double        tft_transform_forward(double y, tft_transform tf);
+#endif

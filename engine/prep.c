@@ -1,0 +1,429 @@
+// prep.c: the series-level call. Raw values by variable name (user units, category labels) go
+// through exactly what pytorch-forecasting's TimeSeriesDataSet does in predict mode (TFT_SPEC.md
+// §9): the encoder window is the last min(history, max_encoder_length) rows, categoricals are
+// label-encoded (add_nan rule), reals scaled, derived features computed, targets normalized (Group,
+// Encoder or Torch normalizer with its transformation); then the network-level forward runs and
+// its output is de-normalized. Precision follows the library: pandas/numpy paths in float64, the
+// per-sample torch paths (EncoderNormalizer, relative_time_idx) in float32.
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include "internal.h"
+
+tft_transform tft_transform_parse(const char *s, int *ok) {
+    static const char *names[] = {"none", "log", "log1p", "logit", "count", "softplus", "relu", "sqrt"};
+    *ok = 1;
+    if (!s) return TFT_TF_NONE;
+    for (int i = 0; i < 8; i++)
+        if (strcmp(s, names[i]) == 0) return (tft_transform)i;
+    *ok = 0;
+    return TFT_TF_NONE;
+}
+
+// The "forward" transformations of pytorch_forecasting/data/encoders.py, applied to raw values
+// before normalizing. eps is the float epsilon of the dtype the library computes in.
+static double tf_forward(double y, tft_transform tf, double eps) {
+    switch (tf) {
+    case TFT_TF_NONE:
+    case TFT_TF_RELU: return y;
+    case TFT_TF_LOG: {
+        double v = log(y);
+        return v < -1.0 / eps ? -1.0 / eps : v; // clamp(min=-1/eps)
+    }
+    case TFT_TF_LOG1P: return log1p(y);
+    case TFT_TF_LOGIT: {
+        double x = y < eps ? eps : (y > 1.0 - eps ? 1.0 - eps : y);
+        return log(x) - log1p(-x);
+    }
+    case TFT_TF_COUNT: return y + 1.0;
+    case TFT_TF_SOFTPLUS: return y > 20.0 ? y : y + log(-expm1(-(y + eps)));
+    case TFT_TF_SQRT: return sqrt(y);
+    }
+    return y;
+}
+
+double tft_transform_forward(double y, tft_transform tf) { return tf_forward(y, tf, DBL_EPSILON); }
+
+static float tf_forward_f(float y, tft_transform tf) {
+    switch (tf) {
+    case TFT_TF_NONE:
+    case TFT_TF_RELU: return y;
+    case TFT_TF_LOG: {
+        float v = logf(y);
+        return v < -1.0f / FLT_EPSILON ? -1.0f / FLT_EPSILON : v;
+    }
+    case TFT_TF_LOG1P: return log1pf(y);
+    case TFT_TF_LOGIT: {
+        float x = y < FLT_EPSILON ? FLT_EPSILON : (y > 1.0f - FLT_EPSILON ? 1.0f - FLT_EPSILON : y);
+        return logf(x) - log1pf(-x);
+    }
+    case TFT_TF_COUNT: return y + 1.0f;
+    case TFT_TF_SOFTPLUS: return y > 20.0f ? y : y + logf(-expm1f(-(y + FLT_EPSILON)));
+    case TFT_TF_SQRT: return sqrtf(y);
+    }
+    return y;
+}
+
+// ---- lookups ---------------------------------------------------------------------------------
+static const tft_column *find_col(const tft_column *cols, int32_t n, const char *name) {
+    for (int32_t i = 0; i < n; i++)
+        if (cols[i].name && strcmp(cols[i].name, name) == 0) return &cols[i];
+    return NULL;
+}
+
+static int in_list(const char *const *list, int32_t n, const char *name) {
+    for (int32_t i = 0; i < n; i++)
+        if (strcmp(list[i], name) == 0) return 1;
+    return 0;
+}
+
+// Label -> index with NaNLabelEncoder semantics: unknown -> 0 with add_nan, else -1.
+static int32_t encode_label(const tft_encoder *e, const char *label) {
+    int32_t lo = 0, hi = e->n_classes - 1;
+    while (lo <= hi) {
+        int32_t mid = (lo + hi) / 2;
+        int     c   = strcmp(e->classes[e->sorted[mid]], label);
+        if (c == 0) return e->sorted[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return e->add_nan ? 0 : -1;
+}
+
+typedef struct series_ctx {
+    const tft_series *s;
+    int32_t           idx;   // position in the call
+    int32_t           Le;    // encoder rows used
+    int32_t           first; // first history row used
+    int32_t           Td;    // horizon
+} series_ctx;
+
+#define SID(sc) ((sc)->s->id ? (sc)->s->id : "")
+
+// Row of a GroupNormalizer table for this series' labels of the `groups` columns, or -1.
+static int32_t group_row(const tft_normalizer *n, char *const *keys, int32_t rows, const series_ctx *sc) {
+    for (int32_t r = 0; r < rows; r++) {
+        int hit = 1;
+        for (int32_t g = 0; hit && g < n->n_groups; g++) {
+            const tft_column *c = find_col(sc->s->statics, sc->s->n_statics, n->groups[g]);
+            hit = c && c->labels && c->len >= 1 && c->labels[0] && strcmp(c->labels[0], keys[(size_t)r * n->n_groups + g]) == 0;
+        }
+        if (hit) return r;
+    }
+    return -1;
+}
+
+// (center, scale) a GroupNormalizer normalizes inputs with: the series' row of the fitted
+// table, or the median fallback for a group the table does not have (the library's KeyError path).
+static void group_params(const tft_normalizer *n, const series_ctx *sc, double *center, double *scale) {
+    int32_t r = group_row(n, n->keys, n->n_rows, sc);
+    *center   = r >= 0 ? n->g_center[r] : n->miss_center;
+    *scale    = r >= 0 ? n->g_scale[r] : n->miss_scale;
+}
+
+// (center, scale) the library de-normalizes a GroupNormalizer target with (FORMAT.md lookup_ok).
+static void group_target_scale(const tft_normalizer *n, const series_ctx *sc, double *center, double *scale) {
+    if (n->lookup_ok) {
+        group_params(n, sc, center, scale);
+        return;
+    }
+    int32_t r = n->ts_rows > 0 ? group_row(n, n->ts_keys, n->ts_rows, sc) : -1;
+    *center   = r >= 0 ? n->ts_center[r] : n->miss_center;
+    *scale    = r >= 0 ? n->ts_scale[r] : n->miss_scale;
+}
+
+// EncoderNormalizer fit on a series' encoder window, in float32 as the library's torch path:
+// standard: center = mean, scale = std (ddof 1) + FLT_EPSILON; identity: (0, 1).
+static void encoder_params(const tft_normalizer *n, const float *y, int32_t len, float *center, float *scale) {
+    if (n->method == TFT_METHOD_IDENTITY) {
+        *center = 0.0f, *scale = 1.0f;
+        return;
+    }
+    int32_t start = n->max_length > 0 && len > n->max_length ? len - n->max_length : 0;
+    int32_t k     = len - start;
+    double  sum   = 0.0;
+    for (int32_t i = start; i < len; i++) sum += tf_forward_f(y[i], n->tf);
+    float  mean = (float)(sum / k);
+    double ss   = 0.0;
+    for (int32_t i = start; i < len; i++) {
+        double d = (double)tf_forward_f(y[i], n->tf) - mean;
+        ss += d * d;
+    }
+    float sd = k > 1 ? (float)sqrt(ss / (k - 1)) : 0.0f;
+    *scale   = sd + FLT_EPSILON;
+    *center  = n->center ? mean : 0.0f;
+}
+
+// Raw value of a real column at row t of the series (t < Le: history, else future).
+static tft_status real_at(const series_ctx *sc, const char *name, int is_static, int32_t t, double *v) {
+    const tft_column *c;
+    int32_t           i;
+    if (is_static) {
+        c = find_col(sc->s->statics, sc->s->n_statics, name), i = 0;
+    } else if (t < sc->Le) {
+        c = find_col(sc->s->history, sc->s->n_history_columns, name), i = sc->first + t;
+    } else {
+        c = find_col(sc->s->future, sc->s->n_future_columns, name), i = t - sc->Le;
+    }
+    if (!c || !c->values) return tft__fail(TFT_ERR_UNKNOWN_VAR, "series %d '%s': real '%s' is missing", sc->idx, SID(sc), name);
+    *v = c->values[i];
+    return TFT_OK;
+}
+
+// ---- validation of one series against the model's request schema -----------------------------
+static tft_status check_columns(const tft_model *m, const series_ctx *sc, const tft_column *cols, int32_t n,
+                                const char *const *want, int32_t n_want, int32_t len, const char *part) {
+    for (int32_t i = 0; i < n; i++) {
+        if (!cols[i].name) return tft__fail(TFT_ERR_INVALID_ARG, "series %d '%s': %s column %d has no name", sc->idx, SID(sc), part, i);
+        if (!in_list(want, n_want, cols[i].name))
+            return tft__fail(TFT_ERR_UNKNOWN_VAR, "series %d '%s': %s has '%s', which the model does not take there",
+                             sc->idx, SID(sc), part, cols[i].name);
+        for (int32_t j = 0; j < i; j++)
+            if (strcmp(cols[j].name, cols[i].name) == 0)
+                return tft__fail(TFT_ERR_INVALID_ARG, "series %d '%s': %s lists '%s' twice", sc->idx, SID(sc), part,
+                                 cols[i].name);
+    }
+    for (int32_t k = 0; k < n_want; k++) {
+        const tft_column *c = find_col(cols, n, want[k]);
+        if (!c) return tft__fail(TFT_ERR_UNKNOWN_VAR, "series %d '%s': %s is missing '%s'", sc->idx, SID(sc), part, want[k]);
+        int is_cat = tft_model_input_is_categorical(m, want[k]) == 1;
+        if (is_cat ? !c->labels : !c->values)
+            return tft__fail(TFT_ERR_INVALID_ARG, "series %d '%s': %s '%s' must be %s", sc->idx, SID(sc), part, want[k],
+                             is_cat ? "category labels (strings)" : "numbers");
+        if (c->len != len)
+            return tft__fail(TFT_ERR_SHAPE, "series %d '%s': %s '%s' has %d values, expected %d", sc->idx, SID(sc), part,
+                             want[k], c->len, len);
+        for (int32_t i = 0; i < len; i++) {
+            if (is_cat && !c->labels[i])
+                return tft__fail(TFT_ERR_INVALID_ARG, "series %d '%s': %s '%s'[%d] is NULL", sc->idx, SID(sc), part, want[k], i);
+            if (!is_cat && !isfinite(c->values[i]))
+                return tft__fail(TFT_ERR_NONFINITE, "series %d '%s': %s '%s'[%d] is not finite", sc->idx, SID(sc), part,
+                                 want[k], i);
+        }
+    }
+    return TFT_OK;
+}
+
+static tft_status check_series(const tft_model *m, series_ctx *sc, int32_t horizon) {
+    const tft_series *s = sc->s;
+    if (s->n_history < m->Te_min || s->n_history < 0)
+        return tft__fail(TFT_ERR_SHAPE, "series %d '%s': %d history rows, the model needs at least min_encoder_length = %d",
+                         sc->idx, SID(sc), s->n_history, m->Te_min);
+    if ((s->n_statics > 0 && !s->statics) || (s->n_history_columns > 0 && !s->history) ||
+        (s->n_future_columns > 0 && !s->future) || s->n_statics < 0 || s->n_history_columns < 0 || s->n_future_columns < 0)
+        return tft__fail(TFT_ERR_INVALID_ARG, "series %d '%s': a column array is NULL", sc->idx, SID(sc));
+    sc->Le    = s->n_history < m->Te_max ? s->n_history : m->Te_max;
+    sc->first = s->n_history - sc->Le;
+    sc->Td    = horizon;
+    for (int32_t t = 0; t < m->NT; t++)
+        if (m->target_norm[t].kind == TFT_NORM_ENCODER && m->target_norm[t].method != TFT_METHOD_IDENTITY && sc->Le < 2)
+            return tft__fail(TFT_ERR_SHAPE, "series %d '%s': the target normalizer of '%s' needs at least 2 history rows",
+                             sc->idx, SID(sc), m->targets[t]);
+    TFT_TRY(check_columns(m, sc, s->statics, s->n_statics, m->static_inputs, m->n_static_inputs, 1, "static"));
+    TFT_TRY(check_columns(m, sc, s->history, s->n_history_columns, m->history_inputs, m->n_history_inputs,
+                          s->n_history, "history"));
+    TFT_TRY(check_columns(m, sc, s->future, s->n_future_columns, m->future_inputs, m->n_future_inputs, horizon,
+                          "future"));
+    if (s->time_idx)
+        for (int32_t i = 1; i < s->n_history + horizon; i++)
+            if (s->time_idx[i] != s->time_idx[i - 1] + 1)
+                return tft__fail(TFT_ERR_TIME_INDEX, "series %d '%s': time_idx[%d] = %lld does not follow %lld by 1",
+                                 sc->idx, SID(sc), i, (long long)s->time_idx[i], (long long)s->time_idx[i - 1]);
+    return TFT_OK;
+}
+
+// ---- one series -> its rows of the network input ------------------------------------------
+static tft_status encode_series(tft_context *cx, series_ctx *sc, int Te, int Td) {
+    const tft_model *m = cx->m;
+    tft_acts        *a = &cx->a;
+    int              b = sc->idx, Le = sc->Le, T = Le + sc->Td;
+    int              Nr = m->n_reals, Nc = m->n_cats;
+    // categoricals
+    for (int32_t k = 0; k < Nc; k++) {
+        const tft_encoder *e    = &m->encoders[m->cat_encoder[k]];
+        const char        *name = m->x_cats[k];
+        const tft_column  *sc_col = find_col(sc->s->statics, sc->s->n_statics, name);
+        for (int t = 0; t < T; t++) {
+            const tft_column *c = sc_col;
+            int32_t           i = 0;
+            if (!c) {
+                c = t < Le ? find_col(sc->s->history, sc->s->n_history_columns, name)
+                           : find_col(sc->s->future, sc->s->n_future_columns, name);
+                i = t < Le ? sc->first + t : t - Le;
+            }
+            int32_t code = 0; // unknown variables' decoder rows are never read; 0 is a valid class
+            if (c) {
+                code = encode_label(e, c->labels[i]);
+                if (code < 0)
+                    return tft__fail(TFT_ERR_CATEGORY,
+                                     "series %d '%s': '%s' = '%s' is a category the model never saw (its encoder has no add_nan)",
+                                     b, SID(sc), name, c->labels[i]);
+            }
+            int32_t *dst = t < Le ? a->p_enc_cat + ((size_t)b * Te + t) * Nc : a->p_dec_cat + ((size_t)b * Td + t - Le) * Nc;
+            dst[k]       = code;
+        }
+    }
+    // targets: normalized values and target_scale
+    float *work = (float *)a->p_work; // [T] raw target in float32
+    for (int32_t j = 0; j < m->NT; j++) {
+        const tft_normalizer *n   = &m->target_norm[j];
+        const tft_column     *hc  = find_col(sc->s->history, sc->s->n_history_columns, m->targets[j]);
+        double                c64 = 0.0, s64 = 1.0; // normalizes the target input
+        float                 c32, s32;              // target_scale: de-normalizes the output
+        for (int t = 0; t < Le; t++) work[t] = (float)hc->values[sc->first + t];
+        if (n->kind == TFT_NORM_ENCODER) {
+            encoder_params(n, work, Le, &c32, &s32);
+            c64 = c32, s64 = s32;
+        } else {
+            double tc, tsc;
+            if (n->kind == TFT_NORM_GROUP) {
+                group_params(n, sc, &c64, &s64);
+                group_target_scale(n, sc, &tc, &tsc);
+            } else {
+                c64 = tc = n->t_center, s64 = tsc = n->t_scale;
+            }
+            c32 = (float)tc, s32 = (float)tsc;
+        }
+        a->p_tnorm[((size_t)b * m->NT + j) * 2]      = c64;
+        a->p_tnorm[((size_t)b * m->NT + j) * 2 + 1]  = s64;
+        a->p_tscale[((size_t)b * m->NT + j) * 2]     = c32;
+        a->p_tscale[((size_t)b * m->NT + j) * 2 + 1] = s32;
+        int col = m->target_real_col[j];
+        if (col >= 0)
+            for (int t = 0; t < Le; t++) {
+                float v;
+                if (n->kind == TFT_NORM_ENCODER) v = (tf_forward_f(work[t], n->tf) - c32) / s32;
+                else v = (float)((tf_forward(hc->values[sc->first + t], n->tf, DBL_EPSILON) - c64) / s64);
+                a->p_enc_cont[((size_t)b * Te + t) * Nr + col] = v;
+            }
+        // the future target is not in the request and never read by the network: zero
+        if (col >= 0)
+            for (int t = Le; t < T; t++) a->p_dec_cont[((size_t)b * Td + t - Le) * Nr + col] = 0.0f;
+    }
+    // the other reals
+    for (int32_t k = 0; k < Nr; k++) {
+        const tft_real_col *rc = &m->real_cols[k];
+        if (rc->src == TFT_REAL_TARGET) continue;
+        const tft_scaler *scl = rc->scaler >= 0 ? &m->scalers[rc->scaler] : NULL;
+        // a covariate fitted per series on its encoder window (EncoderNormalizer scaler)
+        float enc_c = 0.0f, enc_s = 1.0f;
+        int   is_unknown = !rc->is_static && !rc->is_known && rc->src == TFT_REAL_SCALED;
+        if (scl && scl->kind == TFT_SCALER_NORMALIZER && scl->norm.kind == TFT_NORM_ENCODER) {
+            for (int t = 0; t < Le; t++) {
+                double v;
+                TFT_TRY(real_at(sc, m->x_reals[k], rc->is_static, t, &v));
+                work[t] = (float)v;
+            }
+            encoder_params(&scl->norm, work, Le, &enc_c, &enc_s);
+        }
+        for (int t = 0; t < T; t++) {
+            float v = 0.0f;
+            switch (rc->src) {
+            case TFT_REAL_RELATIVE_TIME: v = (float)(t - Le) / (float)m->Te_max; break;
+            case TFT_REAL_ENCODER_LENGTH:
+                v = (float)(((double)Le - 0.5 * m->Te_max) / m->Te_max * 2.0);
+                break;
+            case TFT_REAL_TARGET_CENTER:
+            case TFT_REAL_TARGET_SCALE: {
+                // the statistics that normalized the target's input (not the de-normalization lookup)
+                double x = a->p_tnorm[((size_t)b * m->NT + rc->target) * 2 + (rc->src == TFT_REAL_TARGET_SCALE)];
+                if (scl->kind == TFT_SCALER_STANDARD || scl->kind == TFT_SCALER_ROBUST) x = (x - scl->center) / scl->scale;
+                v = (float)x;
+                break;
+            }
+            case TFT_REAL_SCALED: {
+                if (is_unknown && t >= Le) break; // unknown covariates have no future values (never read)
+                double x;
+                TFT_TRY(real_at(sc, m->x_reals[k], rc->is_static, t, &x));
+                switch (scl->kind) {
+                case TFT_SCALER_IDENTITY: v = (float)x; break;
+                case TFT_SCALER_STANDARD:
+                case TFT_SCALER_ROBUST: v = (float)((x - scl->center) / scl->scale); break;
+                case TFT_SCALER_NORMALIZER:
+                    if (scl->norm.kind == TFT_NORM_ENCODER) {
+                        v = (tf_forward_f((float)x, scl->norm.tf) - enc_c) / enc_s;
+                    } else {
+                        double c = scl->norm.t_center, s = scl->norm.t_scale;
+                        if (scl->norm.kind == TFT_NORM_GROUP) group_params(&scl->norm, sc, &c, &s);
+                        v = (float)((tf_forward(x, scl->norm.tf, DBL_EPSILON) - c) / s);
+                    }
+                    break;
+                }
+                break;
+            }
+            case TFT_REAL_TARGET: break;
+            }
+            float *dst = t < Le ? a->p_enc_cont + ((size_t)b * Te + t) * Nr : a->p_dec_cont + ((size_t)b * Td + t - Le) * Nr;
+            dst[k]     = v;
+        }
+    }
+    a->p_enc_len[b] = Le;
+    a->p_dec_len[b] = sc->Td;
+    return TFT_OK;
+}
+
+TFT_API tft_status tft_forecast(tft_context *c, const tft_series *series, int32_t n, tft_forecast_output *out) {
+    if (!c || !series || !out || !out->quantiles) return tft__fail(TFT_ERR_INVALID_ARG, "tft_forecast: NULL argument");
+    const tft_model *m = c->m;
+    if (n < 1) return tft__fail(TFT_ERR_INVALID_ARG, "tft_forecast: n = %d, need at least 1 series", n);
+    if (n > c->max_batch)
+        return tft__fail(TFT_ERR_CAPACITY, "tft_forecast: %d series exceed the context's max_batch %d", n, c->max_batch);
+    int32_t horizon = series[0].horizon ? series[0].horizon : m->Td_max;
+    if (horizon < m->Td_min || horizon > m->Td_max)
+        return tft__fail(TFT_ERR_SHAPE, "tft_forecast: horizon %d is outside [min_prediction_length %d, "
+                                        "max_prediction_length %d]", horizon, m->Td_min, m->Td_max);
+    int Te = 0;
+    for (int32_t b = 0; b < n; b++) {
+        int32_t h = series[b].horizon ? series[b].horizon : m->Td_max;
+        if (h != horizon)
+            return tft__fail(TFT_ERR_SHAPE, "series %d: horizon %d differs from series 0's %d (one call, one horizon)", b, h,
+                             horizon);
+        series_ctx sc = {.s = &series[b], .idx = b};
+        TFT_TRY(check_series(m, &sc, horizon));
+        Te = sc.Le > Te ? sc.Le : Te;
+    }
+    const int Td = horizon, Nr = m->n_reals, Nc = m->n_cats;
+    tft_acts *a  = &c->a;
+    // collate: left-aligned rows, zero padding (category 0, real 0), as the library's collate
+    memset(a->p_enc_cont, 0, sizeof(float) * (size_t)n * Te * Nr);
+    memset(a->p_enc_cat, 0, sizeof(int32_t) * (size_t)n * Te * Nc);
+    for (int32_t b = 0; b < n; b++) {
+        series_ctx sc = {.s = &series[b], .idx = b};
+        TFT_TRY(check_series(m, &sc, horizon));
+        TFT_TRY(encode_series(c, &sc, Te, Td));
+    }
+    tft_net_input in = {.n = n, .enc_steps = Te, .dec_steps = Td, .encoder_cat = a->p_enc_cat,
+                        .encoder_cont = a->p_enc_cont, .decoder_cat = a->p_dec_cat, .decoder_cont = a->p_dec_cont,
+                        .encoder_lengths = a->p_enc_len, .decoder_lengths = a->p_dec_len, .target_scale = a->p_tscale};
+    tft_net_output net = {.prediction = out->quantiles};
+    TFT_TRY(tft_predict_net(c, &in, &net));
+    // interpretation, in the fixed key layout of tft.h: Temax encoder slots, then Td decoder steps
+    const int NH = m->NH, T = Te + Td, Tm = m->Te_max;
+    for (int32_t b = 0; b < n; b++) {
+        if (out->encoder_lengths) out->encoder_lengths[b] = a->p_enc_len[b];
+        if (out->attention)
+            for (int t = 0; t < Td; t++)
+                for (int h = 0; h < NH; h++) {
+                    const float *src = a->attn + (((size_t)b * Td + t) * NH + h) * T;
+                    float       *dst = out->attention + (((size_t)b * Td + t) * NH + h) * (Tm + Td);
+                    memset(dst, 0, sizeof(float) * (size_t)(Tm + Td));
+                    memcpy(dst, src, sizeof(float) * Te);
+                    memcpy(dst + Tm, src + Te, sizeof(float) * Td);
+                }
+        if (out->static_weights && m->vsn_static.n > 0)
+            memcpy(out->static_weights + (size_t)b * m->vsn_static.n, a->s_w + (size_t)b * m->vsn_static.n,
+                   sizeof(float) * m->vsn_static.n);
+        if (out->encoder_weights && m->vsn_enc.n > 0) {
+            float *dst = out->encoder_weights + (size_t)b * Tm * m->vsn_enc.n;
+            memset(dst, 0, sizeof(float) * (size_t)Tm * m->vsn_enc.n);
+            for (int t = 0; t < a->p_enc_len[b]; t++)
+                memcpy(dst + (size_t)t * m->vsn_enc.n, a->e_w + ((size_t)b * Te + t) * m->vsn_enc.n,
+                       sizeof(float) * m->vsn_enc.n);
+        }
+        if (out->decoder_weights && m->vsn_dec.n > 0)
+            memcpy(out->decoder_weights + (size_t)b * Td * m->vsn_dec.n, a->d_w + (size_t)b * Td * m->vsn_dec.n,
+                   sizeof(float) * (size_t)Td * m->vsn_dec.n);
+    }
+    return TFT_OK;
+}

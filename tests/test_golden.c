@@ -1,0 +1,226 @@
+// test_golden.c: the whole model against fixtures made by pytorch-forecasting itself
+// (weights/make_goldens.py: real trained checkpoints, CPU, TF32 off).
+//
+// Network level (the library's forward() inputs, saved verbatim):
+//   normalized output            |Δ| <= 2e-5 * (1 + |y|)
+//   attention, variable weights  |Δ| <= 1e-5
+//   de-normalized prediction     |Δ| <= 1e-4 * |y| + 1e-6 * max|y|   (relative, floored at the fixture's scale)
+// Series level (raw rows of the fixture's "request" through tft_forecast's own preprocessing):
+//   quantiles vs model.predict(df, mode="quantiles")   same relative bound as above
+// Every fixture directory under weights/goldens/ is a test case; the max errors are printed.
+#include <dirent.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "../engine/cli/request.h"
+#include "../engine/tft.h"
+#include "../loader/loader.h"
+
+#define GOLDEN_DIR "weights/goldens"
+
+typedef struct fixture {
+    char          name[128];
+    tft_model    *m;
+    tft_ld_file  *f;
+    int           B, Te, Td, NT, Q, NH, ns, ne, nd;
+} fixture;
+
+// Copies a fixture tensor into an aligned buffer after checking dtype and element count.
+static void *tensor_copy(const tft_ld_file *f, const char *name, tft_ld_dtype dt, int64_t nelem) {
+    const tft_ld_tensor *t = tft_ld_find(f, name);
+    if (!t) fail_msg("fixture has no tensor '%s'", name);
+    if (t->dtype != dt) fail_msg("fixture tensor '%s' has dtype %s", name, tft_ld_dtype_name(t->dtype));
+    if (t->nelem != nelem) fail_msg("fixture tensor '%s' has %lld elements, expected %lld", name, (long long)t->nelem,
+                                    (long long)nelem);
+    void *p = calloc((size_t)(nelem ? nelem : 1), 4);
+    memcpy(p, t->data, t->nbytes);
+    return p;
+}
+
+static int64_t dim(const tft_ld_file *f, const char *name, int i) {
+    const tft_ld_tensor *t = tft_ld_find(f, name);
+    if (!t || i >= t->rank) fail_msg("fixture tensor '%s' missing or of low rank", name);
+    return t->shape[i];
+}
+
+typedef struct cmp {
+    double max_abs, max_rel_bound; // worst |Δ| and worst |Δ| / bound
+    size_t worst;
+} cmp;
+
+// Compares n values; bound(i) = atol + rtol*|want| (+ floor). Returns the fraction of the bound used.
+static cmp compare(const float *got, const float *want, size_t n, double atol, double rtol, double floor) {
+    cmp c = {0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)want[i]);
+        if (!(d == d)) d = INFINITY; // NaN
+        double bound = atol + rtol * fabs((double)want[i]) + floor;
+        if (d > c.max_abs) c.max_abs = d;
+        if (d / bound > c.max_rel_bound) c.max_rel_bound = d / bound, c.worst = i;
+    }
+    return c;
+}
+
+static double max_abs_of(const float *x, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fabs(x[i]) > m ? fabs(x[i]) : m;
+    return m;
+}
+
+static void check(const char *fx, const char *what, const float *got, const float *want, size_t n, double atol,
+                  double rtol, double floor) {
+    cmp c = compare(got, want, n, atol, rtol, floor);
+    printf("  %-24s %-22s max|d| = %.3g  (%.0f%% of the bound)\n", fx, what, c.max_abs, 100 * c.max_rel_bound);
+    if (c.max_rel_bound > 1.0)
+        fail_msg("%s: %s differs at [%zu]: got %.9g, want %.9g (|d| = %.3g, bound %.3g)", fx, what, c.worst,
+                 got[c.worst], want[c.worst], fabs(got[c.worst] - want[c.worst]),
+                 atol + rtol * fabs(want[c.worst]) + floor);
+}
+
+static void network_level(void **state) {
+    fixture          *fx = *state;
+    const tft_model_info *mi = tft_model_get_info(fx->m);
+    int B = fx->B, Te = fx->Te, Td = fx->Td, NT = fx->NT, Q = fx->Q, NH = fx->NH;
+    tft_net_input in = {.n = B, .enc_steps = Te, .dec_steps = Td};
+    in.encoder_cat     = tensor_copy(fx->f, "encoder_cat", TFT_LD_I32, (int64_t)B * Te * mi->n_cats);
+    in.encoder_cont    = tensor_copy(fx->f, "encoder_cont", TFT_LD_F32, (int64_t)B * Te * mi->n_reals);
+    in.decoder_cat     = tensor_copy(fx->f, "decoder_cat", TFT_LD_I32, (int64_t)B * Td * mi->n_cats);
+    in.decoder_cont    = tensor_copy(fx->f, "decoder_cont", TFT_LD_F32, (int64_t)B * Td * mi->n_reals);
+    in.encoder_lengths = tensor_copy(fx->f, "encoder_lengths", TFT_LD_I32, B);
+    in.decoder_lengths = tensor_copy(fx->f, "decoder_lengths", TFT_LD_I32, B);
+    in.target_scale    = tensor_copy(fx->f, "target_scale", TFT_LD_F32, (int64_t)B * NT * 2);
+    size_t npred = (size_t)B * NT * Td * Q;
+    float *want_norm = tensor_copy(fx->f, "prediction_normalized", TFT_LD_F32, (int64_t)npred);
+    float *want_pred = tensor_copy(fx->f, "prediction", TFT_LD_F32, (int64_t)npred);
+    float *want_ea   = tensor_copy(fx->f, "encoder_attention", TFT_LD_F32, (int64_t)B * Td * NH * Te);
+    float *want_da   = tensor_copy(fx->f, "decoder_attention", TFT_LD_F32, (int64_t)B * Td * NH * Td);
+    float *want_sw   = fx->ns ? tensor_copy(fx->f, "static_variables", TFT_LD_F32, (int64_t)B * fx->ns) : NULL;
+    float *want_ew   = tensor_copy(fx->f, "encoder_variables", TFT_LD_F32, (int64_t)B * Te * fx->ne);
+    float *want_dw   = tensor_copy(fx->f, "decoder_variables", TFT_LD_F32, (int64_t)B * Td * fx->nd);
+
+    tft_net_output out = {0};
+    out.prediction_normalized = calloc(npred, 4);
+    out.prediction            = calloc(npred, 4);
+    out.encoder_attention     = calloc((size_t)B * Td * NH * Te + 1, 4);
+    out.decoder_attention     = calloc((size_t)B * Td * NH * Td, 4);
+    out.static_weights        = calloc((size_t)B * fx->ns + 1, 4);
+    out.encoder_weights       = calloc((size_t)B * Te * fx->ne + 1, 4);
+    out.decoder_weights       = calloc((size_t)B * Td * fx->nd + 1, 4);
+
+    tft_context_params cp = tft_context_default_params();
+    cp.max_batch          = B;
+    tft_context *c        = NULL;
+    assert_int_equal(tft_context_new(fx->m, &cp, &c), TFT_OK);
+    tft_status st = tft_predict_net(c, &in, &out);
+    if (st != TFT_OK) fail_msg("%s: tft_predict_net: %s: %s", fx->name, tft_status_str(st), tft_last_error());
+
+    check(fx->name, "prediction_normalized", out.prediction_normalized, want_norm, npred, 2e-5, 2e-5, 0);
+    check(fx->name, "prediction", out.prediction, want_pred, npred, 0, 1e-4, 1e-6 * max_abs_of(want_pred, npred));
+    check(fx->name, "encoder_attention", out.encoder_attention, want_ea, (size_t)B * Td * NH * Te, 1e-5, 0, 0);
+    check(fx->name, "decoder_attention", out.decoder_attention, want_da, (size_t)B * Td * NH * Td, 1e-5, 0, 0);
+    if (fx->ns) check(fx->name, "static_variables", out.static_weights, want_sw, (size_t)B * fx->ns, 1e-5, 0, 0);
+    check(fx->name, "encoder_variables", out.encoder_weights, want_ew, (size_t)B * Te * fx->ne, 1e-5, 0, 0);
+    check(fx->name, "decoder_variables", out.decoder_weights, want_dw, (size_t)B * Td * fx->nd, 1e-5, 0, 0);
+
+    tft_context_free(c);
+    free((void *)in.encoder_cat), free((void *)in.encoder_cont), free((void *)in.decoder_cat);
+    free((void *)in.decoder_cont), free((void *)in.encoder_lengths), free((void *)in.decoder_lengths);
+    free((void *)in.target_scale);
+    free(want_norm), free(want_pred), free(want_ea), free(want_da), free(want_sw), free(want_ew), free(want_dw);
+    free(out.prediction_normalized), free(out.prediction), free(out.encoder_attention), free(out.decoder_attention);
+    free(out.static_weights), free(out.encoder_weights), free(out.decoder_weights);
+}
+
+static void series_level(void **state) {
+    fixture    *fx  = *state;
+    const char *req = tft_ld_metadata(fx->f, "request");
+    if (!req) fail_msg("%s: fixture has no request metadata", fx->name);
+    tft_request r;
+    char        err[300];
+    tft_status  st = tft_request_parse(fx->m, req, strlen(req), &r, err, sizeof err);
+    if (st != TFT_OK) fail_msg("%s: request: %s", fx->name, err);
+    assert_int_equal(r.n, fx->B);
+    size_t npred = (size_t)fx->B * fx->NT * fx->Td * fx->Q;
+    float *want  = tensor_copy(fx->f, "predict_quantiles", TFT_LD_F32, (int64_t)npred);
+    float *got   = calloc(npred, 4);
+    tft_context_params cp = tft_context_default_params();
+    cp.max_batch          = fx->B;
+    tft_context *c        = NULL;
+    assert_int_equal(tft_context_new(fx->m, &cp, &c), TFT_OK);
+    tft_forecast_output out = {.quantiles = got};
+    st = tft_forecast(c, r.series, r.n, &out);
+    if (st != TFT_OK) fail_msg("%s: tft_forecast: %s: %s", fx->name, tft_status_str(st), tft_last_error());
+    check(fx->name, "series-level quantiles", got, want, npred, 0, 1e-4, 1e-6 * max_abs_of(want, npred));
+    tft_context_free(c);
+    tft_request_free(&r);
+    free(want), free(got);
+}
+
+static int open_fixture(fixture *fx, const char *name) {
+    char path[512];
+    snprintf(fx->name, sizeof fx->name, "%s", name);
+    snprintf(path, sizeof path, GOLDEN_DIR "/%s/model.safetensors", name);
+    if (tft_model_load(path, NULL, &fx->m) != TFT_OK) {
+        fprintf(stderr, "%s: %s\n", path, tft_last_error());
+        return -1;
+    }
+    snprintf(path, sizeof path, GOLDEN_DIR "/%s/fixture.safetensors", name);
+    tft_ld_error e;
+    if (tft_ld_open(path, &fx->f, &e) != TFT_OK) {
+        fprintf(stderr, "%s: %s\n", path, e.msg);
+        return -1;
+    }
+    const tft_model_info *mi = tft_model_get_info(fx->m);
+    fx->B = (int)dim(fx->f, "encoder_cont", 0), fx->Te = (int)dim(fx->f, "encoder_cont", 1);
+    fx->Td = (int)dim(fx->f, "decoder_cont", 1);
+    fx->NT = mi->n_targets, fx->Q = mi->n_quantiles, fx->NH = mi->n_heads;
+    fx->ns = mi->n_static_vars, fx->ne = mi->n_encoder_vars, fx->nd = mi->n_decoder_vars;
+    return 0;
+}
+
+int main(void) {
+    DIR *d = opendir(GOLDEN_DIR);
+    if (!d) {
+        fprintf(stderr, "test_golden: cannot open %s (run from the repository root)\n", GOLDEN_DIR);
+        return 1;
+    }
+    fixture      *fxs   = calloc(64, sizeof *fxs);
+    struct CMUnitTest *tests = calloc(128, sizeof *tests);
+    int           n     = 0, nt = 0, bad = 0;
+    struct dirent *e;
+    char names[64][128];
+    while ((e = readdir(d)) && n < 64)
+        if (e->d_name[0] != '.') snprintf(names[n++], sizeof names[0], "%s", e->d_name);
+    closedir(d);
+    qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    for (int i = 0; i < n; i++) {
+        if (open_fixture(&fxs[i], names[i]) != 0) {
+            bad++;
+            continue;
+        }
+        static char tnames[128][160];
+        snprintf(tnames[nt], sizeof tnames[0], "%s/network", names[i]);
+        tests[nt] = (struct CMUnitTest){tnames[nt], network_level, NULL, NULL, &fxs[i]};
+        nt++;
+        snprintf(tnames[nt], sizeof tnames[0], "%s/series", names[i]);
+        tests[nt] = (struct CMUnitTest){tnames[nt], series_level, NULL, NULL, &fxs[i]};
+        nt++;
+    }
+    if (n == 0) {
+        fprintf(stderr, "test_golden: no fixtures in %s\n", GOLDEN_DIR);
+        return 1;
+    }
+    int failed = _cmocka_run_group_tests("golden", tests, (size_t)nt, NULL, NULL);
+    for (int i = 0; i < n; i++) {
+        tft_model_free(fxs[i].m);
+        tft_ld_close(fxs[i].f);
+    }
+    free(fxs), free(tests);
+    if (bad) fprintf(stderr, "test_golden: %d fixture(s) failed to load\n", bad);
+    return failed || bad;
+}
