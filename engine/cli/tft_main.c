@@ -1,0 +1,346 @@
+// tft: command-line front end of libtft.
+//   tft info MODEL                      what the model is and what a request must contain
+//   tft predict MODEL INPUT.json [...]  forecast the series of a request (engine/cli/REQUEST.md)
+// Bad input: one line on stderr ("tft: error: ...") and a non-zero exit (2 usage, 1 everything else).
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "request.h"
+
+static const char *USAGE =
+    "usage: tft <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  info MODEL                      describe a model: architecture, parameters, lengths, quantiles,\n"
+    "                                  and the columns a forecast request must contain\n"
+    "  predict MODEL INPUT.json        forecast every series of a request (INPUT '-' reads stdin)\n"
+    "  version                         print the library version\n"
+    "\n"
+    "Run 'tft <command> --help' for the options of a command.\n"
+    "MODEL is a .safetensors file written by weights/export.py (see weights/FORMAT.md);\n"
+    "the request format is documented in engine/cli/REQUEST.md.\n";
+
+static const char *USAGE_INFO = "usage: tft info MODEL\n"
+                                "  Prints the model's architecture, parameter count, encoder/horizon lengths,\n"
+                                "  targets and quantiles, and every column a request must contain.\n";
+
+static const char *USAGE_PREDICT =
+    "usage: tft predict MODEL INPUT.json [--format table|json|csv] [--interpret] [--max-batch N]\n"
+    "  --format table   quantiles per target and horizon step, readable (default)\n"
+    "  --format json    the response JSON of engine/cli/REQUEST.md\n"
+    "  --format csv     series,target,step,<one column per quantile>\n"
+    "  --interpret      also report attention and variable-selection weights\n"
+    "                   (json: per series; table: the mean weight of each variable)\n"
+    "  --max-batch N    series per forward pass (default 64)\n";
+
+static int die(int code, const char *fmt, const char *a, const char *b) {
+    fprintf(stderr, "tft: error: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\n");
+    return code;
+}
+
+static int wants_help(int argc, char **argv) {
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return 1;
+    return 0;
+}
+
+static void print_list(const char *title, const tft_model *m, const char *const *names, int32_t n) {
+    printf("  %-16s", title);
+    if (n == 0) printf(" (none)");
+    for (int32_t i = 0; i < n; i++) {
+        int cat = tft_model_input_is_categorical(m, names[i]);
+        printf("%s %s%s", i ? "," : "", names[i], cat == 1 ? " (label)" : "");
+    }
+    printf("\n");
+}
+
+static void print_names(const char *title, const char *const *names, int32_t n) {
+    printf("  %-16s", title);
+    if (n == 0) printf(" (none)");
+    for (int32_t i = 0; i < n; i++) printf("%s %s", i ? "," : "", names[i]);
+    printf("\n");
+}
+
+static int cmd_info(int argc, char **argv) {
+    if (wants_help(argc, argv)) {
+        fputs(USAGE_INFO, stdout);
+        return 0;
+    }
+    if (argc != 1) {
+        fputs(USAGE_INFO, stderr);
+        return 2;
+    }
+    tft_model *m = NULL;
+    if (tft_model_load(argv[0], NULL, &m) != TFT_OK) return die(1, "%s%s", tft_last_error(), "");
+    const tft_model_info *i = tft_model_get_info(m);
+    printf("model            %s\n", argv[0]);
+    printf("sha256           %s\n", i->sha256);
+    printf("architecture     Temporal Fusion Transformer: hidden %d, %d LSTM layer%s, %d attention head%s\n",
+           i->hidden_size, i->lstm_layers, i->lstm_layers > 1 ? "s" : "", i->n_heads, i->n_heads > 1 ? "s" : "");
+    printf("parameters       %lld\n", (long long)i->n_parameters);
+    printf("history          %d steps used (at least %d required)\n", i->max_encoder_length, i->min_encoder_length);
+    printf("horizon          %d steps (at least %d)\n", i->max_prediction_length, i->min_prediction_length);
+    printf("targets         ");
+    for (int32_t t = 0; t < i->n_targets; t++) printf("%s %s", t ? "," : "", i->targets[t]);
+    printf("\nquantiles       ");
+    for (int32_t q = 0; q < i->n_quantiles; q++) printf("%s %g", q ? "," : "", i->quantiles[q]);
+    printf("\n\na request's series must contain (labels are strings, the rest numbers):\n");
+    print_list("static", m, i->static_inputs, i->n_static_inputs);
+    print_list("history", m, i->history_inputs, i->n_history_inputs);
+    print_list("future", m, i->future_inputs, i->n_future_inputs);
+    printf("\nvariable selection (network level):\n");
+    print_names("static", i->static_vars, i->n_static_vars);
+    print_names("encoder", i->encoder_vars, i->n_encoder_vars);
+    print_names("decoder", i->decoder_vars, i->n_decoder_vars);
+    print_names("x_reals", i->reals, i->n_reals);
+    print_names("x_categoricals", i->cats, i->n_cats);
+    tft_model_free(m);
+    return 0;
+}
+
+typedef enum { FMT_TABLE, FMT_JSON, FMT_CSV } out_format;
+
+// JSON string with the escapes RFC 8259 requires.
+static void json_str(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') printf("\\%c", ch);
+        else if (ch < 0x20) printf("\\u%04x", ch);
+        else putchar(ch);
+    }
+    putchar('"');
+}
+
+static void json_floats(const float *x, int n) {
+    putchar('[');
+    for (int i = 0; i < n; i++) printf("%s%.9g", i ? "," : "", x[i]);
+    putchar(']');
+}
+
+static const char *base_name(const char *path) {
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+static int cmd_predict(int argc, char **argv) {
+    if (wants_help(argc, argv)) {
+        fputs(USAGE_PREDICT, stdout);
+        return 0;
+    }
+    const char *pos[2];
+    int         npos = 0, interpret = 0, max_batch = 64;
+    out_format  fmt  = FMT_TABLE;
+    for (int a = 0; a < argc; a++) {
+        if (strcmp(argv[a], "--format") == 0 && a + 1 < argc) {
+            const char *f = argv[++a];
+            if (strcmp(f, "table") == 0) fmt = FMT_TABLE;
+            else if (strcmp(f, "json") == 0) fmt = FMT_JSON;
+            else if (strcmp(f, "csv") == 0) fmt = FMT_CSV;
+            else return die(2, "--format must be table, json or csv, not '%s'%s", f, "");
+        } else if (strcmp(argv[a], "--interpret") == 0) {
+            interpret = 1;
+        } else if (strcmp(argv[a], "--max-batch") == 0 && a + 1 < argc) {
+            char *end;
+            long  v = strtol(argv[++a], &end, 10);
+            if (*end || v < 1 || v > 65536) return die(2, "--max-batch must be an integer in [1, 65536], not '%s'%s", argv[a], "");
+            max_batch = (int)v;
+        } else if (argv[a][0] == '-' && argv[a][1] != 0) {
+            return die(2, "unknown option '%s' (see tft predict --help)%s", argv[a], "");
+        } else if (npos < 2) {
+            pos[npos++] = argv[a];
+        } else {
+            return die(2, "unexpected argument '%s' (see tft predict --help)%s", argv[a], "");
+        }
+    }
+    if (npos != 2) {
+        fputs(USAGE_PREDICT, stderr);
+        return 2;
+    }
+    tft_model *m = NULL;
+    if (tft_model_load(pos[0], NULL, &m) != TFT_OK) return die(1, "%s%s", tft_last_error(), "");
+    const tft_model_info *mi = tft_model_get_info(m);
+    char   err[400];
+    size_t len  = 0;
+    char  *text = NULL;
+    if (strcmp(pos[1], "-") == 0) text = tft_read_file("/dev/stdin", &len, err, sizeof err);
+    else text = tft_read_file(pos[1], &len, err, sizeof err);
+    if (!text) {
+        tft_model_free(m);
+        return die(1, "%s%s", err, "");
+    }
+    tft_request r;
+    int         rc = 0;
+    tft_context *c = NULL;
+    float *q = NULL, *att = NULL, *sw = NULL, *ew = NULL, *dw = NULL;
+    int32_t *elen = NULL;
+    if (tft_request_parse(m, text, len, &r, err, sizeof err) != TFT_OK) {
+        rc = die(1, "%s: %s", pos[1], err);
+        goto done;
+    }
+    interpret |= r.interpret;
+    int nb = r.n < max_batch ? r.n : max_batch;
+    tft_context_params cp = tft_context_default_params();
+    cp.max_batch          = nb;
+    if (tft_context_new(m, &cp, &c) != TFT_OK) {
+        rc = die(1, "%s%s", tft_last_error(), "");
+        goto done;
+    }
+    int    Td = r.horizon ? r.horizon : mi->max_prediction_length, NT = mi->n_targets, Q = mi->n_quantiles;
+    int    NH = mi->n_heads, Tm = mi->max_encoder_length, ns = mi->n_static_vars, ne = mi->n_encoder_vars;
+    int    nd = mi->n_decoder_vars;
+    size_t per = (size_t)NT * Td * Q;
+    q    = calloc((size_t)r.n * per, sizeof *q);
+    elen = calloc((size_t)r.n, sizeof *elen);
+    if (interpret) {
+        att = calloc((size_t)r.n * Td * NH * (Tm + Td), sizeof *att);
+        sw  = calloc((size_t)r.n * ns + 1, sizeof *sw);
+        ew  = calloc((size_t)r.n * Tm * ne + 1, sizeof *ew);
+        dw  = calloc((size_t)r.n * Td * nd + 1, sizeof *dw);
+    }
+    if (!q || !elen || (interpret && (!att || !sw || !ew || !dw))) {
+        rc = die(1, "out of memory for the outputs of %s%s", pos[1], "");
+        goto done;
+    }
+    for (int32_t s = 0; s < r.n; s += nb) {
+        int32_t             n   = r.n - s < nb ? r.n - s : nb;
+        tft_forecast_output out = {.quantiles = q + (size_t)s * per, .encoder_lengths = elen + s};
+        if (interpret) {
+            out.attention       = att + (size_t)s * Td * NH * (Tm + Td);
+            out.static_weights  = sw + (size_t)s * ns;
+            out.encoder_weights = ew + (size_t)s * Tm * ne;
+            out.decoder_weights = dw + (size_t)s * Td * nd;
+        }
+        if (tft_forecast(c, r.series + s, n, &out) != TFT_OK) {
+            rc = die(1, "%s: %s", pos[1], tft_last_error());
+            goto done;
+        }
+    }
+    if (fmt == FMT_JSON) {
+        printf("{\"model\":{\"name\":");
+        json_str(base_name(pos[0]));
+        printf(",\"sha256\":\"%s\"},\"quantiles\":", mi->sha256);
+        json_floats(mi->quantiles, Q);
+        printf(",\"horizon\":%d,\"forecasts\":[", Td);
+        for (int32_t s = 0; s < r.n; s++) {
+            printf("%s{\"id\":", s ? "," : "");
+            json_str(r.ids[s]);
+            printf(",\"encoder_length\":%d,\"targets\":{", elen[s]);
+            for (int t = 0; t < NT; t++) {
+                printf("%s", t ? "," : "");
+                json_str(mi->targets[t]);
+                putchar(':');
+                putchar('[');
+                for (int k = 0; k < Td; k++) {
+                    printf("%s", k ? "," : "");
+                    json_floats(q + s * per + ((size_t)t * Td + k) * Q, Q);
+                }
+                putchar(']');
+            }
+            putchar('}');
+            if (interpret) {
+                printf(",\"interpretation\":{\"variables\":{\"static\":[");
+                for (int v = 0; v < ns; v++) printf("%s", v ? "," : ""), json_str(mi->static_vars[v]);
+                printf("],\"encoder\":[");
+                for (int v = 0; v < ne; v++) printf("%s", v ? "," : ""), json_str(mi->encoder_vars[v]);
+                printf("],\"decoder\":[");
+                for (int v = 0; v < nd; v++) printf("%s", v ? "," : ""), json_str(mi->decoder_vars[v]);
+                printf("]},\"static_weights\":");
+                json_floats(sw + (size_t)s * ns, ns);
+                printf(",\"encoder_weights\":[");
+                for (int k = 0; k < elen[s]; k++)
+                    printf("%s", k ? "," : ""), json_floats(ew + ((size_t)s * Tm + k) * ne, ne);
+                printf("],\"decoder_weights\":[");
+                for (int k = 0; k < Td; k++) printf("%s", k ? "," : ""), json_floats(dw + ((size_t)s * Td + k) * nd, nd);
+                printf("],\"attention\":[");
+                for (int k = 0; k < Td; k++) {
+                    printf("%s[", k ? "," : "");
+                    for (int h = 0; h < NH; h++) {
+                        const float *row = att + (((size_t)s * Td + k) * NH + h) * (Tm + Td);
+                        printf("%s[", h ? "," : "");
+                        for (int j = 0; j < elen[s]; j++) printf("%s%.9g", j ? "," : "", row[j]);
+                        for (int j = 0; j < Td; j++) printf(",%.9g", row[Tm + j]);
+                        putchar(']');
+                    }
+                    putchar(']');
+                }
+                printf("]}");
+            }
+            putchar('}');
+        }
+        printf("]}\n");
+    } else if (fmt == FMT_CSV) {
+        printf("series,target,step");
+        for (int k = 0; k < Q; k++) printf(",q%g", mi->quantiles[k]);
+        printf("\n");
+        for (int32_t s = 0; s < r.n; s++)
+            for (int t = 0; t < NT; t++)
+                for (int k = 0; k < Td; k++) {
+                    printf("%s,%s,%d", r.ids[s], mi->targets[t], k + 1);
+                    for (int j = 0; j < Q; j++) printf(",%.9g", q[s * per + ((size_t)t * Td + k) * Q + j]);
+                    printf("\n");
+                }
+    } else {
+        printf("model %s (sha256 %.12s), %d series, horizon %d steps\n", base_name(pos[0]), mi->sha256, r.n, Td);
+        for (int32_t s = 0; s < r.n; s++)
+            for (int t = 0; t < NT; t++) {
+                printf("\nseries %s, target %s (history used: %d steps)\n", r.ids[s], mi->targets[t], elen[s]);
+                printf("  step");
+                for (int j = 0; j < Q; j++) {
+                    char h[16];
+                    snprintf(h, sizeof h, "q%g", mi->quantiles[j]);
+                    printf("  %10s", h);
+                }
+                printf("\n");
+                for (int k = 0; k < Td; k++) {
+                    printf("  %4d", k + 1);
+                    for (int j = 0; j < Q; j++) printf("  %10.4g", q[s * per + ((size_t)t * Td + k) * Q + j]);
+                    printf("\n");
+                }
+            }
+        if (interpret) {
+            printf("\nmean variable-selection weights over all series\n");
+            for (int v = 0; v < ns; v++) {
+                double acc = 0;
+                for (int32_t s = 0; s < r.n; s++) acc += sw[(size_t)s * ns + v];
+                printf("  static   %-24s %.3f\n", mi->static_vars[v], acc / r.n);
+            }
+            for (int v = 0; v < ne; v++) {
+                double acc = 0;
+                long   cnt = 0;
+                for (int32_t s = 0; s < r.n; s++)
+                    for (int k = 0; k < elen[s]; k++) acc += ew[((size_t)s * Tm + k) * ne + v], cnt++;
+                printf("  encoder  %-24s %.3f\n", mi->encoder_vars[v], cnt ? acc / cnt : 0.0);
+            }
+            for (int v = 0; v < nd; v++) {
+                double acc = 0;
+                for (int32_t s = 0; s < r.n; s++)
+                    for (int k = 0; k < Td; k++) acc += dw[((size_t)s * Td + k) * nd + v];
+                printf("  decoder  %-24s %.3f\n", mi->decoder_vars[v], acc / ((double)r.n * Td));
+            }
+        }
+    }
+done:
+    free(q), free(elen), free(att), free(sw), free(ew), free(dw);
+    tft_context_free(c);
+    tft_request_free(&r);
+    free(text);
+    tft_model_free(m);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "info") == 0) return cmd_info(argc - 2, argv + 2);
+    if (strcmp(argv[1], "predict") == 0) return cmd_predict(argc - 2, argv + 2);
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("tft %s\n", tft_version_string());
+        return 0;
+    }
+    return die(2, "unknown command '%s' (see tft --help)%s", argv[1], "");
+}
