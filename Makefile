@@ -86,6 +86,7 @@ $(BUILD)/libtft.so: $(BUILD)/libtft.so.$(VERSION)
 
 $(BUILD)/tft: $(CLI_OBJ) $(BUILD)/libtft.a
 	$(call say,LINK,$@)$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libtft.a $(LDFLAGS) $(SAN_LDFLAGS) $(LIBS)
+	@ln -sf $(patsubst build/%,%,$(BUILD))/tft build/tft
 
 # tests may use the CLI's request decoder (engine/cli/request.c) as well as the library
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libtft.a $(CLI_LIB_OBJ) $(wildcard tests/*.h)

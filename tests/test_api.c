@@ -1,0 +1,364 @@
+// test_api.c: the public API's contracts, on a real exported model (weights/goldens/group_softplus:
+// statics, known and unknown reals, categoricals with and without add_nan, min_encoder_length 6 of 24).
+//  - batch invariance: each series alone vs inside a batch of 64 with mixed encoder lengths agrees
+//    within 1e-6 relative (|d| <= 1e-6 * max(|y|, 1));
+//  - determinism: the same input twice gives bitwise the same output;
+//  - no allocation: 100 forecasts (series and network level) make zero libtft heap allocations;
+//  - bad input: each case returns its specific status and a message naming the problem, and never
+//    writes past the caller's output (a guard zone after the buffer must stay untouched).
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "../engine/cli/request.h"
+#include "../engine/tft.h"
+
+uint64_t tft_debug_alloc_count(void); // libtft internal (engine/tft.c), counts every library allocation
+
+#define MODEL "weights/goldens/group_softplus/model.safetensors"
+#define FIXTURE "weights/goldens/group_softplus/fixture.safetensors"
+#include "../loader/loader.h"
+
+typedef struct env {
+    tft_model  *m;
+    tft_request r;       // the fixture's 8 series
+    char       *text;
+    int         Td, NT, Q, per;
+} env;
+
+static int setup(void **state) {
+    env *e = calloc(1, sizeof *e);
+    if (tft_model_load(MODEL, NULL, &e->m) != TFT_OK) {
+        fprintf(stderr, "%s: %s\n", MODEL, tft_last_error());
+        return -1;
+    }
+    tft_ld_file *f;
+    tft_ld_error le;
+    if (tft_ld_open(FIXTURE, &f, &le) != TFT_OK) return -1;
+    const char *req = tft_ld_metadata(f, "request");
+    e->text         = strdup(req);
+    tft_ld_close(f);
+    char err[300];
+    if (tft_request_parse(e->m, e->text, strlen(e->text), &e->r, err, sizeof err) != TFT_OK) {
+        fprintf(stderr, "request: %s\n", err);
+        return -1;
+    }
+    const tft_model_info *mi = tft_model_get_info(e->m);
+    e->Td = mi->max_prediction_length, e->NT = mi->n_targets, e->Q = mi->n_quantiles;
+    e->per = e->NT * e->Td * e->Q;
+    *state = e;
+    return 0;
+}
+
+static int teardown(void **state) {
+    env *e = *state;
+    tft_request_free(&e->r);
+    free(e->text);
+    tft_model_free(e->m);
+    free(e);
+    return 0;
+}
+
+static tft_context *ctx(env *e, int max_batch) {
+    tft_context_params cp = tft_context_default_params();
+    cp.max_batch          = max_batch;
+    tft_context *c        = NULL;
+    assert_int_equal(tft_context_new(e->m, &cp, &c), TFT_OK);
+    return c;
+}
+
+// 64 series: the fixture's 8, each repeated with histories cut to different lengths (6..full)
+static void make_batch(env *e, tft_series *out, int n) {
+    for (int i = 0; i < n; i++) {
+        tft_series s = e->r.series[i % e->r.n];
+        int        full = s.n_history;
+        int        cut  = (i * 7) % (full - 5); // 0..full-6 rows dropped from the start
+        // dropping the first rows of every history column: point past them (columns are copied)
+        tft_column *h = malloc(sizeof *h * (size_t)s.n_history_columns);
+        for (int k = 0; k < s.n_history_columns; k++) {
+            h[k] = s.history[k];
+            h[k].len -= cut;
+            if (h[k].values) h[k].values += cut;
+            if (h[k].labels) h[k].labels += cut;
+        }
+        s.history   = h;
+        s.n_history = full - cut;
+        s.time_idx  = s.time_idx ? s.time_idx + cut : NULL;
+        out[i]      = s;
+    }
+}
+
+static void free_batch(tft_series *b, int n) {
+    for (int i = 0; i < n; i++) free((void *)b[i].history);
+}
+
+static void test_batch_invariance(void **state) {
+    env        *e = *state;
+    const int   N = 64;
+    tft_series  batch[64];
+    make_batch(e, batch, N);
+    tft_context *big = ctx(e, N), *one = ctx(e, 1);
+    float       *qb  = calloc((size_t)N * e->per, 4), *q1 = calloc((size_t)e->per, 4);
+    tft_forecast_output ob = {.quantiles = qb};
+    assert_int_equal(tft_forecast(big, batch, N, &ob), TFT_OK);
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        tft_forecast_output o1 = {.quantiles = q1};
+        assert_int_equal(tft_forecast(one, &batch[i], 1, &o1), TFT_OK);
+        for (int k = 0; k < e->per; k++) {
+            double a = q1[k], b = qb[(size_t)i * e->per + k];
+            double d = fabs(a - b) / fmax(fabs(a), 1.0);
+            worst    = fmax(worst, d);
+            if (d > 1e-6) fail_msg("series %d value %d: alone %.9g, in the batch %.9g", i, k, a, b);
+        }
+    }
+    printf("  batch invariance: worst relative difference alone vs in a batch of 64: %.3g\n", worst);
+    free(qb), free(q1);
+    tft_context_free(big), tft_context_free(one);
+    free_batch(batch, N);
+}
+
+static void test_deterministic(void **state) {
+    env         *e = *state;
+    tft_context *c = ctx(e, e->r.n);
+    size_t       n = (size_t)e->r.n * e->per;
+    float       *a = calloc(n, 4), *b = calloc(n, 4);
+    tft_forecast_output oa = {.quantiles = a}, ob = {.quantiles = b};
+    assert_int_equal(tft_forecast(c, e->r.series, e->r.n, &oa), TFT_OK);
+    assert_int_equal(tft_forecast(c, e->r.series, e->r.n, &ob), TFT_OK);
+    assert_memory_equal(a, b, n * 4);
+    free(a), free(b);
+    tft_context_free(c);
+}
+
+static void test_no_allocation(void **state) {
+    env         *e = *state;
+    tft_context *c = ctx(e, e->r.n);
+    size_t       n = (size_t)e->r.n * e->per;
+    float       *q = calloc(n, 4);
+    const tft_model_info *mi = tft_model_get_info(e->m);
+    float *att = calloc((size_t)e->r.n * e->Td * mi->n_heads * (mi->max_encoder_length + e->Td), 4);
+    float *ew  = calloc((size_t)e->r.n * mi->max_encoder_length * mi->n_encoder_vars, 4);
+    tft_forecast_output o = {.quantiles = q, .attention = att, .encoder_weights = ew};
+    assert_int_equal(tft_forecast(c, e->r.series, e->r.n, &o), TFT_OK); // warm-up
+    uint64_t before = tft_debug_alloc_count();
+    for (int i = 0; i < 100; i++) assert_int_equal(tft_forecast(c, e->r.series, e->r.n, &o), TFT_OK);
+    uint64_t after = tft_debug_alloc_count();
+    assert_int_equal(after - before, 0);
+    free(q), free(att), free(ew);
+    tft_context_free(c);
+}
+
+// ---- bad input ---------------------------------------------------------------------------------
+#define GUARD 64
+// Runs one forecast of a single modified series into a buffer with a guard zone; checks status,
+// message and that the guard was not touched.
+static void expect(env *e, tft_series *s, int n, tft_status want, const char *msg_part) {
+    tft_context *c   = ctx(e, 2);
+    size_t       len = (size_t)n * e->per;
+    float       *q   = malloc((len + GUARD) * 4);
+    for (size_t i = 0; i < len + GUARD; i++) q[i] = 12345.0f;
+    tft_forecast_output o  = {.quantiles = q};
+    tft_status          st = tft_forecast(c, s, n, &o);
+    if (st != want)
+        fail_msg("expected %s, got %s (%s)", tft_status_str(want), tft_status_str(st), tft_last_error());
+    if (!strstr(tft_last_error(), msg_part))
+        fail_msg("message '%s' does not mention '%s'", tft_last_error(), msg_part);
+    for (size_t i = len; i < len + GUARD; i++) assert_true(q[i] == 12345.0f);
+    free(q);
+    tft_context_free(c);
+}
+
+// A deep copy of series 0's columns that a test may modify.
+typedef struct owned {
+    tft_series  s;
+    tft_column  st[16], hi[16], fu[16];
+    double      vals[48][64];
+    const char *labs[48][64];
+} owned;
+
+static void own(env *e, owned *o) {
+    memset(o, 0, sizeof *o);
+    o->s       = e->r.series[0];
+    int k      = 0;
+    const tft_column *src[3] = {o->s.statics, o->s.history, o->s.future};
+    tft_column       *dst[3] = {o->st, o->hi, o->fu};
+    int               cnt[3] = {o->s.n_statics, o->s.n_history_columns, o->s.n_future_columns};
+    for (int p = 0; p < 3; p++)
+        for (int i = 0; i < cnt[p]; i++, k++) {
+            dst[p][i] = src[p][i];
+            for (int j = 0; j < src[p][i].len; j++) {
+                if (src[p][i].values) o->vals[k][j] = src[p][i].values[j];
+                if (src[p][i].labels) o->labs[k][j] = src[p][i].labels[j];
+            }
+            if (src[p][i].values) dst[p][i].values = o->vals[k];
+            if (src[p][i].labels) dst[p][i].labels = o->labs[k];
+        }
+    o->s.statics = o->st, o->s.history = o->hi, o->s.future = o->fu;
+}
+
+static tft_column *col(tft_column *cols, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(cols[i].name, name) == 0) return &cols[i];
+    fail_msg("no column %s", name);
+    return NULL;
+}
+
+static void test_bad_nan(void **state) {
+    env  *e = *state;
+    owned o;
+    own(e, &o);
+    ((double *)col(o.hi, o.s.n_history_columns, "temp")->values)[3] = NAN;
+    expect(e, &o.s, 1, TFT_ERR_NONFINITE, "'temp'[3]");
+    own(e, &o);
+    ((double *)col(o.fu, o.s.n_future_columns, "hour")->values)[1] = INFINITY;
+    expect(e, &o.s, 1, TFT_ERR_NONFINITE, "'hour'[1]");
+    own(e, &o);
+    ((double *)col(o.st, o.s.n_statics, "capacity")->values)[0] = NAN;
+    expect(e, &o.s, 1, TFT_ERR_NONFINITE, "capacity");
+}
+
+static void test_bad_lengths(void **state) {
+    env  *e = *state;
+    owned o;
+    own(e, &o);
+    col(o.hi, o.s.n_history_columns, "temp")->len--; // one history column shorter than the others
+    expect(e, &o.s, 1, TFT_ERR_SHAPE, "'temp' has");
+    own(e, &o);
+    col(o.fu, o.s.n_future_columns, "hour")->len--;
+    expect(e, &o.s, 1, TFT_ERR_SHAPE, "'hour' has");
+    own(e, &o); // history shorter than min_encoder_length (6): 5 rows
+    for (int i = 0; i < o.s.n_history_columns; i++) o.hi[i].len = 5;
+    o.s.n_history = 5;
+    o.s.time_idx  = NULL;
+    expect(e, &o.s, 1, TFT_ERR_SHAPE, "min_encoder_length");
+    own(e, &o); // horizon longer than trained
+    o.s.horizon = e->Td + 1;
+    expect(e, &o.s, 1, TFT_ERR_SHAPE, "max_prediction_length");
+}
+
+static void test_bad_categories(void **state) {
+    env  *e = *state;
+    owned o;
+    own(e, &o); // 'region' was fitted without add_nan: an unseen label is an error
+    ((const char **)col(o.st, o.s.n_statics, "region")->labels)[0] = "atlantis";
+    expect(e, &o.s, 1, TFT_ERR_CATEGORY, "'region' = 'atlantis'");
+    own(e, &o);
+    ((const char **)col(o.hi, o.s.n_history_columns, "dow")->labels)[2] = "funday";
+    expect(e, &o.s, 1, TFT_ERR_CATEGORY, "'dow' = 'funday'");
+    own(e, &o); // 'series' has add_nan: an unseen series is accepted (NaN class), as in the library
+    ((const char **)col(o.st, o.s.n_statics, "series")->labels)[0] = "brand-new-server";
+    tft_context *c = ctx(e, 1);
+    float       *q = calloc((size_t)e->per, 4);
+    tft_forecast_output out = {.quantiles = q};
+    assert_int_equal(tft_forecast(c, &o.s, 1, &out), TFT_OK);
+    free(q);
+    tft_context_free(c);
+}
+
+static void test_bad_names(void **state) {
+    env  *e = *state;
+    owned o;
+    own(e, &o);
+    o.hi[0].name = "tempp"; // misspelled
+    expect(e, &o.s, 1, TFT_ERR_UNKNOWN_VAR, "'tempp'");
+    own(e, &o);
+    o.s.n_future_columns--; // a known variable missing from the future
+    expect(e, &o.s, 1, TFT_ERR_UNKNOWN_VAR, "future is missing");
+    own(e, &o);
+    o.s.n_statics = 0;
+    expect(e, &o.s, 1, TFT_ERR_UNKNOWN_VAR, "static is missing");
+}
+
+static void test_bad_time_index(void **state) {
+    env  *e = *state;
+    owned o;
+    own(e, &o);
+    int64_t t[128];
+    for (int i = 0; i < o.s.n_history + e->Td; i++) t[i] = 100 + i;
+    t[10]        = t[9]; // a duplicate step
+    o.s.time_idx = t;
+    expect(e, &o.s, 1, TFT_ERR_TIME_INDEX, "time_idx[10]");
+}
+
+static void test_bad_args(void **state) {
+    env         *e = *state;
+    tft_context *c = ctx(e, 2);
+    float        q[1024];
+    tft_forecast_output o = {.quantiles = q};
+    assert_int_equal(tft_forecast(NULL, e->r.series, 1, &o), TFT_ERR_INVALID_ARG);
+    assert_int_equal(tft_forecast(c, NULL, 1, &o), TFT_ERR_INVALID_ARG);
+    assert_int_equal(tft_forecast(c, e->r.series, 1, NULL), TFT_ERR_INVALID_ARG);
+    tft_forecast_output none = {0};
+    assert_int_equal(tft_forecast(c, e->r.series, 1, &none), TFT_ERR_INVALID_ARG);
+    assert_int_equal(tft_forecast(c, e->r.series, 0, &o), TFT_ERR_INVALID_ARG);
+    assert_int_equal(tft_forecast(c, e->r.series, 3, &o), TFT_ERR_CAPACITY);
+    assert_non_null(strstr(tft_last_error(), "max_batch"));
+    assert_int_equal(tft_predict_net(c, NULL, NULL), TFT_ERR_INVALID_ARG);
+    tft_net_input in = {0};
+    tft_net_output no = {0};
+    assert_int_equal(tft_predict_net(c, &in, &no), TFT_ERR_INVALID_ARG);
+    tft_model *m = (tft_model *)1;
+    assert_int_equal(tft_model_load(NULL, NULL, &m), TFT_ERR_INVALID_ARG);
+    assert_null(m);
+    assert_int_equal(tft_model_load("/nonexistent/model.safetensors", NULL, &m), TFT_ERR_IO);
+    assert_non_null(strstr(tft_last_error(), "/nonexistent/model.safetensors"));
+    assert_int_equal(tft_model_load(FIXTURE, NULL, &m), TFT_ERR_FORMAT); // a safetensors file, not a model
+    assert_int_equal(tft_context_new(NULL, NULL, &c), TFT_ERR_INVALID_ARG);
+    tft_context_params cp = tft_context_default_params();
+    cp.max_batch          = 0;
+    tft_context *c2       = NULL;
+    assert_int_equal(tft_context_new(e->m, &cp, &c2), TFT_ERR_INVALID_ARG);
+    tft_model_free(NULL);
+    tft_context_free(NULL);
+    tft_context_free(c);
+    assert_string_equal(tft_status_str(TFT_ERR_SHAPE), "TFT_ERR_SHAPE");
+    assert_int_equal(tft_version_number(), TFT_VERSION_NUMBER);
+}
+
+// Network-level input checks: categorical index out of range, non-finite real, lengths.
+static void test_bad_network_input(void **state) {
+    env                  *e  = *state;
+    const tft_model_info *mi = tft_model_get_info(e->m);
+    int                   Te = mi->max_encoder_length, Td = e->Td, Nr = mi->n_reals, Nc = mi->n_cats;
+    int32_t *ecat = calloc((size_t)Te * Nc, 4), *dcat = calloc((size_t)Td * Nc, 4);
+    float   *econt = calloc((size_t)Te * Nr, 4), *dcont = calloc((size_t)Td * Nr, 4);
+    int32_t  el = Te, dl = Td;
+    float    ts[2] = {0.0f, 1.0f};
+    float   *q     = calloc((size_t)e->per, 4);
+    tft_net_input  in  = {1, Te, Td, ecat, econt, dcat, dcont, &el, &dl, ts};
+    tft_net_output out = {.prediction = q};
+    tft_context   *c   = ctx(e, 1);
+    assert_int_equal(tft_predict_net(c, &in, &out), TFT_OK);
+    ecat[5 * Nc + 0] = 1000;
+    assert_int_equal(tft_predict_net(c, &in, &out), TFT_ERR_SHAPE);
+    assert_non_null(strstr(tft_last_error(), "encoder_cat[0][5][0]"));
+    ecat[5 * Nc + 0] = 0;
+    dcont[2 * Nr + 1] = NAN;
+    assert_int_equal(tft_predict_net(c, &in, &out), TFT_ERR_NONFINITE);
+    assert_non_null(strstr(tft_last_error(), "decoder_cont[0][2][1]"));
+    dcont[2 * Nr + 1] = 0;
+    el = Te - 1; // enc_steps must equal the longest encoder length, as the library's collate pads
+    assert_int_equal(tft_predict_net(c, &in, &out), TFT_ERR_SHAPE);
+    el = Te;
+    in.enc_steps = Te + 1;
+    assert_int_equal(tft_predict_net(c, &in, &out), TFT_ERR_SHAPE);
+    free(ecat), free(dcat), free(econt), free(dcont), free(q);
+    tft_context_free(c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batch_invariance), cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_no_allocation),    cmocka_unit_test(test_bad_nan),
+        cmocka_unit_test(test_bad_lengths),      cmocka_unit_test(test_bad_categories),
+        cmocka_unit_test(test_bad_names),        cmocka_unit_test(test_bad_time_index),
+        cmocka_unit_test(test_bad_args),         cmocka_unit_test(test_bad_network_input),
+    };
+    return cmocka_run_group_tests_name("api", tests, setup, teardown);
+}
