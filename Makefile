@@ -92,8 +92,8 @@ $(BUILD)/tft: $(CLI_OBJ) $(BUILD)/libtft.a
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libtft.a $(CLI_LIB_OBJ) $(wildcard tests/*.h)
 	$(call say,CC,$@)mkdir -p $(@D) && $(CC) $(TFT_CFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) $< -o $@ \
 	    $(CLI_LIB_OBJ) $(BUILD)/libtft.a $(CMOCKA_LIBS) $(LDFLAGS) $(SAN_LDFLAGS) $(LIBS)
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libtft.a $(wildcard bench/*.h)
-	$(call say,CC,$@)mkdir -p $(@D) && $(CC) $(TFT_CFLAGS) $(CFLAGS) $< -o $@ $(BUILD)/libtft.a \
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libtft.a $(CLI_LIB_OBJ) $(wildcard bench/*.h)
+	$(call say,CC,$@)mkdir -p $(@D) && $(CC) $(TFT_CFLAGS) $(CFLAGS) $< -o $@ $(CLI_LIB_OBJ) $(BUILD)/libtft.a \
 	    $(LDFLAGS) $(SAN_LDFLAGS) $(LIBS)
 
 # Runs every test binary from the repo root; ends with the "N passed, N failed" line CI reads.
@@ -120,8 +120,9 @@ fuzz: $(FUZZ)
 fuzz-run: $(FUZZ)
 	@for f in $(FUZZ); do n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \
 	    seeds=$$(ls -d tests/fuzz/corpus/$$n 2>/dev/null); \
-	    $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
-	        build/fuzz/corpus-$$n $$seeds 2>&1 | tail -n 12 || exit 1; done
+	    { $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
+	        build/fuzz/corpus-$$n $$seeds 2>&1; echo $$? > build/fuzz/rc-$$n; } | tail -n 12; \
+	    rc=$$(cat build/fuzz/rc-$$n); test "$$rc" = 0 || { echo "FUZZ FAILED: $$n (exit $$rc)"; exit 1; }; done
 
 # Every external symbol of libtft.a must start with tft_ (static embedders never collide).
 check-symbols: $(BUILD)/libtft.a
