@@ -3,15 +3,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cblas.h>
 #include "internal.h"
 
 TFT_API int tft_version_number(void) { return TFT_VERSION_NUMBER; }
 
 TFT_API const char *tft_version_string(void) {
     static _Thread_local char buf[256];
-    snprintf(buf, sizeof buf, "%d.%d.%d blas=%s core=%s cuda=%d", TFT_VERSION_MAJOR, TFT_VERSION_MINOR,
-             TFT_VERSION_PATCH, openblas_get_config(), openblas_get_corename(),
+    // linear: which build of the batch-invariant GEMM kernel runs on this CPU (ops/linear.c)
+    int avx2 = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    snprintf(buf, sizeof buf, "%d.%d.%d linear=%s cuda=%d", TFT_VERSION_MAJOR, TFT_VERSION_MINOR,
+             TFT_VERSION_PATCH, avx2 ? "avx2-fma" : "portable",
 #ifdef TFT_USE_CUDA
              1
 #else

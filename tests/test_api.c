@@ -309,10 +309,11 @@ static void test_bad_args(void **state) {
     assert_int_equal(tft_model_load("/nonexistent/model.safetensors", NULL, &m), TFT_ERR_IO);
     assert_non_null(strstr(tft_last_error(), "/nonexistent/model.safetensors"));
     assert_int_equal(tft_model_load(FIXTURE, NULL, &m), TFT_ERR_FORMAT); // a safetensors file, not a model
-    assert_int_equal(tft_context_new(NULL, NULL, &c), TFT_ERR_INVALID_ARG);
+    tft_context *c2 = (tft_context *)1;
+    assert_int_equal(tft_context_new(NULL, NULL, &c2), TFT_ERR_INVALID_ARG);
+    assert_null(c2); // *out is NULL on failure
     tft_context_params cp = tft_context_default_params();
     cp.max_batch          = 0;
-    tft_context *c2       = NULL;
     assert_int_equal(tft_context_new(e->m, &cp, &c2), TFT_ERR_INVALID_ARG);
     tft_model_free(NULL);
     tft_context_free(NULL);

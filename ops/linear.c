@@ -1,0 +1,235 @@
+// linear.c: y (+)= x·Wᵀ + b, fast (blocked, batch-invariant) and in plain double loops (_ref).
+//
+// Why not OpenBLAS sgemm: its per-row results depend on M (rows in tile edges go through other
+// micro-kernels with another summation order; checked on 0.3.21 for M = 1..1000), so a series'
+// forecast changed in the last bits with the batch it ran in (8e-6 relative through the LSTM in
+// test_api's batch-invariance check). The kernel below computes every output element the same way
+// whatever R and the row's position: acc = (accumulate ? y : 0) [+ b], then acc += x[k]·W[c,k] for
+// k in order. Rows run MB = 6 at a time, columns NB = 16 at a time (W packed transposed on the stack,
+// 16 KiB per KC = 256 slice), with GCC vector types. Two builds of the same source: AVX2 + FMA
+// (fused multiply-add, picked at run time when the CPU has it) and portable (multiply, then add).
+// Each is batch-invariant; their last bits differ from each other.
+#include "ops.h"
+
+#include <string.h>
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(TFT_NO_AVX2) // -DTFT_NO_AVX2: portable only
+#include <immintrin.h>
+#define HAVE_AVX2_CLONE 1
+#endif
+
+#define NB 16  // output columns per block: two 8-float vectors
+#define MB 6   // rows per micro-tile: 12 vector accumulators
+#define KC 256 // inner-dimension slice packed at a time
+#define RB 96  // rows per outer block (its x rows stay in cache while W blocks are packed)
+
+typedef float vf8 __attribute__((vector_size(32)));
+
+#define LD8(v, p) memcpy(&(v), (p), sizeof(vf8))
+#define ST8(p, v) memcpy((p), &(v), sizeof(vf8))
+
+// wt[k][j] = W[c0 + j, k0 + k] for j < nc, 0 for nc <= j < NB.   wt: [kc, NB]
+static inline void pack_wt(float *restrict wt, const float *restrict W, int Cin, int c0, int nc, int k0,
+                           int kc) {
+    for (int j = 0; j < NB; j++) {
+        if (j < nc) {
+            const float *wr = W + (size_t)(c0 + j) * Cin + k0;
+            for (int k = 0; k < kc; k++)
+                wt[(size_t)k * NB + j] = wr[k];
+        } else {
+            for (int k = 0; k < kc; k++)
+                wt[(size_t)k * NB + j] = 0.0f;
+        }
+    }
+}
+
+// Accumulator tile t[MB][NB] for rows rt.. (mr valid), columns c0.. (nc valid): the partial sum
+// already in y for a later k slice, else (accumulate ? y : 0) + b. Invalid slots get 0.
+static inline void load_tile(float t[MB][NB], const float *y, int ldy, const float *b, int rt, int mr, int c0,
+                             int nc, int k0, int accumulate) {
+    for (int r = 0; r < MB; r++)
+        for (int j = 0; j < NB; j++) {
+            float v = 0.0f;
+            if (r < mr && j < nc) {
+                const float *yp = y + (size_t)(rt + r) * ldy + c0 + j;
+                if (k0 > 0) {
+                    v = *yp;
+                } else {
+                    v = accumulate ? *yp : 0.0f;
+                    if (b)
+                        v = v + b[c0 + j];
+                }
+            }
+            t[r][j] = v;
+        }
+}
+
+static inline void store_tile(float *y, int ldy, const float t[MB][NB], int rt, int mr, int c0, int nc) {
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < nc; j++)
+            y[(size_t)(rt + r) * ldy + c0 + j] = t[r][j];
+}
+
+// The blocked loop nest; MADD(a, v, w) is a + v·w on one 8-float vector (v a scalar).
+// rows [r0, r1) x columns [c0, c0 + nc) per packed W block; accumulators a<row><half>.
+#define LINEAR_KERNEL(NAME, ATTR, MADD)                                                                      \
+    ATTR static void NAME(float *y, int ldy, const float *x, int ldx, const float *W, const float *b, int R, \
+                          int Cin, int Cout, int accumulate) {                                               \
+        float wt[KC * NB];                                                                                   \
+        float t[MB][NB];                                                                                     \
+        for (int r0 = 0; r0 < R; r0 += RB) {                                                                 \
+            const int r1 = R - r0 < RB ? R : r0 + RB;                                                        \
+            for (int c0 = 0; c0 < Cout; c0 += NB) {                                                          \
+                const int nc = Cout - c0 < NB ? Cout - c0 : NB;                                              \
+                for (int k0 = 0; k0 < Cin; k0 += KC) {                                                       \
+                    const int kc = Cin - k0 < KC ? Cin - k0 : KC;                                            \
+                    pack_wt(wt, W, Cin, c0, nc, k0, kc);                                                     \
+                    for (int rt = r0; rt < r1; rt += MB) {                                                   \
+                        const int mr   = r1 - rt < MB ? r1 - rt : MB;                                        \
+                        const int full = mr == MB && nc == NB;                                               \
+                        if (full && (k0 > 0 || accumulate)) { /* whole tile: straight from y */              \
+                            for (int r = 0; r < MB; r++)                                                     \
+                                memcpy(t[r], y + (size_t)(rt + r) * ldy + c0, sizeof t[r]);                  \
+                        } else if (full) {                                                                   \
+                            memset(t, 0, sizeof t);                                                          \
+                        } else {                                                                             \
+                            load_tile(t, y, ldy, b, rt, mr, c0, nc, k0, accumulate);                         \
+                        }                                                                                    \
+                        vf8 a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51;                      \
+                        LD8(a00, t[0]), LD8(a01, t[0] + 8), LD8(a10, t[1]), LD8(a11, t[1] + 8);              \
+                        LD8(a20, t[2]), LD8(a21, t[2] + 8), LD8(a30, t[3]), LD8(a31, t[3] + 8);              \
+                        LD8(a40, t[4]), LD8(a41, t[4] + 8), LD8(a50, t[5]), LD8(a51, t[5] + 8);              \
+                        if (full && k0 == 0 && b) { /* + b, as load_tile does element by element */          \
+                            vf8 b0, b1;                                                                      \
+                            LD8(b0, b + c0), LD8(b1, b + c0 + 8);                                            \
+                            a00 += b0, a01 += b1, a10 += b0, a11 += b1, a20 += b0, a21 += b1;                \
+                            a30 += b0, a31 += b1, a40 += b0, a41 += b1, a50 += b0, a51 += b1;                \
+                        }                                                                                    \
+                        /* rows past R re-read row rt: valid memory, results discarded */                    \
+                        const float *x0 = x + (size_t)rt * ldx + k0;                                         \
+                        const float *x1 = mr > 1 ? x0 + ldx : x0, *x2 = mr > 2 ? x0 + 2 * (size_t)ldx : x0;  \
+                        const float *x3 = mr > 3 ? x0 + 3 * (size_t)ldx : x0;                                \
+                        const float *x4 = mr > 4 ? x0 + 4 * (size_t)ldx : x0;                                \
+                        const float *x5 = mr > 5 ? x0 + 5 * (size_t)ldx : x0;                                \
+                        for (int k = 0; k < kc; k++) {                                                       \
+                            vf8 w0, w1;                                                                      \
+                            LD8(w0, wt + (size_t)k * NB), LD8(w1, wt + (size_t)k * NB + 8);                  \
+                            float v = x0[k];                                                                 \
+                            a00 = MADD(a00, v, w0), a01 = MADD(a01, v, w1), v = x1[k];                       \
+                            a10 = MADD(a10, v, w0), a11 = MADD(a11, v, w1), v = x2[k];                       \
+                            a20 = MADD(a20, v, w0), a21 = MADD(a21, v, w1), v = x3[k];                       \
+                            a30 = MADD(a30, v, w0), a31 = MADD(a31, v, w1), v = x4[k];                       \
+                            a40 = MADD(a40, v, w0), a41 = MADD(a41, v, w1), v = x5[k];                       \
+                            a50 = MADD(a50, v, w0), a51 = MADD(a51, v, w1);                                  \
+                        }                                                                                    \
+                        ST8(t[0], a00), ST8(t[0] + 8, a01), ST8(t[1], a10), ST8(t[1] + 8, a11);              \
+                        ST8(t[2], a20), ST8(t[2] + 8, a21), ST8(t[3], a30), ST8(t[3] + 8, a31);              \
+                        ST8(t[4], a40), ST8(t[4] + 8, a41), ST8(t[5], a50), ST8(t[5] + 8, a51);              \
+                        if (full)                                                                            \
+                            for (int r = 0; r < MB; r++)                                                     \
+                                memcpy(y + (size_t)(rt + r) * ldy + c0, t[r], sizeof t[r]);                  \
+                        else                                                                                 \
+                            store_tile(y, ldy, (const float(*)[NB])t, rt, mr, c0, nc);                       \
+                    }                                                                                        \
+                }                                                                                            \
+            }                                                                                                \
+        }                                                                                                    \
+    }
+
+// One or two rows (the LSTM's per-step h·W_hhᵀ at batch 1): packing W would cost more than the
+// product, so each output is a scalar chain over k straight from W's rows, NCH chains interleaved
+// for instruction-level parallelism. Same per-element arithmetic as the tiles (same init, same k
+// order, same fused or unfused step), hence the same bits.
+#define NCH 8
+#define LINEAR_ROWS(NAME, ATTR, SMADD)                                                                       \
+    ATTR static void NAME(float *y, int ldy, const float *x, int ldx, const float *W, const float *b, int R, \
+                          int Cin, int Cout, int accumulate) {                                               \
+        for (int r = 0; r < R; r++) {                                                                        \
+            const float *xr = x + (size_t)r * ldx;                                                           \
+            float       *yr = y + (size_t)r * ldy;                                                           \
+            for (int c0 = 0; c0 < Cout; c0 += NCH) {                                                         \
+                const int nc = Cout - c0 < NCH ? Cout - c0 : NCH;                                            \
+                float     t[NCH];                                                                            \
+                for (int j = 0; j < NCH; j++) { /* chains past Cout redo column c0, discarded */             \
+                    const int c = c0 + (j < nc ? j : 0);                                                     \
+                    t[j]        = accumulate ? yr[c] : 0.0f;                                                 \
+                    if (b)                                                                                   \
+                        t[j] = t[j] + b[c];                                                                  \
+                }                                                                                            \
+                const float *w0 = W + (size_t)c0 * Cin;                                                      \
+                const float *w1 = nc > 1 ? w0 + Cin : w0, *w2 = nc > 2 ? w0 + 2 * (size_t)Cin : w0;          \
+                const float *w3 = nc > 3 ? w0 + 3 * (size_t)Cin : w0,                                        \
+                            *w4 = nc > 4 ? w0 + 4 * (size_t)Cin : w0;                                        \
+                const float *w5 = nc > 5 ? w0 + 5 * (size_t)Cin : w0,                                        \
+                            *w6 = nc > 6 ? w0 + 6 * (size_t)Cin : w0;                                        \
+                const float *w7 = nc > 7 ? w0 + 7 * (size_t)Cin : w0;                                        \
+                float        a0 = t[0], a1 = t[1], a2 = t[2], a3 = t[3], a4 = t[4], a5 = t[5], a6 = t[6],    \
+                      a7 = t[7];                                                                             \
+                for (int k = 0; k < Cin; k++) {                                                              \
+                    const float v = xr[k];                                                                   \
+                    a0 = SMADD(a0, v, w0[k]), a1 = SMADD(a1, v, w1[k]), a2 = SMADD(a2, v, w2[k]);            \
+                    a3 = SMADD(a3, v, w3[k]), a4 = SMADD(a4, v, w4[k]), a5 = SMADD(a5, v, w5[k]);            \
+                    a6 = SMADD(a6, v, w6[k]), a7 = SMADD(a7, v, w7[k]);                                      \
+                }                                                                                            \
+                t[0] = a0, t[1] = a1, t[2] = a2, t[3] = a3, t[4] = a4, t[5] = a5, t[6] = a6, t[7] = a7;      \
+                for (int j = 0; j < nc; j++)                                                                 \
+                    yr[c0 + j] = t[j];                                                                       \
+            }                                                                                                \
+        }                                                                                                    \
+    }
+
+#define MADD_PLAIN(a, v, w) ((a) + (v) * (w))
+LINEAR_ROWS(linear_rows_generic, , MADD_PLAIN)
+
+#ifdef HAVE_AVX2_CLONE
+#define MADD_FMA(a, v, w) ((vf8)_mm256_fmadd_ps(_mm256_set1_ps(v), (__m256)(w), (__m256)(a)))
+#define SMADD_FMA(a, v, w) __builtin_fmaf((v), (w), (a))
+LINEAR_KERNEL(linear_avx2, __attribute__((target("avx2,fma"))), MADD_FMA)
+LINEAR_ROWS(linear_rows_avx2, __attribute__((target("avx2,fma"))), SMADD_FMA)
+#endif
+
+#define SMALL_R 2 // up to this many rows: the unpacked row kernel
+
+// x: [R, Cin] (ld ldx)   W: [Cout, Cin]   b: [Cout] or NULL   y: [R, Cout] (ld ldy)
+void tft_op_linear(float *y, int ldy, const float *x, int ldx, const float *W, const float *b, int R, int Cin,
+                   int Cout, int accumulate) {
+    if (R <= 0 || Cout <= 0)
+        return;
+    if (Cin <= 0) { // no product: y = b, y + b, y or 0
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < Cout; c++) {
+                float *yp = y + (size_t)r * ldy + c;
+                float  v  = accumulate ? *yp : 0.0f;
+                *yp       = b ? v + b[c] : v;
+            }
+        return;
+    }
+#ifdef HAVE_AVX2_CLONE
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        if (R <= SMALL_R)
+            linear_rows_avx2(y, ldy, x, ldx, W, b, R, Cin, Cout, accumulate);
+        else
+            linear_avx2(y, ldy, x, ldx, W, b, R, Cin, Cout, accumulate);
+        return;
+    }
+#endif
+    // Portable build: GCC lowers the 8-float vectors of the tiled kernel badly without AVX (two
+    // SSE halves, 24 live registers), so the row kernel serves every R there.
+    linear_rows_generic(y, ldy, x, ldx, W, b, R, Cin, Cout, accumulate);
+}
+
+void tft_op_linear_ref(float *y, int ldy, const float *x, int ldx, const float *W, const float *b, int R,
+                       int Cin, int Cout, int accumulate) {
+    for (int r = 0; r < R; r++) {
+        const float *xr = x + (size_t)r * ldx;
+        float       *yr = y + (size_t)r * ldy;
+        for (int c = 0; c < Cout; c++) {
+            const float *wc  = W + (size_t)c * Cin;
+            double       acc = b ? (double)b[c] : 0.0;
+            for (int k = 0; k < Cin; k++)
+                acc += (double)xr[k] * (double)wc[k];
+            if (accumulate)
+                acc += (double)yr[c];
+            yr[c] = (float)acc;
+        }
+    }
+}
