@@ -120,7 +120,8 @@ fuzz: $(FUZZ)
 fuzz-run: $(FUZZ)
 	@for f in $(FUZZ); do n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \
 	    seeds=$$(ls -d tests/fuzz/corpus/$$n 2>/dev/null); \
-	    { $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
+	    dict=$$(ls tests/fuzz/$$n.dict 2>/dev/null | sed 's/^/-dict=/'); \
+	    { $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 $$dict \
 	        build/fuzz/corpus-$$n $$seeds 2>&1; echo $$? > build/fuzz/rc-$$n; } | tail -n 12; \
 	    rc=$$(cat build/fuzz/rc-$$n); test "$$rc" = 0 || { echo "FUZZ FAILED: $$n (exit $$rc)"; exit 1; }; done
 
