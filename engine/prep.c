@@ -155,20 +155,27 @@ static void encoder_params(const tft_normalizer *n, const float *y, int32_t len,
     *center  = n->center ? mean : 0.0f;
 }
 
-// Raw value of a real column at row t of the series (t < Le: history, else future).
-static tft_status real_at(const series_ctx *sc, const char *name, int is_static, int32_t t, double *v) {
-    const tft_column *c;
-    int32_t           i;
-    if (is_static) {
-        c = find_col(sc->s->statics, sc->s->n_statics, name), i = 0;
-    } else if (t < sc->Le) {
-        c = find_col(sc->s->history, sc->s->n_history_columns, name), i = sc->first + t;
-    } else {
-        c = find_col(sc->s->future, sc->s->n_future_columns, name), i = t - sc->Le;
+// Where a raw column's values come from for one series, resolved once by name: the static value,
+// or the history rows (t < Le) and the future rows (t >= Le).
+typedef struct col_src {
+    const tft_column *stat, *hist, *fut;
+} col_src;
+
+static col_src resolve(const series_ctx *sc, const char *name) {
+    col_src c = {find_col(sc->s->statics, sc->s->n_statics, name), NULL, NULL};
+    if (!c.stat) {
+        c.hist = find_col(sc->s->history, sc->s->n_history_columns, name);
+        c.fut  = find_col(sc->s->future, sc->s->n_future_columns, name);
     }
-    if (!c || !c->values) return tft__fail(TFT_ERR_UNKNOWN_VAR, "series %d '%s': real '%s' is missing", sc->idx, SID(sc), name);
-    *v = c->values[i];
-    return TFT_OK;
+    return c;
+}
+
+// The column and index holding row t, or NULL where the series has no value (an unknown
+// variable's future rows, which the network never reads).
+static const tft_column *src_at(const col_src *c, const series_ctx *sc, int32_t t, int32_t *i) {
+    if (c->stat) return *i = 0, c->stat;
+    if (t < sc->Le) return *i = sc->first + t, c->hist;
+    return *i = t - sc->Le, c->fut;
 }
 
 // ---- validation of one series against the model's request schema -----------------------------
@@ -205,6 +212,13 @@ static tft_status check_columns(const tft_model *m, const series_ctx *sc, const 
     return TFT_OK;
 }
 
+// Encoder window of a series: its last min(history, max_encoder_length) rows.
+static void series_dims(const tft_model *m, series_ctx *sc, int32_t horizon) {
+    sc->Le    = sc->s->n_history < m->Te_max ? sc->s->n_history : m->Te_max;
+    sc->first = sc->s->n_history - sc->Le;
+    sc->Td    = horizon;
+}
+
 static tft_status check_series(const tft_model *m, series_ctx *sc, int32_t horizon) {
     const tft_series *s = sc->s;
     if (s->n_history < m->Te_min || s->n_history < 0)
@@ -213,9 +227,7 @@ static tft_status check_series(const tft_model *m, series_ctx *sc, int32_t horiz
     if ((s->n_statics > 0 && !s->statics) || (s->n_history_columns > 0 && !s->history) ||
         (s->n_future_columns > 0 && !s->future) || s->n_statics < 0 || s->n_history_columns < 0 || s->n_future_columns < 0)
         return tft__fail(TFT_ERR_INVALID_ARG, "series %d '%s': a column array is NULL", sc->idx, SID(sc));
-    sc->Le    = s->n_history < m->Te_max ? s->n_history : m->Te_max;
-    sc->first = s->n_history - sc->Le;
-    sc->Td    = horizon;
+    series_dims(m, sc, horizon);
     for (int32_t t = 0; t < m->NT; t++)
         if (m->target_norm[t].kind == TFT_NORM_ENCODER && m->target_norm[t].method != TFT_METHOD_IDENTITY && sc->Le < 2)
             return tft__fail(TFT_ERR_SHAPE, "series %d '%s': the target normalizer of '%s' needs at least 2 history rows",
@@ -243,16 +255,11 @@ static tft_status encode_series(tft_context *cx, series_ctx *sc, int Te, int Td)
     for (int32_t k = 0; k < Nc; k++) {
         const tft_encoder *e    = &m->encoders[m->cat_encoder[k]];
         const char        *name = m->x_cats[k];
-        const tft_column  *sc_col = find_col(sc->s->statics, sc->s->n_statics, name);
+        const col_src      src  = resolve(sc, name);
         for (int t = 0; t < T; t++) {
-            const tft_column *c = sc_col;
-            int32_t           i = 0;
-            if (!c) {
-                c = t < Le ? find_col(sc->s->history, sc->s->n_history_columns, name)
-                           : find_col(sc->s->future, sc->s->n_future_columns, name);
-                i = t < Le ? sc->first + t : t - Le;
-            }
-            int32_t code = 0; // unknown variables' decoder rows are never read; 0 is a valid class
+            int32_t           i;
+            const tft_column *c    = src_at(&src, sc, t, &i);
+            int32_t           code = 0; // unknown variables' decoder rows are never read; 0 is a valid class
             if (c) {
                 code = encode_label(e, c->labels[i]);
                 if (code < 0)
@@ -309,11 +316,19 @@ static tft_status encode_series(tft_context *cx, series_ctx *sc, int Te, int Td)
         // a covariate fitted per series on its encoder window (EncoderNormalizer scaler)
         float enc_c = 0.0f, enc_s = 1.0f;
         int   is_unknown = !rc->is_static && !rc->is_known && rc->src == TFT_REAL_SCALED;
+        const col_src src = resolve(sc, m->x_reals[k]);
+        // a covariate with a Group or Torch normalizer as its scaler: this series' (center, scale)
+        double grp_c = 0.0, grp_s = 1.0;
+        if (scl && scl->kind == TFT_SCALER_NORMALIZER && scl->norm.kind != TFT_NORM_ENCODER) {
+            grp_c = scl->norm.t_center, grp_s = scl->norm.t_scale;
+            if (scl->norm.kind == TFT_NORM_GROUP) group_params(&scl->norm, sc, &grp_c, &grp_s);
+        }
+        if (rc->src == TFT_REAL_SCALED && !src.stat && !src.hist)
+            return tft__fail(TFT_ERR_UNKNOWN_VAR, "series %d '%s': real '%s' is missing", b, SID(sc), m->x_reals[k]);
         if (scl && scl->kind == TFT_SCALER_NORMALIZER && scl->norm.kind == TFT_NORM_ENCODER) {
             for (int t = 0; t < Le; t++) {
-                double v;
-                TFT_TRY(real_at(sc, m->x_reals[k], rc->is_static, t, &v));
-                work[t] = (float)v;
+                int32_t i;
+                work[t] = (float)src_at(&src, sc, t, &i)->values[i];
             }
             encoder_params(&scl->norm, work, Le, &enc_c, &enc_s);
         }
@@ -333,9 +348,10 @@ static tft_status encode_series(tft_context *cx, series_ctx *sc, int Te, int Td)
                 break;
             }
             case TFT_REAL_SCALED: {
-                if (is_unknown && t >= Le) break; // unknown covariates have no future values (never read)
-                double x;
-                TFT_TRY(real_at(sc, m->x_reals[k], rc->is_static, t, &x));
+                int32_t           i;
+                const tft_column *c = src_at(&src, sc, t, &i);
+                if (!c || (is_unknown && t >= Le)) break; // no future values for unknowns (never read)
+                double x = c->values[i];
                 switch (scl->kind) {
                 case TFT_SCALER_IDENTITY: v = (float)x; break;
                 case TFT_SCALER_STANDARD:
@@ -344,9 +360,7 @@ static tft_status encode_series(tft_context *cx, series_ctx *sc, int Te, int Td)
                     if (scl->norm.kind == TFT_NORM_ENCODER) {
                         v = (tf_forward_f((float)x, scl->norm.tf) - enc_c) / enc_s;
                     } else {
-                        double c = scl->norm.t_center, s = scl->norm.t_scale;
-                        if (scl->norm.kind == TFT_NORM_GROUP) group_params(&scl->norm, sc, &c, &s);
-                        v = (float)((tf_forward(x, scl->norm.tf, DBL_EPSILON) - c) / s);
+                        v = (float)((tf_forward(x, scl->norm.tf, DBL_EPSILON) - grp_c) / grp_s);
                     }
                     break;
                 }
@@ -390,7 +404,7 @@ TFT_API tft_status tft_forecast(tft_context *c, const tft_series *series, int32_
     memset(a->p_enc_cat, 0, sizeof(int32_t) * (size_t)n * Te * Nc);
     for (int32_t b = 0; b < n; b++) {
         series_ctx sc = {.s = &series[b], .idx = b};
-        TFT_TRY(check_series(m, &sc, horizon));
+        series_dims(m, &sc, horizon); // validated in the loop above
         TFT_TRY(encode_series(c, &sc, Te, Td));
     }
     tft_net_input in = {.n = n, .enc_steps = Te, .dec_steps = Td, .encoder_cat = a->p_enc_cat,
