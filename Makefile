@@ -68,7 +68,7 @@ ifndef V
 endif
 
 .PHONY: all lib cli test bench run install clean fuzz fuzz-run check-symbols
-all: lib cli
+all: lib cli $(BUILD)/tft.pc
 	@echo "tft $(VERSION): CUDA=$(CUDA) SAN=$(or $(SAN),0) -> $(BUILD)/"
 lib: $(BUILD)/libtft.a $(BUILD)/libtft.so
 cli: $(BUILD)/tft
@@ -130,7 +130,12 @@ check-symbols: $(BUILD)/libtft.a
 	@! nm -g --defined-only $< | awk 'NF==3 && $$3 !~ /^(tft_|DW\.ref\.)/ {print; bad=1} END{exit !bad}'
 	@echo "check-symbols: every exported symbol starts with tft_"
 
-# the .pc is written at install time, so its prefix is always the one installed to
+# tft.pc for PREFIX as it is now; install writes it again for the prefix actually installed to
+$(BUILD)/tft.pc: tft.pc.in Makefile
+	$(call say,GEN,$@)mkdir -p $(@D) && sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS_PRIVATE@|$(LIBS)|' tft.pc.in > $@
+
+# the installed .pc is written at install time, so its prefix is always the one installed to
 install: lib cli
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 engine/tft.h $(DESTDIR)$(PREFIX)/include/
