@@ -275,6 +275,9 @@ static tft_status parse_group_table(const tft_json *t, int32_t n_groups, const c
         }
         (*center)[r] = kc->num;
         (*scale)[r]  = ks->num;
+        if (!(ks->num > 0.0) || !isfinite(ks->num) || !isfinite(kc->num))
+            return tft__fail(TFT_ERR_FORMAT, "model config: %s.%s row %d: scale %g must be finite and > 0", path, what,
+                             r, ks->num);
     }
     return TFT_OK;
 }
@@ -296,6 +299,8 @@ static tft_status parse_normalizer(const tft_json *j, const char *path, tft_norm
         n->kind = TFT_NORM_TORCH;
         TFT_TRY(get_num(j, "center", path, &n->t_center));
         TFT_TRY(get_num(j, "scale", path, &n->t_scale));
+        if (!(n->t_scale > 0.0) || !isfinite(n->t_scale) || !isfinite(n->t_center))
+            return tft__fail(TFT_ERR_FORMAT, "model config: %s.scale = %g must be finite and > 0", path, n->t_scale);
     } else if (strcmp(type, "encoder") == 0) {
         n->kind = TFT_NORM_ENCODER;
         TFT_TRY(get_bool(j, "center", path, 1, &n->center));
@@ -316,6 +321,8 @@ static tft_status parse_normalizer(const tft_json *j, const char *path, tft_norm
             return cfg_err(path, ".missing must be [center, scale]");
         n->miss_center = miss->child->num;
         n->miss_scale  = miss->child->next->num;
+        if (!(n->miss_scale > 0.0) || !isfinite(n->miss_scale) || !isfinite(n->miss_center))
+            return cfg_err(path, ".missing must be a finite center and a scale > 0");
         TFT_TRY(parse_group_table(tft_json_get(j, "table"), n->n_groups, path, "table", &n->n_rows, &n->keys,
                                   &n->g_center, &n->g_scale));
         n->ts_rows = -1;
@@ -405,14 +412,12 @@ static tft_status parse_scalers(tft_model *m, const tft_json *ds) {
         if (!type) return cfg_err(path, "has no \"type\"");
         if (strcmp(type, "identity") == 0) {
             x->kind = TFT_SCALER_IDENTITY;
-        } else if (strcmp(type, "standard") == 0) {
-            x->kind = TFT_SCALER_STANDARD;
-            TFT_TRY(get_num(s, "mean", path, &x->center));
+        } else if (strcmp(type, "standard") == 0 || strcmp(type, "robust") == 0) {
+            x->kind = type[0] == 's' ? TFT_SCALER_STANDARD : TFT_SCALER_ROBUST;
+            TFT_TRY(get_num(s, x->kind == TFT_SCALER_STANDARD ? "mean" : "center", path, &x->center));
             TFT_TRY(get_num(s, "scale", path, &x->scale));
-        } else if (strcmp(type, "robust") == 0) {
-            x->kind = TFT_SCALER_ROBUST;
-            TFT_TRY(get_num(s, "center", path, &x->center));
-            TFT_TRY(get_num(s, "scale", path, &x->scale));
+            if (!(x->scale > 0.0) || !isfinite(x->scale) || !isfinite(x->center))
+                return tft__fail(TFT_ERR_FORMAT, "model config: %s.scale = %g must be finite and > 0", path, x->scale);
         } else {
             x->kind = TFT_SCALER_NORMALIZER;
             TFT_TRY(parse_normalizer(s, path, &x->norm));
@@ -641,8 +646,12 @@ tft_status tft_model_bind(tft_model *m) {
     if (!m->quantiles) return tft__fail(TFT_ERR_NOMEM, "out of memory");
     int32_t i = 0;
     for (const tft_json *q = qs->child; q; q = q->next, i++) {
-        if (q->type != TFT_JSON_NUMBER) return cfg_err("model.quantiles", "must be numbers");
+        if (q->type != TFT_JSON_NUMBER || !(q->num > 0.0 && q->num < 1.0))
+            return cfg_err("model.quantiles", "must be numbers in (0, 1)");
         m->quantiles[i] = (float)q->num;
+        for (int32_t k = 0; k < i; k++) // any order is the library's; a repeat is a broken config
+            if (m->quantiles[k] == m->quantiles[i])
+                return tft__fail(TFT_ERR_FORMAT, "model config: model.quantiles lists %g twice", q->num);
     }
     if (!os || os->type != TFT_JSON_ARRAY || (int32_t)os->len != m->NT)
         return cfg_err("model.output_size", "must list one size per target");
@@ -712,7 +721,15 @@ tft_status tft_model_bind(tft_model *m) {
     memset(m->weights, 0, m->n_weights * sizeof(float));
     for (int32_t k = 0; k < nt; k++) {
         const tft_ld_tensor *t = tft_ld_tensor_at(m->file, k);
-        if (t->dtype == TFT_LD_F32) memcpy(m->weights + b.offset[k], t->data, t->nbytes);
+        if (t->dtype != TFT_LD_F32) continue; // reported when bound (every tensor must be)
+        float *w = m->weights + b.offset[k];
+        memcpy(w, t->data, t->nbytes);
+        for (int64_t e = 0; e < t->nelem; e++)
+            if (!isfinite(w[e])) {
+                st = tft__fail(TFT_ERR_FORMAT, "weights file: tensor '%s' holds a non-finite value at element %lld",
+                               t->name, (long long)e);
+                goto done;
+            }
     }
 
     // embeddings: every name of embedding_sizes, in config order
