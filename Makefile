@@ -88,9 +88,10 @@ $(BUILD)/tft: $(CLI_OBJ) $(BUILD)/libtft.a
 	$(call say,LINK,$@)$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libtft.a $(LDFLAGS) $(SAN_LDFLAGS) $(LIBS)
 	@ln -sf $(patsubst build/%,%,$(BUILD))/tft build/tft
 
-# tests may use the CLI's request decoder (engine/cli/request.c) as well as the library
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libtft.a $(CLI_LIB_OBJ) $(wildcard tests/*.h)
-	$(call say,CC,$@)mkdir -p $(@D) && $(CC) $(TFT_CFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) $< -o $@ \
+# tests may use the CLI's request decoder (engine/cli/request.c) as well as the library;
+# test_cli runs the tft binary of the same build
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libtft.a $(CLI_LIB_OBJ) $(wildcard tests/*.h) $(BUILD)/tft
+	$(call say,CC,$@)mkdir -p $(@D) && $(CC) $(TFT_CFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) -DTFT_BUILD_DIR='"$(BUILD)"' $< -o $@ \
 	    $(CLI_LIB_OBJ) $(BUILD)/libtft.a $(CMOCKA_LIBS) $(LDFLAGS) $(SAN_LDFLAGS) $(LIBS)
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libtft.a $(CLI_LIB_OBJ) $(wildcard bench/*.h)
 	$(call say,CC,$@)mkdir -p $(@D) && $(CC) $(TFT_CFLAGS) $(CFLAGS) $< -o $@ $(CLI_LIB_OBJ) $(BUILD)/libtft.a \

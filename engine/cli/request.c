@@ -95,8 +95,12 @@ tft_status tft_request_parse(const tft_model *m, const char *text, size_t len, t
     const tft_json *h = tft_json_get(root, "horizon");
     if (h) {
         int64_t v;
-        if (tft_json_i64(h, &v) != 0 || v < 1 || v > 1000000)
-            return FAIL(TFT_ERR_INVALID_ARG, "\"horizon\" must be a positive integer");
+        const tft_model_info *mi = tft_model_get_info(m);
+        if (tft_json_i64(h, &v) != 0)
+            return FAIL(TFT_ERR_INVALID_ARG, "\"horizon\" must be an integer");
+        if (v < mi->min_prediction_length || v > mi->max_prediction_length)
+            return FAIL(TFT_ERR_SHAPE, "horizon %lld is outside [min_prediction_length %d, max_prediction_length %d]",
+                        (long long)v, mi->min_prediction_length, mi->max_prediction_length);
         r->horizon = (int32_t)v;
     }
     const tft_json *ip = tft_json_get(root, "interpret");

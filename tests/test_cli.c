@@ -1,0 +1,188 @@
+// test_cli.c: the `tft` command line, run as a user runs it. --help everywhere exits 0; bad usage
+// exits 2; bad input exits 1 with exactly one line on stderr naming the problem; the three output
+// formats of predict carry the forecast.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include "../loader/loader.h"
+
+#ifndef TFT_BUILD_DIR
+#define TFT_BUILD_DIR "build/cpu"
+#endif
+#define TFT TFT_BUILD_DIR "/tft"
+#define MODEL "weights/goldens/group_softplus/model.safetensors"
+
+static char out_path[64] = "/tmp/tft_cli_out_XXXXXX", err_path[64] = "/tmp/tft_cli_err_XXXXXX";
+static char req_path[64] = "/tmp/tft_cli_req_XXXXXX";
+static char *request; // the fixture's request JSON
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return strdup("");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    s[fread(s, 1, (size_t)n, f)] = 0;
+    fclose(f);
+    return s;
+}
+
+// Runs `tft <args>`; returns the exit code, stdout and stderr in *out / *err (malloc'd).
+static int run(const char *args, char **out, char **err) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s", TFT, args, out_path, err_path);
+    int rc = system(cmd);
+    *out   = slurp(out_path);
+    *err   = slurp(err_path);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static int lines(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+static void write_request(const char *json) {
+    FILE *f = fopen(req_path, "wb");
+    fputs(json, f);
+    fclose(f);
+}
+
+// The fixture request with the first `from` replaced by `to`.
+static void write_request_with(const char *from, const char *to) {
+    const char *at = strstr(request, from);
+    if (!at) fail_msg("request has no '%s'", from);
+    size_t pre = (size_t)(at - request);
+    char  *s   = malloc(strlen(request) + strlen(to) + 1);
+    memcpy(s, request, pre);
+    strcpy(s + pre, to);
+    strcat(s, at + strlen(from));
+    write_request(s);
+    free(s);
+}
+
+static void expect_error(const char *args, int code, const char *msg) {
+    char *out, *err;
+    int   rc = run(args, &out, &err);
+    if (rc != code) fail_msg("tft %s: exit %d, expected %d (stderr: %s)", args, rc, code, err);
+    if (lines(err) != 1) fail_msg("tft %s: stderr should be one line, got: %s", args, err);
+    if (!strstr(err, "tft: error: ") || !strstr(err, msg))
+        fail_msg("tft %s: stderr '%s' does not mention '%s'", args, err, msg);
+    free(out), free(err);
+}
+
+static int setup(void **state) {
+    (void)state;
+    if (mkstemp(out_path) < 0 || mkstemp(err_path) < 0 || mkstemp(req_path) < 0) return -1;
+    tft_ld_file *f;
+    tft_ld_error e;
+    if (tft_ld_open("weights/goldens/group_softplus/fixture.safetensors", &f, &e) != TFT_OK) return -1;
+    request = strdup(tft_ld_metadata(f, "request"));
+    tft_ld_close(f);
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    remove(out_path), remove(err_path), remove(req_path);
+    free(request);
+    return 0;
+}
+
+static void test_help(void **state) {
+    (void)state;
+    const char *cmds[] = {"--help", "info --help", "predict --help", "help"};
+    for (int i = 0; i < 4; i++) {
+        char *out, *err;
+        assert_int_equal(run(cmds[i], &out, &err), 0);
+        assert_non_null(strstr(out, "usage: tft"));
+        free(out), free(err);
+    }
+    char *out, *err;
+    assert_int_equal(run("", &out, &err), 2); // no command: usage on stderr
+    assert_non_null(strstr(err, "usage: tft"));
+    free(out), free(err);
+    assert_int_equal(run("version", &out, &err), 0);
+    assert_non_null(strstr(out, "tft 0."));
+    free(out), free(err);
+}
+
+static void test_usage_errors(void **state) {
+    (void)state;
+    expect_error("frobnicate", 2, "unknown command 'frobnicate'");
+    expect_error("predict " MODEL " req.json --format xml", 2, "--format must be table, json or csv");
+    expect_error("predict " MODEL " req.json --bogus", 2, "unknown option '--bogus'");
+    expect_error("predict " MODEL " req.json --max-batch 0", 2, "--max-batch must be");
+    char *out, *err;
+    assert_int_equal(run("predict " MODEL, &out, &err), 2);
+    assert_non_null(strstr(err, "usage: tft predict"));
+    free(out), free(err);
+}
+
+static void test_info(void **state) {
+    (void)state;
+    char *out, *err;
+    assert_int_equal(run("info " MODEL, &out, &err), 0);
+    assert_non_null(strstr(out, "parameters       23874"));
+    assert_non_null(strstr(out, "static           series (label), region (label), capacity"));
+    free(out), free(err);
+    expect_error("info /nonexistent/model.safetensors", 1, "/nonexistent/model.safetensors");
+    expect_error("info weights/goldens/group_softplus/fixture.safetensors", 1, "not a tft weights file");
+}
+
+static void test_predict_formats(void **state) {
+    (void)state;
+    write_request(request);
+    char args[256], *out, *err;
+    snprintf(args, sizeof args, "predict %s %s", MODEL, req_path);
+    assert_int_equal(run(args, &out, &err), 0);
+    assert_non_null(strstr(out, "series s00, target y (history used: 24 steps)"));
+    free(out), free(err);
+    snprintf(args, sizeof args, "predict %s %s --format csv", MODEL, req_path);
+    assert_int_equal(run(args, &out, &err), 0);
+    assert_non_null(strstr(out, "series,target,step,q0.02,q0.1,q0.25,q0.5,q0.75,q0.9,q0.98\ns00,y,1,"));
+    assert_int_equal(lines(out), 1 + 8 * 6); // header + series x steps
+    free(out), free(err);
+    snprintf(args, sizeof args, "predict %s %s --format json --interpret", MODEL, req_path);
+    assert_int_equal(run(args, &out, &err), 0);
+    assert_non_null(strstr(out, "\"forecasts\":[{\"id\":\"s00\",\"encoder_length\":24,\"targets\":{\"y\":[["));
+    assert_non_null(strstr(out, "\"interpretation\":{\"variables\":{\"static\":[\"series\""));
+    free(out), free(err);
+}
+
+static void test_predict_bad_requests(void **state) {
+    (void)state;
+    char args[256];
+    snprintf(args, sizeof args, "predict %s %s", MODEL, req_path);
+    write_request("{\"series\": [");
+    expect_error(args, 1, "not valid JSON");
+    write_request_with("\"horizon\":6", "\"horizon\":6,\"extra\":1");
+    expect_error(args, 1, "unknown key 'extra'");
+    write_request_with("\"temp\":[", "\"tmep\":[");
+    expect_error(args, 1, "'tmep', which is not an input of this model");
+    write_request_with("\"region\":\"north\"", "\"region\":\"atlantis\"");
+    expect_error(args, 1, "'region' = 'atlantis' is a category the model never saw");
+    write_request_with("\"horizon\":6", "\"horizon\":7");
+    expect_error(args, 1, "horizon 7 is outside");
+    write_request_with("\"hour\":[", "\"hour\":[1e400,");
+    expect_error(args, 1, "not valid JSON");
+    write_request_with("\"dow\":[\"0\"", "\"dow\":[0");
+    expect_error(args, 1, "must be a string (a category label)");
+    expect_error("predict " MODEL " /nonexistent.json", 1, "cannot open /nonexistent.json");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help),           cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_info),           cmocka_unit_test(test_predict_formats),
+        cmocka_unit_test(test_predict_bad_requests),
+    };
+    return cmocka_run_group_tests_name("cli", tests, setup, teardown);
+}
