@@ -78,7 +78,7 @@ static int in_list(const char *const *list, int32_t n, const char *name) {
     return 0;
 }
 
-// Label -> index with NaNLabelEncoder semantics: unknown -> 0 with add_nan, else -1.
+// Label -> index, or -1 for a label the encoder was not fitted on (the caller applies add_nan).
 static int32_t encode_label(const tft_encoder *e, const char *label) {
     int32_t lo = 0, hi = e->n_classes - 1;
     while (lo <= hi) {
@@ -88,7 +88,7 @@ static int32_t encode_label(const tft_encoder *e, const char *label) {
         if (c < 0) lo = mid + 1;
         else hi = mid - 1;
     }
-    return e->add_nan ? 0 : -1;
+    return -1;
 }
 
 typedef struct series_ctx {
@@ -118,6 +118,9 @@ static int32_t group_row(const tft_normalizer *n, char *const *keys, int32_t row
 // table, or the median fallback for a group the table does not have (the library's KeyError path).
 static void group_params(const tft_normalizer *n, const series_ctx *sc, double *center, double *scale) {
     int32_t r = group_row(n, n->keys, n->n_rows, sc);
+    if (r < 0)
+        tft__log(TFT_LOG_INFO, "series %d '%s': its group is not in a normalizer's table: using the median "
+                               "fallback, as the library does", sc->idx, SID(sc));
     *center   = r >= 0 ? n->g_center[r] : n->miss_center;
     *scale    = r >= 0 ? n->g_scale[r] : n->miss_scale;
 }
@@ -256,16 +259,23 @@ static tft_status encode_series(tft_context *cx, series_ctx *sc, int Te, int Td)
         const tft_encoder *e    = &m->encoders[m->cat_encoder[k]];
         const char        *name = m->x_cats[k];
         const col_src      src  = resolve(sc, name);
+        int                warned = 0;
         for (int t = 0; t < T; t++) {
             int32_t           i;
             const tft_column *c    = src_at(&src, sc, t, &i);
             int32_t           code = 0; // unknown variables' decoder rows are never read; 0 is a valid class
             if (c) {
                 code = encode_label(e, c->labels[i]);
-                if (code < 0)
+                if (code < 0 && !e->add_nan)
                     return tft__fail(TFT_ERR_CATEGORY,
                                      "series %d '%s': '%s' = '%s' is a category the model never saw (its encoder has no add_nan)",
                                      b, SID(sc), name, c->labels[i]);
+                if (code < 0) { // NaNLabelEncoder(add_nan=True): the NaN class, as the library (which warns)
+                    code = 0;
+                    if (!warned++) // once per series and column
+                        tft__log(TFT_LOG_INFO, "series %d '%s': '%s' = '%s' is not in the model's vocabulary: "
+                                               "encoded as the NaN class", b, SID(sc), name, c->labels[i]);
+                }
             }
             int32_t *dst = t < Le ? a->p_enc_cat + ((size_t)b * Te + t) * Nc : a->p_dec_cat + ((size_t)b * Td + t - Le) * Nc;
             dst[k]       = code;

@@ -261,6 +261,37 @@ static void test_bad_categories(void **state) {
     tft_context_free(c);
 }
 
+typedef struct log_capture {
+    int  n;
+    char all[2048];
+} log_capture;
+
+static void capture(tft_log_level lvl, const char *msg, void *user) {
+    log_capture *c = user;
+    if (lvl == TFT_LOG_INFO) c->n++, strncat(c->all, msg, sizeof c->all - strlen(c->all) - 1);
+}
+
+// A brand-new series is served as the library serves it, and both fallbacks are reported once each
+// to the log sink: its label (add_nan encoder -> NaN class) and its group (GroupNormalizer -> median).
+static void test_log_callback(void **state) {
+    env  *e = *state;
+    owned o;
+    own(e, &o);
+    ((const char **)col(o.st, o.s.n_statics, "series")->labels)[0] = "brand-new-server";
+    log_capture cap = {0};
+    tft_log_set(capture, &cap);
+    tft_context *c = ctx(e, 1);
+    float       *q = calloc((size_t)e->per, 4);
+    tft_forecast_output out = {.quantiles = q};
+    assert_int_equal(tft_forecast(c, &o.s, 1, &out), TFT_OK);
+    tft_log_set(NULL, NULL);
+    assert_int_equal(cap.n, 2);
+    assert_non_null(strstr(cap.all, "'series' = 'brand-new-server' is not in the model's vocabulary"));
+    assert_non_null(strstr(cap.all, "its group is not in a normalizer's table"));
+    free(q);
+    tft_context_free(c);
+}
+
 static void test_bad_names(void **state) {
     env  *e = *state;
     owned o;
@@ -360,6 +391,7 @@ int main(void) {
         cmocka_unit_test(test_bad_lengths),      cmocka_unit_test(test_bad_categories),
         cmocka_unit_test(test_bad_names),        cmocka_unit_test(test_bad_time_index),
         cmocka_unit_test(test_bad_args),         cmocka_unit_test(test_bad_network_input),
+        cmocka_unit_test(test_log_callback),
     };
     return cmocka_run_group_tests_name("api", tests, setup, teardown);
 }
