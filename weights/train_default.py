@@ -9,7 +9,9 @@ Outputs (relative to this directory):
   sample_expected.json     model.predict(mode="quantiles") for that request: {target: {series id: horizon x Q}}
   work/default.ckpt        the Lightning checkpoint (gitignored), work/train.log when run with nohup
 
-CPU only, one thread (torch.set_num_threads(1)), seeded; ~20-25 minutes on one core.
+CPU only, one thread (torch.set_num_threads(1)), seeded and deterministic; 19 epochs of 60 batches (EarlyStopping on
+val loss, patience 4, would stop earlier), ~24 minutes on one core. The committed model: best val loss 4.7277 at
+epoch 16 (MultiLoss of two QuantileLosses, in target units).
 """
 import argparse
 import json
@@ -178,7 +180,9 @@ def to_request(df, series_ids, n_hist, n_fut, cfg, horizon=None):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="tiny run to test the pipeline")
-    ap.add_argument("--max-minutes", type=float, default=24.0)
+    ap.add_argument("--max-epochs", type=int, default=19,
+                    help="19 epochs (~24 min on one core here) reproduce the committed default model")
+    ap.add_argument("--max-minutes", type=float, default=30.0, help="safety cap on slower machines")
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--outdir", default=HERE, help="where default.safetensors and the sample files go")
     ap.add_argument("--tag", default="default", help="checkpoint name under work/")
@@ -219,7 +223,7 @@ def main():
 
     ckpt_cb = ModelCheckpoint(dirpath=work, filename=f"{args.tag}-best", monitor="val_loss", mode="min", save_top_k=1)
     trainer = pl.Trainer(
-        accelerator="cpu", devices=1, max_epochs=2 if args.quick else 40,
+        accelerator="cpu", devices=1, max_epochs=2 if args.quick else args.max_epochs,
         limit_train_batches=5 if args.quick else 60, limit_val_batches=3 if args.quick else 12,
         gradient_clip_val=0.1, logger=False, enable_progress_bar=False, deterministic=True,
         max_time={"minutes": args.max_minutes},
