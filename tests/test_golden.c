@@ -8,6 +8,7 @@
 // Series level (raw rows of the fixture's "request" through tft_forecast's own preprocessing):
 //   quantiles vs model.predict(df, mode="quantiles")   same relative bound as above
 // Every fixture directory under weights/goldens/ is a test case; the max errors are printed.
+// Also the bundled default model on weights/sample_request.json vs weights/sample_expected.json.
 #include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 #include <cmocka.h>
 #include "../engine/cli/request.h"
 #include "../engine/tft.h"
+#include "../loader/json.h"
 #include "../loader/loader.h"
 
 #define GOLDEN_DIR "weights/goldens"
@@ -161,6 +163,51 @@ static void series_level(void **state) {
     free(want), free(got);
 }
 
+// The bundled default model on its sample request (what `make run` prints) against the library's
+// own model.predict(mode="quantiles") on the same rows (weights/sample_expected.json).
+static void default_model(void **state) {
+    (void)state;
+    tft_model *m = NULL;
+    if (tft_model_load("weights/default.safetensors", NULL, &m) != TFT_OK) fail_msg("%s", tft_last_error());
+    char   err[300];
+    size_t len, elen;
+    char  *text = tft_read_file("weights/sample_request.json", &len, err, sizeof err);
+    char  *etext = tft_read_file("weights/sample_expected.json", &elen, err, sizeof err);
+    if (!text || !etext) fail_msg("%s", err);
+    tft_request r;
+    if (tft_request_parse(m, text, len, &r, err, sizeof err) != TFT_OK) fail_msg("%s", err);
+    const tft_model_info *mi = tft_model_get_info(m);
+    int    Td = mi->max_prediction_length, NT = mi->n_targets, Q = mi->n_quantiles;
+    size_t per = (size_t)NT * Td * Q, n = (size_t)r.n * per;
+    float *got = calloc(n, 4), *want = calloc(n, 4);
+    tft_json *e;
+    tft_json_limits lim = tft_json_default_limits();
+    if (tft_json_parse(etext, elen, &lim, &e, err, sizeof err) != 0) fail_msg("sample_expected.json: %s", err);
+    for (int s = 0; s < r.n; s++)
+        for (int t = 0; t < NT; t++) {
+            const tft_json *rows = tft_json_get(tft_json_get(tft_json_get(e, "targets"), mi->targets[t]), r.ids[s]);
+            if (!rows || (int)rows->len != Td) fail_msg("sample_expected.json has no %s/%s", mi->targets[t], r.ids[s]);
+            int k = 0;
+            for (const tft_json *row = rows->child; row; row = row->next, k++) {
+                int q = 0;
+                for (const tft_json *v = row->child; v && q < Q; v = v->next, q++)
+                    want[s * per + ((size_t)t * Td + k) * Q + q] = (float)v->num;
+            }
+        }
+    tft_context_params cp = tft_context_default_params();
+    cp.max_batch          = r.n;
+    tft_context *c        = NULL;
+    assert_int_equal(tft_context_new(m, &cp, &c), TFT_OK);
+    tft_forecast_output out = {.quantiles = got};
+    if (tft_forecast(c, r.series, r.n, &out) != TFT_OK) fail_msg("%s", tft_last_error());
+    check("default", "sample vs predict()", got, want, n, 0, 1e-4, 1e-6 * max_abs_of(want, n));
+    tft_context_free(c);
+    tft_json_free(e);
+    tft_request_free(&r);
+    free(text), free(etext), free(got), free(want);
+    tft_model_free(m);
+}
+
 static int open_fixture(fixture *fx, const char *name) {
     char path[512];
     snprintf(fx->name, sizeof fx->name, "%s", name);
@@ -215,6 +262,7 @@ int main(void) {
         fprintf(stderr, "test_golden: no fixtures in %s\n", GOLDEN_DIR);
         return 1;
     }
+    tests[nt++] = (struct CMUnitTest){"default/sample_request", default_model, NULL, NULL, NULL};
     int failed = _cmocka_run_group_tests("golden", tests, (size_t)nt, NULL, NULL);
     for (int i = 0; i < n; i++) {
         tft_model_free(fxs[i].m);
