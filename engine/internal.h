@@ -108,11 +108,14 @@ typedef enum {
     TFT_REAL_ENCODER_LENGTH, // encoder_length
     TFT_REAL_TARGET_CENTER,  // <target>_center (scaled)
     TFT_REAL_TARGET_SCALE,   // <target>_scale (scaled)
+    TFT_REAL_LAG,            // <var>_lagged_by_<k>: var's raw value k rows earlier, var's transformer
 } tft_real_source;
 
 typedef struct tft_real_col {
     tft_real_source src;
-    int32_t         target;          // TARGET*, index into targets
+    int32_t         target;          // TARGET*, index into targets (LAG of a target too, else -1)
+    int32_t         lag;             // LAG: rows back
+    const char     *base;            // LAG: the lagged variable's name
     int32_t         scaler;          // index into model->scalers (SCALED, TARGET_CENTER/SCALE), -1 none
     int32_t         is_static, is_known; // where the raw values come from in a request
 } tft_real_col;
@@ -161,6 +164,10 @@ struct tft_model {
     int32_t         *cat_encoder; // [n_cats] encoder index of each x_categoricals column
     const tft_json  *var_groups;  // dataset.variable_groups (group -> member columns)
     int32_t         *cat_static;  // [n_cats] 1 if the column is a static categorical
+    int32_t         *cat_lag;     // [n_cats] rows back for a lagged categorical, else 0
+    const char     **cat_base;    // [n_cats] the raw column each categorical reads (its base if lagged)
+    int32_t          max_lag;     // extra history rows the lags consume before the encoder window
+    const tft_json  *lags;        // dataset.lags (var -> [k...]) or NULL
     const char     **group_ids;   int32_t n_group_ids;
     int32_t          add_relative_time_idx, add_encoder_length;
     // request schema: names owned by cfg

@@ -446,7 +446,30 @@ static void add_inputs(const char **list, int32_t n, const tft_json *groups, con
     }
 }
 
+// "<var>_lagged_by_<k>" with k one of dataset.lags[var]: returns k and the base name's length, else 0.
+static int32_t lag_of(const tft_json *lags, const char *name, size_t *base_len) {
+    const char *at = NULL;
+    for (const char *p = strstr(name, "_lagged_by_"); p; p = strstr(p + 1, "_lagged_by_")) at = p;
+    if (!at || !lags) return 0;
+    char   *end;
+    long    k = strtol(at + 11, &end, 10);
+    if (*end || k < 1 || k > (1 << 20)) return 0;
+    for (const tft_json *v = lags->child; v; v = v->next) {
+        if (strlen(v->key) != (size_t)(at - name) || strncmp(v->key, name, (size_t)(at - name)) != 0) continue;
+        for (const tft_json *e = v->child; e; e = e->next) {
+            int64_t x;
+            if (tft_json_i64(e, &x) == 0 && x == k) {
+                *base_len = (size_t)(at - name);
+                return (int32_t)k;
+            }
+        }
+    }
+    return 0;
+}
+
 static int is_derived(const tft_model *m, const char *name) {
+    size_t bl;
+    if (lag_of(m->lags, name, &bl)) return 1;
     if (m->add_relative_time_idx && strcmp(name, "relative_time_idx") == 0) return 1;
     if (m->add_encoder_length && strcmp(name, "encoder_length") == 0) return 1;
     for (int32_t t = 0; t < m->NT; t++) {
@@ -482,8 +505,23 @@ static tft_status parse_dataset(tft_model *m, const tft_json *ds) {
                          n_targets, m->NT);
     TFT_TRY(get_strs(ds, "group_ids", P, &m->group_ids, &m->n_group_ids));
     const tft_json *lags = tft_json_get(ds, "lags");
-    if (lags && lags->type == TFT_JSON_OBJECT && lags->len > 0)
-        return tft__fail(TFT_ERR_UNSUPPORTED, "model config: models with lags are not supported yet");
+    if (lags && lags->type != TFT_JSON_OBJECT) return cfg_err("dataset.lags", "must be an object");
+    m->lags = lags;
+    for (const tft_json *v = lags ? lags->child : NULL; v; v = v->next) {
+        if (v->type != TFT_JSON_ARRAY) return tft__fail(TFT_ERR_FORMAT, "model config: dataset.lags.%s must be a list", v->key);
+        for (const tft_json *e = v->child; e; e = e->next) {
+            int64_t k;
+            if (tft_json_i64(e, &k) != 0 || k < 1 || k > (1 << 20))
+                return tft__fail(TFT_ERR_FORMAT, "model config: dataset.lags.%s holds a lag that is not a positive integer",
+                                 v->key);
+            if (k > m->max_lag) m->max_lag = (int32_t)k;
+            char lagged[300];
+            snprintf(lagged, sizeof lagged, "%s_lagged_by_%lld", v->key, (long long)k);
+            if (find_name(m->x_reals, m->n_reals, lagged) < 0 && find_name(m->x_cats, m->n_cats, lagged) < 0)
+                return tft__fail(TFT_ERR_FORMAT, "model config: dataset.lags implies '%s', which is not an input of "
+                                                 "the model", lagged);
+        }
+    }
     m->var_groups = tft_json_get(ds, "variable_groups");
     TFT_TRY(parse_encoders(m, ds));
     TFT_TRY(parse_scalers(m, ds));
@@ -533,7 +571,31 @@ static tft_status parse_dataset(tft_model *m, const tft_json *ds) {
         rc->scaler         = -1;
         rc->is_static      = find_name(s_reals, ns_r, name) >= 0;
         rc->is_known       = find_name(k_reals, nk_r, name) >= 0;
-        int t              = find_name(m->targets, m->NT, name);
+        int    t           = find_name(m->targets, m->NT, name);
+        size_t base_len    = 0;
+        int32_t lag        = lag_of(m->lags, name, &base_len);
+        if (lag) {
+            // a lagged real: its variable's raw value `lag` rows earlier, through that variable's
+            // transformer (the target normalizer for a target, else the variable's scaler)
+            char base[256];
+            snprintf(base, sizeof base, "%.*s", (int)base_len, name);
+            rc->src    = TFT_REAL_LAG;
+            rc->lag    = lag;
+            rc->target = find_name(m->targets, m->NT, base);
+            rc->base   = find_name(m->x_reals, m->n_reals, base) >= 0 ? m->x_reals[find_name(m->x_reals, m->n_reals, base)]
+                                                                         : NULL;
+            if (!rc->base) {
+                st = tft__fail(TFT_ERR_FORMAT, "model config: lagged real '%s' has no variable '%s' in x_reals", name, base);
+                goto out;
+            }
+            rc->is_known = find_name(k_reals, nk_r, rc->base) >= 0;
+            if (rc->target < 0 && (rc->scaler = find_scaler(m, base)) < 0) {
+                st = tft__fail(TFT_ERR_FORMAT, "model config: '%s' (lagged by %d) has no entry in dataset.scalers", base, lag);
+                goto out;
+            }
+            continue;
+        }
+        rc->target = -1;
         if (m->add_relative_time_idx && strcmp(name, "relative_time_idx") == 0) {
             rc->src = TFT_REAL_RELATIVE_TIME;
         } else if (m->add_encoder_length && strcmp(name, "encoder_length") == 0) {
@@ -561,8 +623,27 @@ static tft_status parse_dataset(tft_model *m, const tft_json *ds) {
             }
         }
     }
+    m->cat_lag  = tft__calloc((size_t)m->n_cats + 1, sizeof *m->cat_lag);
+    m->cat_base = tft__calloc((size_t)m->n_cats + 1, sizeof *m->cat_base);
+    if (!m->cat_lag || !m->cat_base) {
+        st = tft__fail(TFT_ERR_NOMEM, "model config: out of memory");
+        goto out;
+    }
     for (int32_t i = 0; i < m->n_cats; i++) {
-        m->cat_encoder[i] = column_encoder(m, m->x_cats[i]);
+        size_t base_len = 0;
+        m->cat_lag[i]   = lag_of(m->lags, m->x_cats[i], &base_len);
+        m->cat_base[i]  = m->x_cats[i];
+        if (m->cat_lag[i]) { // a lagged categorical reads, and is encoded as, its base column
+            for (int32_t k = 0; k < m->n_cats; k++)
+                if (strlen(m->x_cats[k]) == base_len && strncmp(m->x_cats[k], m->x_cats[i], base_len) == 0)
+                    m->cat_base[i] = m->x_cats[k];
+            if (m->cat_base[i] == m->x_cats[i]) {
+                st = tft__fail(TFT_ERR_FORMAT, "model config: lagged categorical '%s' has no base in x_categoricals",
+                               m->x_cats[i]);
+                goto out;
+            }
+        }
+        m->cat_encoder[i] = column_encoder(m, m->cat_base[i]);
         if (m->cat_encoder[i] < 0) {
             st = tft__fail(TFT_ERR_FORMAT, "model config: categorical '%s' has no categorical_encoders entry",
                            m->x_cats[i]);
@@ -979,6 +1060,7 @@ TFT_API void tft_model_free(tft_model *m) {
     for (int32_t t = 0; m->target_norm && t < m->NT; t++) free_normalizer(&m->target_norm[t]);
     tft__free(m->target_norm), tft__free(m->target_real_col);
     tft__free(m->real_cols), tft__free(m->cat_encoder), tft__free(m->cat_static);
+    tft__free(m->cat_lag), tft__free((void *)m->cat_base);
     tft__free(m->static_inputs), tft__free(m->history_inputs), tft__free(m->future_inputs);
     tft__free(m->static_inputs_cat);
     tft__free((void *)m->targets), tft__free((void *)m->group_ids);

@@ -173,12 +173,19 @@ static col_src resolve(const series_ctx *sc, const char *name) {
     return c;
 }
 
-// The column and index holding row t, or NULL where the series has no value (an unknown
-// variable's future rows, which the network never reads).
-static const tft_column *src_at(const col_src *c, const series_ctx *sc, int32_t t, int32_t *i) {
+// The column and index holding the value `lag` rows before window row t (t < Le: encoder rows,
+// then decoder rows), or NULL where the series has no value (an unknown variable's future rows,
+// which the network never reads). Rows are numbered absolutely: the n_history history rows, then
+// the future rows; the encoder window starts at history row `first` (>= max_lag, see series_dims).
+static const tft_column *src_at_lag(const col_src *c, const series_ctx *sc, int32_t t, int32_t lag, int32_t *i) {
     if (c->stat) return *i = 0, c->stat;
-    if (t < sc->Le) return *i = sc->first + t, c->hist;
-    return *i = t - sc->Le, c->fut;
+    int32_t row = sc->first + t - lag;
+    if (row < sc->s->n_history) return *i = row, c->hist;
+    return *i = row - sc->s->n_history, c->fut;
+}
+
+static const tft_column *src_at(const col_src *c, const series_ctx *sc, int32_t t, int32_t *i) {
+    return src_at_lag(c, sc, t, 0, i);
 }
 
 // ---- validation of one series against the model's request schema -----------------------------
@@ -215,18 +222,25 @@ static tft_status check_columns(const tft_model *m, const series_ctx *sc, const 
     return TFT_OK;
 }
 
-// Encoder window of a series: its last min(history, max_encoder_length) rows.
+// Encoder window of a series: its last min(history - max_lag, max_encoder_length) rows (the
+// library drops each series' first max_lag rows, which only feed the lagged variables).
 static void series_dims(const tft_model *m, series_ctx *sc, int32_t horizon) {
-    sc->Le    = sc->s->n_history < m->Te_max ? sc->s->n_history : m->Te_max;
+    int32_t usable = sc->s->n_history - m->max_lag;
+    sc->Le    = usable < m->Te_max ? (usable > 0 ? usable : 0) : m->Te_max;
     sc->first = sc->s->n_history - sc->Le;
     sc->Td    = horizon;
 }
 
 static tft_status check_series(const tft_model *m, series_ctx *sc, int32_t horizon) {
     const tft_series *s = sc->s;
-    if (s->n_history < m->Te_min || s->n_history < 0)
+    if (s->n_history < m->Te_min + m->max_lag || s->n_history < 0) {
+        if (m->max_lag)
+            return tft__fail(TFT_ERR_SHAPE, "series %d '%s': %d history rows, the model needs at least "
+                                            "min_encoder_length + max_lag = %d + %d",
+                             sc->idx, SID(sc), s->n_history, m->Te_min, m->max_lag);
         return tft__fail(TFT_ERR_SHAPE, "series %d '%s': %d history rows, the model needs at least min_encoder_length = %d",
                          sc->idx, SID(sc), s->n_history, m->Te_min);
+    }
     if ((s->n_statics > 0 && !s->statics) || (s->n_history_columns > 0 && !s->history) ||
         (s->n_future_columns > 0 && !s->future) || s->n_statics < 0 || s->n_history_columns < 0 || s->n_future_columns < 0)
         return tft__fail(TFT_ERR_INVALID_ARG, "series %d '%s': a column array is NULL", sc->idx, SID(sc));
@@ -257,12 +271,12 @@ static tft_status encode_series(tft_context *cx, series_ctx *sc, int Te, int Td)
     // categoricals
     for (int32_t k = 0; k < Nc; k++) {
         const tft_encoder *e    = &m->encoders[m->cat_encoder[k]];
-        const char        *name = m->x_cats[k];
+        const char        *name = m->cat_base[k]; // the raw column (a lagged one reads its base)
         const col_src      src  = resolve(sc, name);
         int                warned = 0;
         for (int t = 0; t < T; t++) {
             int32_t           i;
-            const tft_column *c    = src_at(&src, sc, t, &i);
+            const tft_column *c    = src_at_lag(&src, sc, t, m->cat_lag[k], &i);
             int32_t           code = 0; // unknown variables' decoder rows are never read; 0 is a valid class
             if (c) {
                 code = encode_label(e, c->labels[i]);
@@ -326,14 +340,16 @@ static tft_status encode_series(tft_context *cx, series_ctx *sc, int Te, int Td)
         // a covariate fitted per series on its encoder window (EncoderNormalizer scaler)
         float enc_c = 0.0f, enc_s = 1.0f;
         int   is_unknown = !rc->is_static && !rc->is_known && rc->src == TFT_REAL_SCALED;
-        const col_src src = resolve(sc, m->x_reals[k]);
+        // a lagged real reads its base variable `lag` rows back, through the base's transformer
+        const int32_t lag = rc->src == TFT_REAL_LAG ? rc->lag : 0;
+        const col_src src = resolve(sc, rc->src == TFT_REAL_LAG ? rc->base : m->x_reals[k]);
         // a covariate with a Group or Torch normalizer as its scaler: this series' (center, scale)
         double grp_c = 0.0, grp_s = 1.0;
         if (scl && scl->kind == TFT_SCALER_NORMALIZER && scl->norm.kind != TFT_NORM_ENCODER) {
             grp_c = scl->norm.t_center, grp_s = scl->norm.t_scale;
             if (scl->norm.kind == TFT_NORM_GROUP) group_params(&scl->norm, sc, &grp_c, &grp_s);
         }
-        if (rc->src == TFT_REAL_SCALED && !src.stat && !src.hist)
+        if ((rc->src == TFT_REAL_SCALED || rc->src == TFT_REAL_LAG) && !src.stat && !src.hist)
             return tft__fail(TFT_ERR_UNKNOWN_VAR, "series %d '%s': real '%s' is missing", b, SID(sc), m->x_reals[k]);
         if (scl && scl->kind == TFT_SCALER_NORMALIZER && scl->norm.kind == TFT_NORM_ENCODER) {
             for (int t = 0; t < Le; t++) {
@@ -357,11 +373,21 @@ static tft_status encode_series(tft_context *cx, series_ctx *sc, int Te, int Td)
                 v = (float)x;
                 break;
             }
+            case TFT_REAL_LAG:
             case TFT_REAL_SCALED: {
                 int32_t           i;
-                const tft_column *c = src_at(&src, sc, t, &i);
+                const tft_column *c = src_at_lag(&src, sc, t, lag, &i);
                 if (!c || (is_unknown && t >= Le)) break; // no future values for unknowns (never read)
                 double x = c->values[i];
+                if (rc->src == TFT_REAL_LAG && rc->target >= 0) { // a target's lag: the target normalizer
+                    const tft_normalizer *tn = &m->target_norm[rc->target];
+                    const double         *tp = a->p_tnorm + ((size_t)b * m->NT + rc->target) * 2;
+                    if (tn->kind == TFT_NORM_ENCODER)
+                        v = (tf_forward_f((float)x, tn->tf) - (float)tp[0]) / (float)tp[1];
+                    else
+                        v = (float)((tf_forward(x, tn->tf, DBL_EPSILON) - tp[0]) / tp[1]);
+                    break;
+                }
                 switch (scl->kind) {
                 case TFT_SCALER_IDENTITY: v = (float)x; break;
                 case TFT_SCALER_STANDARD:

@@ -244,7 +244,9 @@ static void test_preprocessing_tables(void **state) {
     expect_config(RICH, from, "\"scale\":-2.5", TFT_ERR_FORMAT, "must be finite and > 0");
     expect_config(RICH, "\"transformation\":\"softplus\"", "\"transformation\":\"custom_fn\"", TFT_ERR_UNSUPPORTED,
                   "transformation is not supported");
-    expect_config(RICH, "\"lags\":{}", "\"lags\":{\"y\":[1]}", TFT_ERR_UNSUPPORTED, "lags are not supported");
+    expect_config(RICH, "\"lags\":{}", "\"lags\":{\"y\":[1]}", TFT_ERR_FORMAT,
+                  "'y_lagged_by_1', which is not an input of the model");
+    expect_config(RICH, "\"lags\":{}", "\"lags\":{\"y\":[0]}", TFT_ERR_FORMAT, "not a positive integer");
 }
 
 int main(void) {
