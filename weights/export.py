@@ -282,6 +282,45 @@ def _scaler(name, sc, ctx):
     raise ExportError(f"scaler of '{name}' is {type(sc).__name__}, which is not supported")
 
 
+def lagged_variables(lags):
+    """{"<var>_lagged_by_<k>": (var, k)} for lags {var: [k, ...]} (pytorch-forecasting's naming)."""
+    return {f"{v}_lagged_by_{k}": (v, int(k)) for v, ks in lags.items() for k in ks}
+
+
+def _lags(dp):
+    """dataset_parameters["lags"] validated -> {var: [k, ...]} (order kept). Refuses what libtft cannot reproduce."""
+    raw = dp.get("lags") or {}
+    if not isinstance(raw, dict):
+        raise ExportError(f"lags must be a dict, got {type(raw).__name__}")
+    groups = dict(dp.get("variable_groups") or {})
+    members = {c for cs in groups.values() for c in cs}
+    derived = {"relative_time_idx", "encoder_length"}
+    tv = set()
+    for k in ("time_varying_known_categoricals", "time_varying_known_reals",
+              "time_varying_unknown_categoricals", "time_varying_unknown_reals"):
+        tv |= set(_lst(dp.get(k)))
+    out = {}
+    for var, ks in raw.items():
+        var = str(var)
+        if var in groups or var in members:
+            raise ExportError(f"lags of '{var}', a variable_groups variable, are not supported "
+                              "(pytorch-forecasting itself asserts on them)")
+        if var in derived:
+            raise ExportError(f"lags of the derived feature '{var}' are not supported")
+        if var not in tv:
+            raise ExportError(f"lagged variable '{var}' is not a time-varying variable")
+        ks = list(ks) if isinstance(ks, (list, tuple)) else [ks]
+        kk = []
+        for k in ks:
+            if isinstance(k, bool) or int(k) != k or int(k) < 1:
+                raise ExportError(f"lags of '{var}': {k!r} is not a positive integer")
+            kk.append(int(k))
+        if len(set(kk)) != len(kk):
+            raise ExportError(f"lags of '{var}' repeat a lag")
+        out[var] = kk
+    return out
+
+
 # ----------------------------------------------------------------------------------------------------------
 # state_dict: aliases, key whitelist
 
@@ -406,8 +445,7 @@ def build_config(model, source_path=None):
         raise ExportError(f"output_size {out_size} does not match {n_targets} target(s) x {len(quantiles)} quantiles")
 
     # ---- dataset parameters
-    if dp.get("lags"):
-        raise ExportError("models with lags are not supported yet")
+    lags = _lags(dp)
     if dp.get("weight"):
         pass  # sample weights only affect training
     target = dp["target"]
@@ -439,16 +477,18 @@ def build_config(model, source_path=None):
             raise ExportError(f"categorical target '{name}' is not supported")
         cat_enc[name] = _encoder_entry(name, enc)
     member_of = {c: g for g, cs in (dp.get("variable_groups") or {}).items() for c in cs}
+    lagged = lagged_variables(lags)          # "<var>_lagged_by_<k>" -> (var, k)
     for c in x_cats:
-        if member_of.get(c, c) not in cat_enc:
+        base = lagged[c][0] if c in lagged else c     # a lagged categorical is encoded with its variable's encoder
+        if member_of.get(base, base) not in cat_enc:
             raise ExportError(f"categorical column '{c}' has no fitted encoder")
 
     scalers_src = dict(dp.get("scalers") or {})
     derived = {"relative_time_idx", "encoder_length"}
     scalers = {}
     for name in x_reals:
-        if name in targets or name in derived:
-            continue
+        if name in targets or name in derived or name in lagged:
+            continue    # lagged reals use their variable's transformer (FORMAT.md "Lags"): no entry of their own
         if name not in scalers_src:
             raise ExportError(f"real '{name}' has no scaler in dataset_parameters")
         scalers[name] = _scaler(name, scalers_src[name], ctx)
@@ -480,6 +520,11 @@ def build_config(model, source_path=None):
         in_group = any(name in m for m in (hp.get("categorical_groups") or {}).values())
         if name not in emb and not in_group:
             pass  # categoricals not used by the network are legal (never read)
+        if name in lagged and name in emb:
+            n_base = len(cat_enc[lagged[name][0]]["classes"])
+            if emb[name][0] < n_base:
+                raise ExportError(f"embedding of lagged categorical '{name}' has {emb[name][0]} rows but the encoder "
+                                  f"of '{lagged[name][0]}' has {n_base} classes")
     if hp.get("monotone_constraints"):
         pass  # training only
 
@@ -520,6 +565,16 @@ def build_config(model, source_path=None):
     unk_reals = _lst(dp.get("time_varying_unknown_reals"))
     if dp.get("add_relative_time_idx") and "relative_time_idx" not in known_reals:
         known_reals = known_reals + ["relative_time_idx"]
+    # lagged names (TimeSeriesDataSet._set_lagged_variables, >= 1.5 semantics): known if the variable is known or
+    # k >= max_prediction_length, else unknown; appended after relative_time_idx
+    for var, ks in lags.items():
+        is_cat = var in known_cats or var in unk_cats
+        kn, un = (known_cats, unk_cats) if is_cat else (known_reals, unk_reals)
+        for k in ks:
+            ln = f"{var}_lagged_by_{k}"
+            lst = kn if (var in kn or k >= int(dp["max_prediction_length"])) else un
+            if ln not in lst:
+                lst.append(ln)
     add_enc_len = dp.get("add_encoder_length", "auto")
     if add_enc_len == "auto":
         add_enc_len = dp["min_encoder_length"] != dp["max_encoder_length"]
@@ -538,6 +593,11 @@ def build_config(model, source_path=None):
         raise ExportError(f"dataset categoricals {flat} do not match the model's x_categoricals {x_cats}")
     if static_reals + known_reals + unk_reals != x_reals:
         raise ExportError(f"dataset reals {static_reals + known_reals + unk_reals} do not match x_reals {x_reals}")
+    for ln, (var, _) in lagged.items():
+        if ln not in x_reals and ln not in x_cats:
+            raise ExportError(f"lagged variable '{ln}' is in neither x_reals nor x_categoricals")
+        if (ln in x_reals) != (var in x_reals):
+            raise ExportError(f"lagged variable '{ln}' and '{var}' are not both reals or both categoricals")
     if dp.get("allow_missing_timesteps"):
         pass  # data preparation only; recorded
     mpl = int(dp["max_prediction_length"])
@@ -556,7 +616,7 @@ def build_config(model, source_path=None):
         "add_relative_time_idx": bool(dp.get("add_relative_time_idx")),
         "add_target_scales": bool(dp.get("add_target_scales")),
         "add_encoder_length": bool(add_enc_len),
-        "lags": {},
+        "lags": lags,
         "allow_missing_timesteps": bool(dp.get("allow_missing_timesteps")),
         "constant_fill_strategy": {k: (v if isinstance(v, (int, float, str)) else str(v))
                                    for k, v in (dp.get("constant_fill_strategy") or {}).items()},
@@ -637,7 +697,9 @@ def self_check_forward(model, out_path, batch=3, seed=0):
     enc_len[0] = hi
     Te, Td = hi, d["max_prediction_length"]
     dec_len = np.full(batch, Td)
-    ncls = [len(d["categorical_encoders"][member_of.get(c, c)]["classes"]) for c in m["x_categoricals"]]
+    lagged = lagged_variables(d.get("lags") or {})
+    base = [lagged[c][0] if c in lagged else c for c in m["x_categoricals"]]
+    ncls = [len(d["categorical_encoders"][member_of.get(c, c)]["classes"]) for c in base]
     nc, nr = len(ncls), len(m["x_reals"])
 
     def cats(T):

@@ -39,7 +39,7 @@ try:
 except ImportError:  # pragma: no cover
     tft_reference = None
 
-OUT = os.path.join(HERE, "goldens")
+OUT = os.environ.get("TFT_GOLDENS_OUT") or os.path.join(HERE, "goldens")   # override: regenerate elsewhere to compare
 WORK = os.path.join(HERE, "work", "goldens")
 
 
@@ -250,21 +250,50 @@ def configs():
         model=dict(hidden_size=10, attention_head_size=3, lstm_layers=1, hidden_continuous_size=4),
         enc_lengths=[20, 5, 12, 20, 9],
         series=["s00", "s03", "s06", "s12", "s10"]))
+    # 8 --------------------------------------------------------------------------------------------------------
+    C.append(dict(
+        name="lags",
+        notes="lags {y: [1, 7], temp: [2], load: [3], dow: [1]} (max_lag 7): y_lagged_by_1 and load_lagged_by_3 are "
+              "unknown (lag < horizon 6), y_lagged_by_7, temp_lagged_by_2 (known real) and dow_lagged_by_1 (known "
+              "categorical, embedding given explicitly) are known; each lagged column is its variable k rows back, "
+              "through the variable's transformer: y GroupNormalizer(groups=[series], log) table row, temp "
+              "GroupNormalizer(groups=[series]), load EncoderNormalizer (statistics of load's own encoder window), "
+              "dow's encoder. The request's history is max_lag + encoder_length rows (the library drops the first "
+              "max_lag rows of each series); encoder lengths 8..24 vary; hidden 12, 2 heads.",
+        data=lambda: synth(8, late_start={2: 330, 5: 345}),
+        ds=dict(target="y", group_ids=["series"], max_encoder_length=24, min_encoder_length=8, max_prediction_length=6,
+                static_categoricals=["series"], static_reals=["capacity"],
+                time_varying_known_categoricals=["dow"], time_varying_known_reals=["hour", "temp"],
+                time_varying_unknown_reals=["y", "load"],
+                lags={"y": [1, 7], "temp": [2], "load": [3], "dow": [1]},
+                target_normalizer=GroupNormalizer(groups=["series"], transformation="log"),
+                scalers={"temp": GroupNormalizer(groups=["series"]), "load": EncoderNormalizer()},
+                add_relative_time_idx=True, add_target_scales=True, add_encoder_length=True),
+        model=dict(hidden_size=12, attention_head_size=2, lstm_layers=1, hidden_continuous_size=4),
+        lag_embeddings=True,   # TFT.from_dataset has no embedding for a lagged categorical: give it the variable's
+        enc_lengths=[24, 8, 15, 24, 11, 20, 24],
+        series=["s00", "s02", "s05", "s03", "s07", "s09", "s11"]))
     return C
+
+
+def max_lag(lags):
+    return max((max(ks) for ks in (lags or {}).values() if ks), default=0)
 
 
 # ----------------------------------------------------------------------------------------------------------
 
 def fixture_rows(df, cfg, time_idx="time_idx"):
-    """Raw rows of the fixture: for each series, encoder-length history rows + prediction-length rows at its end."""
+    """Raw rows of the fixture: for each series, max_lag + encoder-length history rows + prediction-length rows at its
+    end (the library drops the first max_lag rows of each series after computing the lagged columns)."""
     gcol = cfg["ds"]["group_ids"][-1]
     H = cfg["ds"]["max_prediction_length"]
+    ml = max_lag(cfg["ds"].get("lags"))
     parts = []
     for sid, le in zip(cfg["series"], cfg["enc_lengths"]):
         s = df[df[gcol] == sid].sort_values(time_idx)
-        if len(s) < le + H:
-            raise RuntimeError(f"{cfg['name']}: series {sid} has {len(s)} rows < {le}+{H}")
-        s = s.tail(le + H).copy()
+        if len(s) < ml + le + H:
+            raise RuntimeError(f"{cfg['name']}: series {sid} has {len(s)} rows < {ml}+{le}+{H}")
+        s = s.tail(ml + le + H).copy()
         for col, val in cfg.get("unknown", {}).get(sid, {}).items():
             s[col] = val
         parts.append(s)
@@ -272,9 +301,12 @@ def fixture_rows(df, cfg, time_idx="time_idx"):
 
 
 def request_from_rows(rows, series_order, enc_lengths, cfg_json):
-    """REQUEST.md request from raw rows; series in `series_order`; history = the encoder rows actually used."""
+    """REQUEST.md request from raw rows; series in `series_order`; history = the raw rows the library used: the
+    max_lag rows that feed the lagged columns, then the encoder rows."""
     d = cfg_json["dataset"]
     derived = {"encoder_length", "relative_time_idx"} | {f"{t}_{s}" for t in d["target"] for s in ("center", "scale")}
+    derived |= set(export.lagged_variables(d.get("lags") or {}))
+    ml = max_lag(d.get("lags"))
     groups = d["variable_groups"]
 
     def expand(names):
@@ -297,8 +329,8 @@ def request_from_rows(rows, series_order, enc_lengths, cfg_json):
         for c, v in zip(key, gid):
             m &= rows[c].astype(str).to_numpy() == v
         s = rows[m].sort_values(d["time_idx"])
-        s = s.tail(le + H)
-        h, f = s.iloc[:le], s.iloc[le:]
+        s = s.tail(ml + le + H)
+        h, f = s.iloc[:ml + le], s.iloc[ml + le:]
 
         def vals(frame, c):
             return [str(x) for x in frame[c]] if (c in catcols or c in key) else [float(x) for x in frame[c]]
@@ -328,6 +360,16 @@ def run_config(cfg):
     training = TimeSeriesDataSet(tdf, time_idx="time_idx", **cfg["ds"])
     mk = dict(learning_rate=0.01, dropout=0.1, log_interval=-1)
     mk.update(cfg["model"])
+    if cfg.get("lag_embeddings"):
+        # from_dataset only sizes embeddings of categoricals with an encoder of their own; a lagged categorical uses its
+        # variable's encoder, so give it the variable's size (a user-given embedding_sizes replaces the defaults)
+        from pytorch_forecasting.utils import get_embedding_size
+        es = {n: (len(e.classes_), get_embedding_size(len(e.classes_)))
+              for n, e in training._categorical_encoders.items() if n in training.categoricals}
+        for ln, var in training.lagged_variables.items():
+            if var in es:
+                es[ln] = es[var]
+        mk["embedding_sizes"] = es
     model = TemporalFusionTransformer.from_dataset(training, **mk)
     trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=tr["epochs"], limit_train_batches=tr["batches"],
                          gradient_clip_val=0.1, logger=False, enable_checkpointing=False, enable_progress_bar=False,

@@ -78,7 +78,9 @@ def encoder_params(norm, y_enc):
     return c, s
 
 
-def apply_scaler(sc, values, statics, enc_len):
+def apply_scaler(sc, values, statics, enc_len, fit_values=None):
+    """fit_values: what an 'encoder' scaler is fitted on (default: values[:enc_len]); a lagged column passes its
+    variable's encoder window."""
     v = np.asarray(values, dtype=np.float64)
     t = sc["type"]
     if t == "identity":
@@ -91,7 +93,7 @@ def apply_scaler(sc, values, statics, enc_len):
         c, s = group_params(sc, statics)
         return (forward_transform(sc["transformation"], v) - c) / s
     if t == "encoder":
-        c, s = encoder_params(sc, v[:enc_len])
+        c, s = encoder_params(sc, v[:enc_len] if fit_values is None else fit_values)
         return (forward_transform(sc["transformation"], v, EPS32) - c) / s
     if t == "torch":
         return (forward_transform(sc["transformation"], v) - sc["center"]) / sc["scale"]
@@ -107,15 +109,24 @@ def preprocess(cfg, request):
     tnorms = tn["normalizers"] if tn["type"] == "multi" else [tn]
     maxE = d["max_encoder_length"]
     horizon = int(request.get("horizon", d["max_prediction_length"]))
+    lags = d.get("lags") or {}
+    lagged = {f"{v}_lagged_by_{k}": (v, int(k)) for v, ks in lags.items() for k in ks}
+    max_lag = max((max(ks) for ks in lags.values() if ks), default=0)
     samples = []
     for s in request["series"]:
         st = s.get("static", {})
         hist, fut = s["history"], s.get("future", {})
         L = len(next(iter(hist.values())))
-        le = min(L, maxE)
+        le = min(L - max_lag, maxE)      # the library drops the first max_lag rows, then takes the encoder
         ld = horizon
 
         def series_of(col):  # full (le + ld) sequence of a column; None where unknown in the future
+            if col in lagged:   # "<v>_lagged_by_<k>" at position p (history rows then future rows) = v at p - k
+                v, k = lagged[col]
+                if v in st:
+                    return [st[v]] * (le + ld)
+                raw = list(hist[v]) + (list(fut[v])[:ld] if v in fut else [None] * ld)
+                return raw[L - le - k:L + ld - k]
             if col in st:
                 return [st[col]] * (le + ld)
             h = list(hist[col])[-le:]
@@ -124,7 +135,8 @@ def preprocess(cfg, request):
         cats = np.zeros((le + ld, len(m["x_categoricals"])), dtype=np.int64)
         cat_known = np.ones((le + ld, len(m["x_categoricals"])), dtype=bool)
         for j, col in enumerate(m["x_categoricals"]):
-            enc = d["categorical_encoders"][member_of.get(col, col)]
+            base = lagged[col][0] if col in lagged else col       # a lagged categorical: its variable's encoder
+            enc = d["categorical_encoders"][member_of.get(base, base)]
             idx = {lab: i for i, lab in enumerate(enc["classes"])}
             for t, v in enumerate(series_of(col)):
                 if v is None:
@@ -137,7 +149,7 @@ def preprocess(cfg, request):
                 else:
                     raise KeyError(f"unknown category {v!r} for {col}")
         # target statistics
-        tscale, tfeat = [], {}
+        tscale, tfeat, tnorm_of = [], {}, {}
         for tname, norm in zip(targets, tnorms):
             y = np.asarray(hist[tname], dtype=np.float64)[-le:]
             if norm["type"] == "group":
@@ -154,6 +166,7 @@ def preprocess(cfg, request):
                 raise ValueError(norm["type"])
             tscale.append(ts)
             tfeat[tname] = (feat, ynorm)
+            tnorm_of[tname] = norm
         cont = np.full((le + ld, len(m["x_reals"])), np.nan)
         for j, col in enumerate(m["x_reals"]):
             if col == "relative_time_idx":
@@ -162,6 +175,23 @@ def preprocess(cfg, request):
                 cont[:, j] = (le - 0.5 * maxE) / maxE * 2.0
             elif col in targets:
                 cont[:le, j] = tfeat[col][1]
+            elif col in lagged and lagged[col][0] in targets:
+                # lagged target: the target normalizer with the target's own parameters (group: table row, like the
+                # target's input column; encoder: the statistics fitted on the target's encoder window)
+                tname = lagged[col][0]
+                norm, (c, sc) = tnorm_of[tname], tfeat[tname][0]
+                seq = series_of(col)
+                eps = EPS32 if norm["type"] == "encoder" else EPS64
+                vals = np.array([np.nan if v is None else float(v) for v in seq])
+                cont[:, j] = (forward_transform(norm["transformation"], vals, eps) - c) / sc
+            elif col in lagged:
+                # lagged covariate: its variable's scaler; an 'encoder' scaler keeps the statistics fitted on the
+                # variable's own encoder window
+                v = lagged[col][0]
+                seq = series_of(col)
+                vals = np.array([np.nan if x is None else float(x) for x in seq])
+                fit = np.array([float(x) for x in series_of(v)[:le]])
+                cont[:, j] = apply_scaler(d["scalers"][v], vals, st, le, fit_values=fit)
             elif any(col == f"{t}_{k}" for t in targets for k in ("center", "scale")):
                 t, k = col.rsplit("_", 1)
                 v = tfeat[t][0][0 if k == "center" else 1]
