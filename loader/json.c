@@ -71,7 +71,7 @@ __attribute__((format(printf, 3, 4))) static int fail(parser *p, size_t at, cons
 
 // Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates, no code
 // point above U+10FFFF), or 0 if the bytes there are not one.
-static size_t utf8_seq(const unsigned char *s, size_t avail) {
+size_t tft_json_utf8_seq(const unsigned char *s, size_t avail) {
     unsigned c = s[0];
     if (c < 0x80)
         return 1;
@@ -206,7 +206,7 @@ static int parse_string(parser *p, int is_key, const char **out, uint32_t *out_l
                 }
             }
         } else {
-            k_src = utf8_seq(p->s + p->pos, p->len - p->pos);
+            k_src = tft_json_utf8_seq(p->s + p->pos, p->len - p->pos);
             if (k_src == 0)
                 return fail(p, p->pos, "invalid UTF-8 in a string");
         }

@@ -45,5 +45,8 @@ const tft_json *tft_json_at(const tft_json *arr, uint32_t i);       // element o
 // Exact integer from a NUMBER's literal text: no sign (u64) / optional '-' (i64), no fraction or
 // exponent, no overflow. Return 0 on success, -1 otherwise. Never goes through double.
 int tft_json_u64(const tft_json *v, uint64_t *out);
+// Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong forms, no surrogates, nothing
+// above U+10FFFF; avail bytes readable), or 0 if malformed. Shared with the loader's header check.
+size_t tft_json_utf8_seq(const unsigned char *s, size_t avail);
 int tft_json_i64(const tft_json *v, int64_t *out);
 #endif

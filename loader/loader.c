@@ -118,34 +118,6 @@ static const char *show(char *dst, const char *name) {
     return dst;
 }
 
-// Same UTF-8 rule as json.c (RFC 3629): length of the sequence at s, 0 if malformed.
-static size_t utf8_seq(const unsigned char *s, size_t avail) {
-    unsigned c = s[0];
-    if (c < 0x80)
-        return 1;
-    unsigned lo = 0x80, hi = 0xBF;
-    size_t   n;
-    if (c < 0xC2)
-        return 0;
-    else if (c < 0xE0)
-        n = 2;
-    else if (c < 0xF0) {
-        n = 3;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F;
-    } else if (c < 0xF5) {
-        n = 4;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F;
-    } else
-        return 0;
-    if (avail < n || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return n;
-}
 
 // Lexical scan of the header (strings and bracket depth only; the strict parse comes later).
 // Returns the length of the top-level value (one past the bracket that closes byte 0's '{'), or 0
@@ -362,7 +334,7 @@ static tft_status ld_parse(tft_ld_file *f, tft_ld_error *err) {
     for (size_t i = 0; i < n;) {
         if (h[i] == 0)
             return ld_fail(err, TFT_LD_E_HEADER_UTF8, "NUL byte in the header at file byte %zu", 8 + i);
-        size_t k = utf8_seq(h + i, n - i);
+        size_t k = tft_json_utf8_seq(h + i, n - i);
         if (k == 0)
             return ld_fail(err, TFT_LD_E_HEADER_UTF8, "invalid UTF-8 in the header at file byte %zu", 8 + i);
         i += k;
