@@ -1,5 +1,5 @@
 # tft: make | make test | make run | make bench | make SAN=1 test | make fuzz | make install PREFIX=...
-#      make CUDA=0|1 (default: 1 when nvcc is found) | V=1 for full command lines
+1 (default: 1 when nvcc is found) | V=1 for full command lines|1 (default: 1 when nvcc is found) | V=1 for full command lines
 # (never put a trailing "# comment" after a variable value: make keeps the spaces before it)
 VERSION   := 0.1.0
 SOVERSION := 0
@@ -41,17 +41,23 @@ ifeq ($(CUDA),1)
 endif
 
 # SAN=1: AddressSanitizer + UndefinedBehaviorSanitizer, first report is fatal
+# SAN=thread: ThreadSanitizer (the context's worker pool)
 ifeq ($(SAN),1)
   OPT        := -O1
   TFT_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
   SAN_LDFLAGS := -fsanitize=address,undefined
+endif
+ifeq ($(SAN),thread)
+  OPT        := -O1
+  TFT_CFLAGS += -fsanitize=thread -fno-omit-frame-pointer
+  SAN_LDFLAGS := -fsanitize=thread
 endif
 
 # libtft itself needs only libc and libm (+ CUDA when built with it); OpenBLAS is for the
 # benchmarks' sgemm reference rate (ops/linear.c says why the library does not use it).
 LIBS   = $(CUDA_LIBS) -lpthread -lm
 # one build dir per config, so flipping CUDA= or SAN= never mixes objects
-BUILD := build/$(if $(filter 1,$(SAN)),san-)$(if $(filter 1,$(CUDA)),cuda,cpu)
+BUILD := build/$(if $(filter 1,$(SAN)),san-)$(if $(filter thread,$(SAN)),tsan-)$(if $(filter 1,$(CUDA)),cuda,cpu)
 
 LIB_SRC := $(wildcard engine/*.c ops/*.c loader/*.c)
 CU_SRC  := $(if $(filter 1,$(CUDA)),$(wildcard cuda/*.cu))

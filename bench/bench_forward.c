@@ -1,10 +1,10 @@
 // bench_forward.c: the whole forecast by batch size, on a real model and real series.
-//   build/<cfg>/bench/bench_forward [MODEL] [REQUEST.json] [--batches 1,8,64,512] [--seconds S]
+//   build/<cfg>/bench/bench_forward [MODEL] [REQUEST.json] [--batches 1,8,64,512] [--seconds S] [--threads N]
 // Defaults: the bundled default model and its sample request (series cycled to fill each batch).
 // One line per configuration:
 //   level=series B=64 reps=... p50_us=... p90_us=... p99_us=... series_per_s=...
 // level=series times tft_forecast: raw rows in, quantiles in user units out (preprocessing, the
-// forward and de-normalization; what a user calls). Single thread.
+// forward and de-normalization; what a user calls), on one context with N threads (default 1).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,15 +25,18 @@ int main(int argc, char **argv) {
     const char *model = "weights/default.safetensors", *reqp = "weights/sample_request.json";
     int         batches[16] = {1, 8, 64, 512}, nb = 4;
     double      seconds     = 2.0;
+    int         threads     = 1;
     int         npos        = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--batches") == 0 && i + 1 < argc) {
             nb = 0;
             for (char *s = strtok(argv[++i], ","); s && nb < 16; s = strtok(NULL, ",")) batches[nb++] = atoi(s);
+        } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+            threads = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
             seconds = atof(argv[++i]);
         } else if (strcmp(argv[i], "--help") == 0) {
-            printf("usage: bench_forward [MODEL] [REQUEST.json] [--batches 1,8,64,512] [--seconds S]\n");
+            printf("usage: bench_forward [MODEL] [REQUEST.json] [--batches 1,8,64,512] [--seconds S] [--threads N]\n");
             return 0;
         } else if (npos == 0) {
             model = argv[i], npos++;
@@ -71,6 +74,7 @@ int main(int argc, char **argv) {
         int                B  = batches[bi];
         tft_context_params cp = tft_context_default_params();
         cp.max_batch          = B;
+        cp.n_threads          = threads;
         tft_context *c        = NULL;
         if (tft_context_new(m, &cp, &c) != TFT_OK) {
             fprintf(stderr, "bench_forward: %s\n", tft_last_error());
@@ -91,8 +95,8 @@ int main(int argc, char **argv) {
         }
         qsort(t, (size_t)n, sizeof *t, cmp_d);
         double p50 = pct(t, n, 0.5);
-        printf("level=series B=%d reps=%d p50_us=%.1f p90_us=%.1f p99_us=%.1f min_us=%.1f series_per_s=%.0f "
-               "arena_mib=%.1f\n", B, n, p50, pct(t, n, 0.9), pct(t, n, 0.99), t[0], B / (p50 * 1e-6),
+        printf("level=series threads=%d B=%d reps=%d p50_us=%.1f p90_us=%.1f p99_us=%.1f min_us=%.1f series_per_s=%.0f "
+               "arena_mib=%.1f\n", threads, B, n, p50, pct(t, n, 0.9), pct(t, n, 0.99), t[0], B / (p50 * 1e-6),
                tft_context_bytes(c) / 1048576.0);
         fflush(stdout);
         tft_context_free(c);

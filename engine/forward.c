@@ -47,10 +47,8 @@ static void vsn_forward(const tft_model *m, const tft_vsn *v, int R, const float
 // x: [B, S, H] input   run: [B] steps each series runs (0..S)
 // h, c: [L, B, H] initial state in, final state out (a series' state freezes after its last step)
 // out: row (b, t) at out + b*out_stride + t*H; zero at t >= run[b].
-static void lstm_forward(tft_context *cx, int enc, const float *x, int B, int S, const int32_t *run, float *h,
-                         float *c, float *out, size_t out_stride) {
-    const tft_model *m = cx->m;
-    tft_acts        *a = &cx->a;
+static void lstm_forward(const tft_model *m, tft_acts *a, int enc, const float *x, int B, int S, const int32_t *run,
+                         float *h, float *c, float *out, size_t out_stride) {
     int              H = m->H, H4 = 4 * m->H;
     // series sorted by run length, longest first, so the active ones at step t are a prefix
     int32_t *order = a->order;
@@ -100,9 +98,7 @@ static void lstm_forward(tft_context *cx, int enc, const float *x, int B, int S,
     for (int b = 0; b < B; b++) memcpy(out + b * out_stride, in + (size_t)b * S * H, sizeof(float) * (size_t)S * H);
 }
 
-tft_status tft_forward(tft_context *cx, const tft_net_input *in, tft_net_output *out) {
-    const tft_model *m  = cx->m;
-    tft_acts        *a  = &cx->a;
+tft_status tft_forward(const tft_model *m, tft_acts *a, const tft_net_input *in, tft_net_output *out) {
     const int        B  = in->n, Te = in->enc_steps, Td = in->dec_steps, T = Te + Td;
     const int        H  = m->H, L = m->L, NH = m->NH, D = m->D, NHD = m->NH * m->D;
     const int        Nr = m->n_reals, Nc = m->n_cats, NTQ = m->NT * m->Q;
@@ -155,7 +151,7 @@ tft_status tft_forward(tft_context *cx, const tft_net_input *in, tft_net_output 
             a->run[b] = in->encoder_lengths[b] > 0 ? in->encoder_lengths[b] : 1; // packed run uses >= 1
             any_zero |= in->encoder_lengths[b] == 0;
         }
-        lstm_forward(cx, 1, a->e_emb, B, Te, a->run, a->h, a->c, a->lstm_out, (size_t)T * H);
+        lstm_forward(m, a, 1, a->e_emb, B, Te, a->run, a->h, a->c, a->lstm_out, (size_t)T * H);
         if (any_zero) {
             // library quirk (§5.4): the final (h, c) of zero-length series are overwritten by
             // masked_scatter from h0 viewed as [L*B, H], consumed in order (layer-major, then the
@@ -171,7 +167,7 @@ tft_status tft_forward(tft_context *cx, const tft_net_input *in, tft_net_output 
                 }
         }
     }
-    lstm_forward(cx, 0, a->d_emb, B, Td, in->decoder_lengths, a->h, a->c, a->lstm_out + (size_t)Te * H,
+    lstm_forward(m, a, 0, a->d_emb, B, Td, in->decoder_lengths, a->h, a->c, a->lstm_out + (size_t)Te * H,
                  (size_t)T * H);
 
     // ---- post-LSTM gate + add&norm (§5.5), static enrichment (§5.6), over all B*T rows ----

@@ -1,6 +1,7 @@
 // internal.h: definitions shared by engine/*.c (not installed). The public contract is tft.h.
 #ifndef TFT_INTERNAL_H
 #define TFT_INTERNAL_H
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -200,20 +201,54 @@ typedef struct tft_acts {            // every activation, carved from the arena 
     double  *p_work;                 // per-series raw column scratch
 } tft_acts;
 
+// ---- threads ---------------------------------------------------------------------------------
+#define TFT_MAX_LANES 64
+typedef void (*tft_job_fn)(void *job, int lane);
+typedef struct tft_pool_arg {
+    struct tft_pool *p;
+    int              lane;
+} tft_pool_arg;
+typedef struct tft_pool {            // workers for lanes 1..n (lane 0 is the caller's thread)
+    pthread_t       threads[TFT_MAX_LANES];
+    tft_pool_arg    args[TFT_MAX_LANES];
+    int             n, inited, stop, active, pending;
+    uint64_t        gen;             // bumped per job; workers wait for a new value
+    pthread_mutex_t mu;
+    pthread_cond_t  go, done;
+    tft_job_fn      fn;
+    void           *arg;
+} tft_pool;
+tft_status tft_pool_start(tft_pool *p, int n_workers);
+void       tft_pool_run(tft_pool *p, tft_job_fn fn, void *arg, int lanes); // returns when all lanes are done
+void       tft_pool_stop(tft_pool *p);
+
+typedef struct tft_lane {            // one thread's share of a context: its own arena
+    uint8_t   *arena;
+    size_t     arena_bytes;
+    int32_t    max_batch;
+    tft_acts   a;
+    tft_status st;                   // the lane's result in the current call
+    char       err[512];             // its tft_last_error() when st != TFT_OK
+} tft_lane;
+
 struct tft_context {
     const tft_model *m;
     int32_t   max_batch;
-    uint8_t  *arena;
-    size_t    arena_bytes;
-    tft_acts  a;
+    int32_t   n_lanes;               // threads: a call's series are split into n_lanes chunks
+    tft_lane  lanes[TFT_MAX_LANES];
+    tft_pool  pool;
 };
 
 // model.c
 tft_status tft_model_bind(tft_model *m); // config + tensors -> the structs above
 // plan.c: carves every activation for (model, max_batch) from base (NULL: only sizes); returns bytes
 size_t tft_plan_carve(const tft_model *m, int32_t max_batch, uint8_t *base, tft_acts *a);
-// forward.c: the graph walk on validated network-level input
-tft_status tft_forward(tft_context *c, const tft_net_input *in, tft_net_output *out);
+// forward.c: the graph walk on validated network-level input, in one lane's activations
+tft_status tft_forward(const tft_model *m, tft_acts *a, const tft_net_input *in, tft_net_output *out);
+// context.c: the finiteness / index checks of a network input (shared with the series level)
+tft_status tft_check_net_rows(const tft_model *m, const tft_net_input *in);
+int        tft_lanes_for(const tft_context *c, int n, const int32_t *enc_len);
+tft_status tft_run_lanes(tft_context *c, tft_job_fn fn, void *job, int lanes);
 // prep.c
 tft_transform tft_transform_parse(const char *s, int *ok);
 double        tft_transform_forward(double y, tft_transform tf);

@@ -93,7 +93,8 @@ static int32_t encode_label(const tft_encoder *e, const char *label) {
 
 typedef struct series_ctx {
     const tft_series *s;
-    int32_t           idx;   // position in the call
+    int32_t           idx;   // position in the call (for messages)
+    int32_t           slot;  // position in its lane's batch (for the lane's arena)
     int32_t           Le;    // encoder rows used
     int32_t           first; // first history row used
     int32_t           Td;    // horizon
@@ -263,10 +264,8 @@ static tft_status check_series(const tft_model *m, series_ctx *sc, int32_t horiz
 }
 
 // ---- one series -> its rows of the network input ------------------------------------------
-static tft_status encode_series(tft_context *cx, series_ctx *sc, int Te, int Td) {
-    const tft_model *m = cx->m;
-    tft_acts        *a = &cx->a;
-    int              b = sc->idx, Le = sc->Le, T = Le + sc->Td;
+static tft_status encode_series(const tft_model *m, tft_acts *a, series_ctx *sc, int Te, int Td) {
+    int              b = sc->slot, Le = sc->Le, T = Le + sc->Td;
     int              Nr = m->n_reals, Nc = m->n_cats;
     // categoricals
     for (int32_t k = 0; k < Nc; k++) {
@@ -413,6 +412,82 @@ static tft_status encode_series(tft_context *cx, series_ctx *sc, int Te, int Td)
     return TFT_OK;
 }
 
+// One lane's chunk of a series-level call: series [lo, hi), collated in the lane's arena, then the
+// forward, with every output written at the series' place in the caller's buffers.
+typedef struct forecast_job {
+    const tft_context         *c;
+    const tft_series          *series;
+    int32_t                    n, horizon, chunk;
+    const tft_forecast_output *out;
+} forecast_job;
+
+static tft_status forecast_chunk(const tft_model *m, tft_acts *a, const forecast_job *j, int lo, int hi) {
+    const int Td = j->horizon, Nr = m->n_reals, Nc = m->n_cats, nb = hi - lo;
+    int       Te = 0;
+    for (int b = lo; b < hi; b++) {
+        series_ctx sc = {.s = &j->series[b], .idx = b, .slot = b - lo};
+        series_dims(m, &sc, Td);
+        Te = sc.Le > Te ? sc.Le : Te;
+    }
+    // collate: left-aligned rows, zero padding (category 0, real 0), as the library's collate
+    memset(a->p_enc_cont, 0, sizeof(float) * (size_t)nb * Te * Nr);
+    memset(a->p_enc_cat, 0, sizeof(int32_t) * (size_t)nb * Te * Nc);
+    for (int b = lo; b < hi; b++) {
+        series_ctx sc = {.s = &j->series[b], .idx = b, .slot = b - lo};
+        series_dims(m, &sc, Td); // validated by tft_forecast before the split
+        TFT_TRY(encode_series(m, a, &sc, Te, Td));
+    }
+    tft_net_input in = {.n = nb, .enc_steps = Te, .dec_steps = Td, .encoder_cat = a->p_enc_cat,
+                        .encoder_cont = a->p_enc_cont, .decoder_cat = a->p_dec_cat, .decoder_cont = a->p_dec_cont,
+                        .encoder_lengths = a->p_enc_len, .decoder_lengths = a->p_dec_len, .target_scale = a->p_tscale};
+    TFT_TRY(tft_check_net_rows(m, &in)); // a finite raw value can still scale to Inf
+    const tft_forecast_output *out = j->out;
+    size_t                     per = (size_t)m->NT * Td * m->Q;
+    tft_net_output             net = {.prediction = out->quantiles + (size_t)lo * per};
+    TFT_TRY(tft_forward(m, a, &in, &net));
+    for (size_t i = 0; i < (size_t)nb * per; i++)
+        if (!isfinite(net.prediction[i]))
+            return tft__fail(TFT_ERR_NONFINITE, "series %zu '%s': the forecast is not finite", lo + i / per,
+                             j->series[lo + i / per].id ? j->series[lo + i / per].id : "");
+    // interpretation, in the fixed key layout of tft.h: Temax encoder slots, then Td decoder steps
+    const int NH = m->NH, T = Te + Td, Tm = m->Te_max;
+    for (int s = 0; s < nb; s++) {
+        size_t b = (size_t)lo + s; // place in the caller's outputs
+        if (out->encoder_lengths) out->encoder_lengths[b] = a->p_enc_len[s];
+        if (out->attention)
+            for (int t = 0; t < Td; t++)
+                for (int h = 0; h < NH; h++) {
+                    const float *src = a->attn + (((size_t)s * Td + t) * NH + h) * T;
+                    float       *dst = out->attention + ((b * Td + t) * NH + h) * (Tm + Td);
+                    memset(dst, 0, sizeof(float) * (size_t)(Tm + Td));
+                    memcpy(dst, src, sizeof(float) * Te);
+                    memcpy(dst + Tm, src + Te, sizeof(float) * Td);
+                }
+        if (out->static_weights && m->vsn_static.n > 0)
+            memcpy(out->static_weights + b * m->vsn_static.n, a->s_w + (size_t)s * m->vsn_static.n,
+                   sizeof(float) * m->vsn_static.n);
+        if (out->encoder_weights && m->vsn_enc.n > 0) {
+            float *dst = out->encoder_weights + b * Tm * m->vsn_enc.n;
+            memset(dst, 0, sizeof(float) * (size_t)Tm * m->vsn_enc.n);
+            for (int t = 0; t < a->p_enc_len[s]; t++)
+                memcpy(dst + (size_t)t * m->vsn_enc.n, a->e_w + ((size_t)s * Te + t) * m->vsn_enc.n,
+                       sizeof(float) * m->vsn_enc.n);
+        }
+        if (out->decoder_weights && m->vsn_dec.n > 0)
+            memcpy(out->decoder_weights + b * Td * m->vsn_dec.n, a->d_w + (size_t)s * Td * m->vsn_dec.n,
+                   sizeof(float) * (size_t)Td * m->vsn_dec.n);
+    }
+    return TFT_OK;
+}
+
+static void forecast_lane(void *arg, int lane) {
+    const forecast_job *j  = arg;
+    tft_lane           *ln = (tft_lane *)&j->c->lanes[lane];
+    int                 lo = lane * j->chunk, hi = lo + j->chunk < j->n ? lo + j->chunk : j->n;
+    ln->st                 = lo < hi ? forecast_chunk(j->c->m, &ln->a, j, lo, hi) : TFT_OK;
+    if (ln->st != TFT_OK) snprintf(ln->err, sizeof ln->err, "%s", tft_last_error());
+}
+
 TFT_API tft_status tft_forecast(tft_context *c, const tft_series *series, int32_t n, tft_forecast_output *out) {
     if (!c || !series || !out || !out->quantiles) return tft__fail(TFT_ERR_INVALID_ARG, "tft_forecast: NULL argument");
     const tft_model *m = c->m;
@@ -423,7 +498,7 @@ TFT_API tft_status tft_forecast(tft_context *c, const tft_series *series, int32_
     if (horizon < m->Td_min || horizon > m->Td_max)
         return tft__fail(TFT_ERR_SHAPE, "tft_forecast: horizon %d is outside [min_prediction_length %d, "
                                         "max_prediction_length %d]", horizon, m->Td_min, m->Td_max);
-    int Te = 0;
+    int any_empty = 0; // a series with no history rows: its result depends on the batch, never split
     for (int32_t b = 0; b < n; b++) {
         int32_t h = series[b].horizon ? series[b].horizon : m->Td_max;
         if (h != horizon)
@@ -431,49 +506,9 @@ TFT_API tft_status tft_forecast(tft_context *c, const tft_series *series, int32_
                              horizon);
         series_ctx sc = {.s = &series[b], .idx = b};
         TFT_TRY(check_series(m, &sc, horizon));
-        Te = sc.Le > Te ? sc.Le : Te;
+        any_empty |= sc.Le == 0;
     }
-    const int Td = horizon, Nr = m->n_reals, Nc = m->n_cats;
-    tft_acts *a  = &c->a;
-    // collate: left-aligned rows, zero padding (category 0, real 0), as the library's collate
-    memset(a->p_enc_cont, 0, sizeof(float) * (size_t)n * Te * Nr);
-    memset(a->p_enc_cat, 0, sizeof(int32_t) * (size_t)n * Te * Nc);
-    for (int32_t b = 0; b < n; b++) {
-        series_ctx sc = {.s = &series[b], .idx = b};
-        series_dims(m, &sc, horizon); // validated in the loop above
-        TFT_TRY(encode_series(c, &sc, Te, Td));
-    }
-    tft_net_input in = {.n = n, .enc_steps = Te, .dec_steps = Td, .encoder_cat = a->p_enc_cat,
-                        .encoder_cont = a->p_enc_cont, .decoder_cat = a->p_dec_cat, .decoder_cont = a->p_dec_cont,
-                        .encoder_lengths = a->p_enc_len, .decoder_lengths = a->p_dec_len, .target_scale = a->p_tscale};
-    tft_net_output net = {.prediction = out->quantiles};
-    TFT_TRY(tft_predict_net(c, &in, &net));
-    // interpretation, in the fixed key layout of tft.h: Temax encoder slots, then Td decoder steps
-    const int NH = m->NH, T = Te + Td, Tm = m->Te_max;
-    for (int32_t b = 0; b < n; b++) {
-        if (out->encoder_lengths) out->encoder_lengths[b] = a->p_enc_len[b];
-        if (out->attention)
-            for (int t = 0; t < Td; t++)
-                for (int h = 0; h < NH; h++) {
-                    const float *src = a->attn + (((size_t)b * Td + t) * NH + h) * T;
-                    float       *dst = out->attention + (((size_t)b * Td + t) * NH + h) * (Tm + Td);
-                    memset(dst, 0, sizeof(float) * (size_t)(Tm + Td));
-                    memcpy(dst, src, sizeof(float) * Te);
-                    memcpy(dst + Tm, src + Te, sizeof(float) * Td);
-                }
-        if (out->static_weights && m->vsn_static.n > 0)
-            memcpy(out->static_weights + (size_t)b * m->vsn_static.n, a->s_w + (size_t)b * m->vsn_static.n,
-                   sizeof(float) * m->vsn_static.n);
-        if (out->encoder_weights && m->vsn_enc.n > 0) {
-            float *dst = out->encoder_weights + (size_t)b * Tm * m->vsn_enc.n;
-            memset(dst, 0, sizeof(float) * (size_t)Tm * m->vsn_enc.n);
-            for (int t = 0; t < a->p_enc_len[b]; t++)
-                memcpy(dst + (size_t)t * m->vsn_enc.n, a->e_w + ((size_t)b * Te + t) * m->vsn_enc.n,
-                       sizeof(float) * m->vsn_enc.n);
-        }
-        if (out->decoder_weights && m->vsn_dec.n > 0)
-            memcpy(out->decoder_weights + (size_t)b * Td * m->vsn_dec.n, a->d_w + (size_t)b * Td * m->vsn_dec.n,
-                   sizeof(float) * (size_t)Td * m->vsn_dec.n);
-    }
-    return TFT_OK;
+    int          lanes = any_empty ? 1 : tft_lanes_for(c, n, NULL);
+    forecast_job job   = {c, series, n, horizon, (n + lanes - 1) / lanes, out};
+    return tft_run_lanes(c, forecast_lane, &job, lanes);
 }

@@ -123,6 +123,36 @@ static void test_batch_invariance(void **state) {
     free_batch(batch, N);
 }
 
+// Threads split a call's series into chunks; every op being batch-invariant, the result is bitwise
+// the one-thread result, and a threaded call allocates nothing either.
+static void test_threads_bitwise(void **state) {
+    env        *e = *state;
+    const int   N = 64;
+    tft_series  batch[64];
+    make_batch(e, batch, N);
+    float *ref = calloc((size_t)N * e->per, 4), *got = calloc((size_t)N * e->per, 4);
+    for (int threads = 1; threads <= 3; threads++) {
+        tft_context_params cp = tft_context_default_params();
+        cp.max_batch          = N;
+        cp.n_threads          = threads;
+        tft_context *c        = NULL;
+        assert_int_equal(tft_context_new(e->m, &cp, &c), TFT_OK);
+        tft_forecast_output o = {.quantiles = threads == 1 ? ref : got};
+        assert_int_equal(tft_forecast(c, batch, N, &o), TFT_OK);
+        if (threads > 1) {
+            assert_memory_equal(ref, got, (size_t)N * e->per * 4);
+            uint64_t before = tft_debug_alloc_count();
+            assert_int_equal(tft_forecast(c, batch, N, &o), TFT_OK);
+            assert_int_equal(tft_debug_alloc_count() - before, 0);
+            assert_int_equal(tft_forecast(c, batch, 5, &o), TFT_OK); // fewer series than a full split
+            assert_memory_equal(ref, got, (size_t)5 * e->per * 4);
+        }
+        tft_context_free(c);
+    }
+    free(ref), free(got);
+    free_batch(batch, N);
+}
+
 static void test_deterministic(void **state) {
     env         *e = *state;
     tft_context *c = ctx(e, e->r.n);
@@ -384,14 +414,42 @@ static void test_bad_network_input(void **state) {
     tft_context_free(c);
 }
 
+// A batch with a zero-length history is never split across threads: the library's result for such a
+// series depends on the batch (TFT_SPEC.md §11.2), so it must see the whole batch as one.
+static void test_threads_zero_length(void **state) {
+    env                  *e  = *state;
+    const tft_model_info *mi = tft_model_get_info(e->m);
+    int                   B = 4, Te = mi->max_encoder_length, Td = e->Td, Nr = mi->n_reals, Nc = mi->n_cats;
+    int32_t *ecat = calloc((size_t)B * Te * Nc + 1, 4), *dcat = calloc((size_t)B * Td * Nc + 1, 4);
+    float   *econt = calloc((size_t)B * Te * Nr, 4), *dcont = calloc((size_t)B * Td * Nr, 4);
+    for (int i = 0; i < B * Te * Nr; i++) econt[i] = (float)((i * 37) % 11) / 7.0f - 0.5f;
+    for (int i = 0; i < B * Td * Nr; i++) dcont[i] = (float)((i * 13) % 7) / 5.0f - 0.5f;
+    int32_t el[4] = {Te, 0, 9, Te - 3}, dl[4] = {Td, Td, Td, Td};
+    float   ts[8] = {0, 1, 0.5f, 2, 0, 1, 1, 1};
+    float  *q1 = calloc((size_t)B * e->per, 4), *q2 = calloc((size_t)B * e->per, 4);
+    tft_net_input in = {B, Te, Td, ecat, econt, dcat, dcont, el, dl, ts};
+    for (int threads = 1; threads <= 2; threads++) {
+        tft_context_params cp = tft_context_default_params();
+        cp.max_batch = B, cp.n_threads = threads;
+        tft_context *c = NULL;
+        assert_int_equal(tft_context_new(e->m, &cp, &c), TFT_OK);
+        tft_net_output out = {.prediction_normalized = threads == 1 ? q1 : q2};
+        assert_int_equal(tft_predict_net(c, &in, &out), TFT_OK);
+        tft_context_free(c);
+    }
+    assert_memory_equal(q1, q2, (size_t)B * e->per * 4);
+    free(ecat), free(dcat), free(econt), free(dcont), free(q1), free(q2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_batch_invariance), cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_batch_invariance), cmocka_unit_test(test_threads_bitwise),
+        cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_no_allocation),    cmocka_unit_test(test_bad_nan),
         cmocka_unit_test(test_bad_lengths),      cmocka_unit_test(test_bad_categories),
         cmocka_unit_test(test_bad_names),        cmocka_unit_test(test_bad_time_index),
         cmocka_unit_test(test_bad_args),         cmocka_unit_test(test_bad_network_input),
-        cmocka_unit_test(test_log_callback),
+        cmocka_unit_test(test_log_callback),     cmocka_unit_test(test_threads_zero_length),
     };
     return cmocka_run_group_tests_name("api", tests, setup, teardown);
 }

@@ -130,6 +130,19 @@ static void network_level(void **state) {
     check(fx->name, "decoder_variables", out.decoder_weights, want_dw, (size_t)B * Td * fx->nd, 1e-5, 0, 0);
 
     tft_context_free(c);
+    // the same call split over 3 threads: bitwise the same outputs (every op is batch-invariant)
+    cp.n_threads              = 3;
+    tft_net_output out3       = {0};
+    out3.prediction_normalized = calloc(npred, 4);
+    out3.encoder_attention     = calloc((size_t)B * Td * NH * Te + 1, 4);
+    out3.encoder_weights       = calloc((size_t)B * Te * fx->ne + 1, 4);
+    assert_int_equal(tft_context_new(fx->m, &cp, &c), TFT_OK);
+    assert_int_equal(tft_predict_net(c, &in, &out3), TFT_OK);
+    assert_memory_equal(out3.prediction_normalized, out.prediction_normalized, npred * 4);
+    assert_memory_equal(out3.encoder_attention, out.encoder_attention, (size_t)B * Td * NH * Te * 4);
+    assert_memory_equal(out3.encoder_weights, out.encoder_weights, (size_t)B * Te * fx->ne * 4);
+    free(out3.prediction_normalized), free(out3.encoder_attention), free(out3.encoder_weights);
+    tft_context_free(c);
     free((void *)in.encoder_cat), free((void *)in.encoder_cont), free((void *)in.decoder_cat);
     free((void *)in.decoder_cont), free((void *)in.encoder_lengths), free((void *)in.decoder_lengths);
     free((void *)in.target_scale);

@@ -25,13 +25,15 @@ static const char *USAGE_INFO = "usage: tft info MODEL\n"
                                 "  targets and quantiles, and every column a request must contain.\n";
 
 static const char *USAGE_PREDICT =
-    "usage: tft predict MODEL INPUT.json [--format table|json|csv] [--interpret] [--max-batch N]\n"
+    "usage: tft predict MODEL INPUT.json [--format table|json|csv] [--interpret] [--max-batch N] [--threads N]\n"
     "  --format table   quantiles per target and horizon step, readable (default)\n"
     "  --format json    the response JSON of engine/cli/REQUEST.md\n"
     "  --format csv     series,target,step,<one column per quantile>\n"
     "  --interpret      also report attention and variable-selection weights\n"
     "                   (json: per series; table: the mean weight of each variable)\n"
-    "  --max-batch N    series per forward pass (default 64)\n";
+    "  --max-batch N    series per forward pass (default 64)\n"
+    "  --threads N      worker threads; a pass's series are split between them (default 1;\n"
+    "                   the forecast is bitwise the same for any N)\n";
 
 static int die(int code, const char *fmt, const char *a, const char *b) {
     fprintf(stderr, "tft: error: ");
@@ -131,7 +133,7 @@ static int cmd_predict(int argc, char **argv) {
         return 0;
     }
     const char *pos[2];
-    int         npos = 0, interpret = 0, max_batch = 64;
+    int         npos = 0, interpret = 0, max_batch = 64, threads = 1;
     out_format  fmt  = FMT_TABLE;
     for (int a = 0; a < argc; a++) {
         if (strcmp(argv[a], "--format") == 0 && a + 1 < argc) {
@@ -147,6 +149,11 @@ static int cmd_predict(int argc, char **argv) {
             long  v = strtol(argv[++a], &end, 10);
             if (*end || v < 1 || v > 65536) return die(2, "--max-batch must be an integer in [1, 65536], not '%s'%s", argv[a], "");
             max_batch = (int)v;
+        } else if (strcmp(argv[a], "--threads") == 0 && a + 1 < argc) {
+            char *end;
+            long  v = strtol(argv[++a], &end, 10);
+            if (*end || v < 1 || v > 64) return die(2, "--threads must be an integer in [1, 64], not '%s'%s", argv[a], "");
+            threads = (int)v;
         } else if (argv[a][0] == '-' && argv[a][1] != 0) {
             return die(2, "unknown option '%s' (see tft predict --help)%s", argv[a], "");
         } else if (npos < 2) {
@@ -184,6 +191,7 @@ static int cmd_predict(int argc, char **argv) {
     int nb = r.n < max_batch ? r.n : max_batch;
     tft_context_params cp = tft_context_default_params();
     cp.max_batch          = nb;
+    cp.n_threads          = threads;
     if (tft_context_new(m, &cp, &c) != TFT_OK) {
         rc = die(1, "%s%s", tft_last_error(), "");
         goto done;
