@@ -1,5 +1,5 @@
 # tft: make | make test | make run | make bench | make SAN=1 test | make fuzz | make install PREFIX=...
-1 (default: 1 when nvcc is found) | V=1 for full command lines|1 (default: 1 when nvcc is found) | V=1 for full command lines
+#      make CUDA=0|1 (default: 1 when nvcc is found) | make SAN=thread test | V=1 for full command lines
 # (never put a trailing "# comment" after a variable value: make keeps the spaces before it)
 VERSION   := 0.1.0
 SOVERSION := 0
