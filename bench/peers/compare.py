@@ -20,8 +20,8 @@ i mod n), for every implementation:
   pf_script    TorchScript: Lightning's to_torchscript(method="script") forward, if it scripts; else
   pf_trace     torch.jit.trace of the forward (a trace: valid for the traced padded encoder length only)
   onnxruntime  torch.onnx.export (dynamo=True, else the legacy dynamo=False tracer) run with onnxruntime
-All run with the same thread count (--threads: torch.set_num_threads, OMP/OPENBLAS/MKL_NUM_THREADS for both
-processes, onnxruntime intra_op_num_threads). Failures are recorded as one line each (the exact error).
+All run with the same thread count (--threads: bench_forward --threads, torch.set_num_threads,
+OMP/OPENBLAS/MKL_NUM_THREADS for both processes, onnxruntime intra_op_num_threads). Failures are recorded as one line each (the exact error).
 
 The DataFrame of a series: history rows then future rows; statics repeated on every row; time_idx from the
 request (or 0..L+H-1); unknown variables (targets included) in the future rows are filled with the last
@@ -208,6 +208,11 @@ def unknown_groups_ok(model):
 def run_tft(binary, model_path, req_path, batches, seconds, threads):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
     cmd = [binary, model_path, req_path, "--batches", ",".join(map(str, batches)), "--seconds", str(seconds)]
+    usage = subprocess.run([binary, "--help"], env=env, capture_output=True, text=True).stdout
+    if "--threads" in usage:       # tft worker threads (tft_context_params.n_threads)
+        cmd += ["--threads", str(threads)]
+    elif threads != 1:
+        NOTES["tft"] = f"this bench_forward has no --threads: tft ran on 1 thread (peers on {threads})"
     log("# tft: " + " ".join(cmd))
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
     if r.returncode != 0:
