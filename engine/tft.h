@@ -5,8 +5,9 @@
 // library's own forward() / predict() to float32 rounding.
 //
 // Threading: a tft_model is immutable after load and may be shared by any number of threads.
-// A tft_context is NOT thread-safe: use one per thread. Contexts borrow their model: free every
-// context before the model.
+// A tft_context is NOT thread-safe: use one per calling thread. A context may own worker threads
+// (tft_context_params.n_threads) that split each call's series between them; results are bitwise
+// the same for any thread count. Contexts borrow their model: free every context before the model.
 //
 // Ownership: the caller owns every buffer it passes in (inputs and outputs). libtft keeps no
 // pointer to caller memory after a call returns and never frees it.
@@ -70,7 +71,8 @@ TFT_API const char * tft_last_error(void);          // detail of the last failur
 typedef enum tft_log_level { TFT_LOG_ERROR = 1, TFT_LOG_WARN, TFT_LOG_INFO, TFT_LOG_DEBUG } tft_log_level;
 typedef void (*tft_log_fn)(tft_log_level level, const char *msg, void *user);
 // Installs a process-wide log sink (default: warnings and errors to stderr). NULL restores the
-// default. Set it before other calls; it is read without locking.
+// default. Set it before other calls; it is read without locking. The sink may be called from a
+// context's worker threads (n_threads > 1) as well as the caller's, so it must be thread-safe.
 TFT_API void tft_log_set(tft_log_fn fn, void *user);
 
 typedef struct tft_model   tft_model;   // immutable weights + configuration
