@@ -282,12 +282,12 @@ static tft_status encode_series(const tft_model *m, tft_acts *a, series_ctx *sc,
                 if (code < 0 && !e->add_nan)
                     return tft__fail(TFT_ERR_CATEGORY,
                                      "series %d '%s': '%s' = '%s' is a category the model never saw (its encoder has no add_nan)",
-                                     b, SID(sc), name, c->labels[i]);
+                                     sc->idx, SID(sc), name, c->labels[i]);
                 if (code < 0) { // NaNLabelEncoder(add_nan=True): the NaN class, as the library (which warns)
                     code = 0;
                     if (!warned++) // once per series and column
                         tft__log(TFT_LOG_INFO, "series %d '%s': '%s' = '%s' is not in the model's vocabulary: "
-                                               "encoded as the NaN class", b, SID(sc), name, c->labels[i]);
+                                               "encoded as the NaN class", sc->idx, SID(sc), name, c->labels[i]);
                 }
             }
             int32_t *dst = t < Le ? a->p_enc_cat + ((size_t)b * Te + t) * Nc : a->p_dec_cat + ((size_t)b * Td + t - Le) * Nc;
@@ -349,7 +349,7 @@ static tft_status encode_series(const tft_model *m, tft_acts *a, series_ctx *sc,
             if (scl->norm.kind == TFT_NORM_GROUP) group_params(&scl->norm, sc, &grp_c, &grp_s);
         }
         if ((rc->src == TFT_REAL_SCALED || rc->src == TFT_REAL_LAG) && !src.stat && !src.hist)
-            return tft__fail(TFT_ERR_UNKNOWN_VAR, "series %d '%s': real '%s' is missing", b, SID(sc), m->x_reals[k]);
+            return tft__fail(TFT_ERR_UNKNOWN_VAR, "series %d '%s': real '%s' is missing", sc->idx, SID(sc), m->x_reals[k]);
         if (scl && scl->kind == TFT_SCALER_NORMALIZER && scl->norm.kind == TFT_NORM_ENCODER) {
             for (int t = 0; t < Le; t++) {
                 int32_t i;

@@ -441,6 +441,30 @@ static void test_threads_zero_length(void **state) {
     free(ecat), free(dcat), free(econt), free(dcont), free(q1), free(q2);
 }
 
+// An error found by a worker thread names the series by its place in the call, not in the chunk.
+static void test_threads_error_names_series(void **state) {
+    env        *e = *state;
+    tft_series  batch[64];
+    make_batch(e, batch, 64);
+    owned o;
+    own(e, &o);
+    ((const char **)col(o.st, o.s.n_statics, "region")->labels)[0] = "atlantis";
+    tft_series keep = batch[40];
+    batch[40]       = o.s;
+    tft_context_params cp = tft_context_default_params();
+    cp.max_batch = 64, cp.n_threads = 2;
+    tft_context *c = NULL;
+    assert_int_equal(tft_context_new(e->m, &cp, &c), TFT_OK);
+    float *q = calloc((size_t)64 * e->per, 4);
+    tft_forecast_output out = {.quantiles = q};
+    assert_int_equal(tft_forecast(c, batch, 64, &out), TFT_ERR_CATEGORY);
+    assert_non_null(strstr(tft_last_error(), "series 40 "));
+    batch[40] = keep;
+    free(q);
+    tft_context_free(c);
+    free_batch(batch, 64);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_invariance), cmocka_unit_test(test_threads_bitwise),
@@ -450,6 +474,7 @@ int main(void) {
         cmocka_unit_test(test_bad_names),        cmocka_unit_test(test_bad_time_index),
         cmocka_unit_test(test_bad_args),         cmocka_unit_test(test_bad_network_input),
         cmocka_unit_test(test_log_callback),     cmocka_unit_test(test_threads_zero_length),
+        cmocka_unit_test(test_threads_error_names_series),
     };
     return cmocka_run_group_tests_name("api", tests, setup, teardown);
 }
