@@ -8,7 +8,7 @@ CC        ?= cc
 ifeq ($(origin CC),default)
   CC := gcc
 endif
-OPT       ?= -O2
+OPT       ?= -O3
 CFLAGS    ?= -g
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation
 TFT_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -DTFT_SHARED \
@@ -65,6 +65,12 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CU_SRC:%.cu=$(BUILD)/%.cu.o)
 CLI_SRC := $(wildcard engine/cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CLI_LIB_OBJ := $(filter-out $(BUILD)/engine/cli/tft_main.o,$(CLI_OBJ))
+# the HTTP server's own sources (JSON decoder/writer): linked into the tests and fuzz targets
+SERVER_SRC := $(wildcard server/*.c)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+ifneq ($(SERVER_OBJ),)
+.SECONDARY: $(SERVER_OBJ)
+endif
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
 FUZZ    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -96,9 +102,9 @@ $(BUILD)/tft: $(CLI_OBJ) $(BUILD)/libtft.a
 
 # tests may use the CLI's request decoder (engine/cli/request.c) as well as the library;
 # test_cli runs the tft binary of the same build
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libtft.a $(CLI_LIB_OBJ) $(wildcard tests/*.h) $(BUILD)/tft
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libtft.a $(CLI_LIB_OBJ) $(SERVER_OBJ) $(wildcard tests/*.h) $(BUILD)/tft
 	$(call say,CC,$@)mkdir -p $(@D) && $(CC) $(TFT_CFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) -DTFT_BUILD_DIR='"$(BUILD)"' $< -o $@ \
-	    $(CLI_LIB_OBJ) $(BUILD)/libtft.a $(CMOCKA_LIBS) $(LDFLAGS) $(SAN_LDFLAGS) $(LIBS)
+	    $(CLI_LIB_OBJ) $(SERVER_OBJ) $(BUILD)/libtft.a $(CMOCKA_LIBS) $(LDFLAGS) $(SAN_LDFLAGS) $(LIBS)
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libtft.a $(CLI_LIB_OBJ) $(wildcard bench/*.h)
 	$(call say,CC,$@)mkdir -p $(@D) && $(CC) $(TFT_CFLAGS) $(CFLAGS) $< -o $@ $(CLI_LIB_OBJ) $(BUILD)/libtft.a \
 	    $(LDFLAGS) $(SAN_LDFLAGS) $(LIBS) $(BLAS_LIBS)
@@ -119,10 +125,10 @@ bench: $(BENCHES)
 # libFuzzer targets (clang-14 + libfuzzer-14-dev); fuzz-run gives each FUZZ_SECONDS.
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 30
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(SERVER_SRC)
 	$(call say,FUZZ,$@)mkdir -p $(@D) && $(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    $< $(LIB_SRC) -o $@ $(LIBS)
+	    $< $(LIB_SRC) $(SERVER_SRC) -o $@ $(LIBS)
 fuzz: $(FUZZ)
 fuzz-run: $(FUZZ)
 	@for f in $(FUZZ); do n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \

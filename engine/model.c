@@ -182,7 +182,7 @@ static tft_status bind_vsn(binder *b, const char *prefix, const char **cats, int
             x->real_col = find_name(m->x_reals, m->n_reals, x->name);
             if (x->real_col < 0)
                 return tft__fail(TFT_ERR_FORMAT, "model config: real '%s' of %s is not in x_reals", x->name, prefix);
-            int32_t hcs;
+            int32_t hcs = 0;
             TFT_TRY(get_int(hcs_cfg, x->name, "model.hidden_continuous_sizes", 1, 1 << 16, &hcs));
             x->width = hcs;
             char p[300];

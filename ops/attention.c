@@ -30,8 +30,13 @@ __attribute__((always_inline)) static inline void scores_block(float *restrict a
         const float *qv = Qh + (size_t)q * ldq;
         float       *s  = arow + (size_t)q * ldarow + j0;
         float        acc[JBLK]; // JBLK independent chains: the d loop is throughput-, not latency-bound
-        for (int jj = 0; jj < JBLK; jj++)
-            acc[jj] = first || jj >= nj ? 0.0f : s[jj];
+        if (first) { // the common case (D <= DBLK): a plain zero fill, no masked load from the row
+            for (int jj = 0; jj < JBLK; jj++)
+                acc[jj] = 0.0f;
+        } else {
+            for (int jj = 0; jj < JBLK; jj++)
+                acc[jj] = jj >= nj ? 0.0f : s[jj];
+        }
         for (int d = 0; d < nd; d++) {
             const float  qd = qv[d];
             const float *kr = kt + (size_t)d * JBLK;
@@ -83,13 +88,9 @@ attention_body(float *out, float *attn, const float *Q, const float *K, const fl
                 nv           = nv < 0 ? 0 : (nv < Td ? nv : Td);
                 for (int j = 0; j < ne; j++)
                     s[j] = s[j] / sqrtd;
-                for (int j = ne; j < Te; j++)
-                    s[j] = mask_bias;
                 for (int j = Te; j < Te + nv; j++)
                     s[j] = s[j] / sqrtd;
-                for (int j = Te + nv; j < T; j++)
-                    s[j] = mask_bias;
-                tft_op_softmax(s, 1, T);
+                tft_op_masked_softmax(s, T, ne, Te, nv, mask_bias); // masked keys: mask_bias, then softmax
             }
         }
         for (int q = 0; q < Td; q++) {

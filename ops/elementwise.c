@@ -227,6 +227,86 @@ void tft_op_softmax(float *x, int R, int C) {
     DISPATCH(softmax, (x, R, C));
 }
 
+// ---- masked softmax of one attention row ----------------------------------------------------
+// The keys [0, ne) and [d0, d0 + nv) are visible; the others are masked. When exp(mask_bias - max)
+// underflows to 0 (always for the default -1e9) the masked keys get exactly the weight 0 that the
+// masked_fill + softmax of the library gives them, and only the visible keys are computed. The sum
+// runs in BLK lanes over each visible segment from its own start, the lanes then in a fixed tree,
+// encoder segment + decoder segment: its order depends only on the series' own visible keys, so
+// padding around them (another batch) cannot change a bit, and it is not a serial chain.
+// Otherwise (a mask_bias too close to the scores) the masked keys are filled with mask_bias and the
+// plain row softmax runs, exactly as the library does.
+static inline float seg_sum(const float *x, int n) {
+    float acc[BLK];
+    for (int k = 0; k < BLK; k++)
+        acc[k] = 0.0f;
+    int c = 0;
+    for (; c + BLK <= n; c += BLK)
+        for (int k = 0; k < BLK; k++)
+            acc[k] += x[c + k];
+    for (int k = 0; c < n; c++, k++)
+        acc[k] += x[c];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+static inline float seg_max(const float *x, int n, float m) {
+    float mx[BLK];
+    for (int k = 0; k < BLK; k++)
+        mx[k] = m;
+    int c = 0;
+    for (; c + BLK <= n; c += BLK)
+        for (int k = 0; k < BLK; k++)
+            mx[k] = x[c + k] > mx[k] ? x[c + k] : mx[k];
+    for (int k = 0; c < n; c++, k++)
+        mx[k] = x[c] > mx[k] ? x[c] : mx[k];
+    for (int k = 0; k < BLK; k++)
+        m = mx[k] > m ? mx[k] : m;
+    return m;
+}
+
+BODY void masked_softmax_body(float *x, int C, int ne, int d0, int nv, float mask_bias) {
+    float m = seg_max(x + d0, nv, seg_max(x, ne, -INFINITY));
+    if (ne + nv == 0 || !(mask_bias - m < -104.0f)) { // exp(mask_bias - m) would not be exactly 0
+        for (int c = ne; c < d0; c++)
+            x[c] = mask_bias;
+        for (int c = d0 + nv; c < C; c++)
+            x[c] = mask_bias;
+        softmax_body(x, 1, C);
+        return;
+    }
+    float *segs[2] = {x, x + d0};
+    int    lens[2] = {ne, nv};
+    for (int g = 0; g < 2; g++) {
+        float *restrict xs = segs[g];
+        for (int c = 0; c < lens[g]; c++)
+            xs[c] = vexpf(xs[c] - m);
+    }
+    const float inv = 1.0f / (seg_sum(x, ne) + seg_sum(x + d0, nv));
+    for (int g = 0; g < 2; g++) {
+        float *restrict xs = segs[g];
+        for (int c = 0; c < lens[g]; c++)
+            xs[c] *= inv;
+    }
+    for (int c = ne; c < d0; c++)
+        x[c] = 0.0f;
+    for (int c = d0 + nv; c < C; c++)
+        x[c] = 0.0f;
+}
+
+CLONES(masked_softmax, (float *x, int C, int ne, int d0, int nv, float mask_bias), (x, C, ne, d0, nv, mask_bias))
+void tft_op_masked_softmax(float *x, int C, int ne, int d0, int nv, float mask_bias) {
+    DISPATCH(masked_softmax, (x, C, ne, d0, nv, mask_bias));
+}
+
+// Reference: masked_fill with mask_bias, then a double-precision softmax of the whole row.
+void tft_op_masked_softmax_ref(float *x, int C, int ne, int d0, int nv, float mask_bias) {
+    for (int c = ne; c < d0; c++)
+        x[c] = mask_bias;
+    for (int c = d0 + nv; c < C; c++)
+        x[c] = mask_bias;
+    tft_op_softmax_ref(x, 1, C);
+}
+
 void tft_op_softmax_ref(float *x, int R, int C) {
     for (int r = 0; r < R; r++) {
         float *xr = x + (size_t)r * C;

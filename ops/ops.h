@@ -58,6 +58,13 @@ void tft_op_resample_norm_ref(float *y, const float *x, int ldx, int R, int n, i
 void tft_op_softmax(float *x, int R, int C);
 void tft_op_softmax_ref(float *x, int R, int C);
 
+// Softmax of one attention row x[0, C) whose visible keys are [0, ne) and [d0, d0 + nv)
+// (0 <= ne <= d0 <= d0 + nv <= C): the result equals masked_fill(masked, mask_bias) + softmax, with
+// the masked keys exactly 0 whenever exp(mask_bias - max) underflows (always for -1e9). Padding-
+// invariant: its arithmetic depends only on the visible keys, not on where the segments sit.
+void tft_op_masked_softmax(float *x, int C, int ne, int d0, int nv, float mask_bias);
+void tft_op_masked_softmax_ref(float *x, int C, int ne, int d0, int nv, float mask_bias);
+
 // ---- gated blocks -------------------------------------------------------------------------
 // Weights of a GatedResidualNetwork GRN(i -> h -> o) (§3.7). ctx_w is not used by the op (the
 // caller projects the context once per series and passes the result as ctx_add).

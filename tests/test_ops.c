@@ -742,6 +742,45 @@ static void test_denormalize_exact(void **state) {
     }
 }
 
+// Masked softmax of an attention row: equal to masked_fill + softmax (the _ref), including the
+// fallbacks (nothing visible: uniform; a mask_bias close to the scores: exp(mask_bias - max) != 0),
+// and padding-invariant: the same visible keys with more masked keys around them, or the decoder
+// segment further right (a longer batch encoder), give bitwise the same weights.
+static void test_masked_softmax(void **state) {
+    (void)state;
+    tu_rng           rng        = tu_rng_new(17);
+    static const int cases[][4] = {{1, 1, 1, 0},    {7, 3, 5, 2},     {13, 0, 6, 7},   {31, 31, 31, 0},
+                                   {384, 288, 288, 95}, {384, 150, 288, 40}, {192, 1, 168, 24}, {9, 0, 9, 0}};
+    const float      biases[]   = {-1e9f, -60.0f};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+        for (int bi = 0; bi < 2; bi++) {
+            const int C = cases[k][0], ne = cases[k][1], d0 = cases[k][2], nv = cases[k][3];
+            float    *x = tu_alloc((size_t)C);
+            tu_fill(&rng, x, (size_t)C, -30.0f, 30.0f);
+            float *xr = tu_dup(x, (size_t)C);
+            tft_op_masked_softmax(x, C, ne, d0, nv, biases[bi]);
+            tft_op_masked_softmax_ref(xr, C, ne, d0, nv, biases[bi]);
+            TU_ASSERT_CLOSE("masked_softmax", x, xr, (size_t)C, ATOL_EW, RTOL_NORM);
+            if (biases[bi] == -1e9f && ne + nv > 0) {
+                for (int c = ne; c < d0; c++) assert_true(x[c] == 0.0f);
+                for (int c = d0 + nv; c < C; c++) assert_true(x[c] == 0.0f);
+            }
+            free(x), free(xr);
+        }
+    // padding invariance: 20 encoder keys, 6 decoder keys, placed in rows of different widths
+    float enc[20], dec[6];
+    tu_fill(&rng, enc, 20, -8.0f, 8.0f);
+    tu_fill(&rng, dec, 6, -8.0f, 8.0f);
+    float a[64], b[64];
+    for (int i = 0; i < 64; i++) a[i] = b[i] = 123.0f; // garbage in masked slots must not matter
+    memcpy(a, enc, sizeof enc), memcpy(a + 20, dec, sizeof dec);      // Te = 20, Td = 6
+    memcpy(b, enc, sizeof enc), memcpy(b + 37, dec, sizeof dec);      // Te = 37, Td = 27
+    tft_op_masked_softmax(a, 26, 20, 20, 6, -1e9f);
+    tft_op_masked_softmax(b, 64, 20, 37, 6, -1e9f);
+    assert_memory_equal(a, b, 20 * sizeof(float));
+    assert_memory_equal(a + 20, b + 37, 6 * sizeof(float));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_linear_random),
@@ -752,6 +791,7 @@ int main(void) {
         cmocka_unit_test(test_elu),
         cmocka_unit_test(test_glu),
         cmocka_unit_test(test_softmax),
+        cmocka_unit_test(test_masked_softmax),
         cmocka_unit_test(test_transcendental_sweep),
         cmocka_unit_test(test_add_layernorm),
         cmocka_unit_test(test_layernorm_exact),
