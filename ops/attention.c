@@ -17,6 +17,7 @@ static inline int key_masked(int j, int q, int Te, int enc_len, int dec_len, int
 #define JBLK 64 // keys per transposed K block
 #define DBLK 64 // head dims per transposed K block / per output chunk
 #define HG 4    // heads accumulated together in A·V
+typedef float vf8 __attribute__((vector_size(LANES * sizeof(float))));
 
 // S[q, j0 + jj] (+)= Σ_{d in [d0, d0 + nd)} Q[q, d] · K[j0 + jj, d], d ascending, one float
 // accumulator per score (kept in the attn row between d chunks). kt: [nd, JBLK], K^T of the block,
@@ -109,6 +110,23 @@ attention_body(float *out, float *attn, const float *Q, const float *K, const fl
                     for (int g = 0; g < HG; g++)
                         for (int d = 0; d < DBLK; d++)
                             head[g][d] = 0.0f;
+                    if (nd % LANES == 0) {
+                        // the same sums (key order, multiply then add) with each head's LANES
+                        // accumulators in a register across the keys instead of a stack round trip
+                        const float *w0 = Aq + (size_t)h0 * T;
+                        const float *w1 = ng > 1 ? w0 + T : w0, *w2 = ng > 2 ? w0 + 2 * (size_t)T : w0;
+                        const float *w3 = ng > 3 ? w0 + 3 * (size_t)T : w0;
+                        for (int dc = 0; dc < nd; dc += LANES) {
+                            vf8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+                            for (int j = 0; j < T; j++) {
+                                vf8 v;
+                                memcpy(&v, Vb + (size_t)j * D + d0 + dc, sizeof v);
+                                a0 += w0[j] * v, a1 += w1[j] * v, a2 += w2[j] * v, a3 += w3[j] * v;
+                            }
+                            memcpy(&head[0][dc], &a0, sizeof a0), memcpy(&head[1][dc], &a1, sizeof a1);
+                            memcpy(&head[2][dc], &a2, sizeof a2), memcpy(&head[3][dc], &a3, sizeof a3);
+                        }
+                    } else
                     for (int j = 0; j < T; j++) {
                         const float *v = Vb + (size_t)j * D + d0;
                         for (int g = 0; g < ng; g++) {
