@@ -185,6 +185,22 @@ void tft_op_glu_ref(float *y, const float *z, int R, int C) {
         }
 }
 
+// Max of x[0, n) and m, in BLK lanes (exact in any order).
+static inline float seg_max(const float *x, int n, float m) {
+    float mx[BLK];
+    for (int k = 0; k < BLK; k++)
+        mx[k] = m;
+    int c = 0;
+    for (; c + BLK <= n; c += BLK)
+        for (int k = 0; k < BLK; k++)
+            mx[k] = x[c + k] > mx[k] ? x[c + k] : mx[k];
+    for (int k = 0; c < n; c++, k++)
+        mx[k] = x[c] > mx[k] ? x[c] : mx[k];
+    for (int k = 0; k < BLK; k++)
+        m = mx[k] > m ? mx[k] : m;
+    return m;
+}
+
 // ---- softmax over the last dim ------------------------------------------------------------
 // m = max, e = exp(x - m), s = Σe, x = e * (1/s) (PyTorch's vectorized last-dim form). The max
 // (exact in any order) and the exps run in BLK-wide blocks; the sum is serial, left to right, so
@@ -193,18 +209,8 @@ void tft_op_glu_ref(float *y, const float *z, int R, int C) {
 BODY void softmax_body(float *x, int R, int C) {
     for (int r = 0; r < R; r++) {
         float *restrict xr = x + (size_t)r * C;
-        float mx[BLK];
-        for (int k = 0; k < BLK; k++)
-            mx[k] = -INFINITY;
-        int c = 0;
-        for (; c + BLK <= C; c += BLK)
-            for (int k = 0; k < BLK; k++)
-                mx[k] = xr[c + k] > mx[k] ? xr[c + k] : mx[k];
-        for (int k = 0; c < C; c++, k++)
-            mx[k] = xr[c] > mx[k] ? xr[c] : mx[k];
-        float m = mx[0];
-        for (int k = 1; k < BLK; k++)
-            m = mx[k] > m ? mx[k] : m;
+        const float m      = seg_max(xr, C, -INFINITY);
+        int         c;
         for (c = 0; c + BLK <= C; c += BLK)
             for (int k = 0; k < BLK; k++)
                 xr[c + k] = vexpf(xr[c + k] - m);
@@ -249,20 +255,6 @@ static inline float seg_sum(const float *x, int n) {
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-static inline float seg_max(const float *x, int n, float m) {
-    float mx[BLK];
-    for (int k = 0; k < BLK; k++)
-        mx[k] = m;
-    int c = 0;
-    for (; c + BLK <= n; c += BLK)
-        for (int k = 0; k < BLK; k++)
-            mx[k] = x[c + k] > mx[k] ? x[c + k] : mx[k];
-    for (int k = 0; c < n; c++, k++)
-        mx[k] = x[c] > mx[k] ? x[c] : mx[k];
-    for (int k = 0; k < BLK; k++)
-        m = mx[k] > m ? mx[k] : m;
-    return m;
-}
 
 BODY void masked_softmax_body(float *x, int C, int ne, int d0, int nv, float mask_bias) {
     float m = seg_max(x + d0, nv, seg_max(x, ne, -INFINITY));
