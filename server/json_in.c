@@ -1,0 +1,669 @@
+// json_in.c: forecast request JSON -> tft_series without heap allocation (see json_in.h).
+//
+// Two passes over jsmn's tokens:
+//  1. strict JSON: jsmn (even with JSMN_STRICT) accepts trailing commas, missing commas and some
+//     stray ':' / ',' (upstream issues #52, #158, #217, #247), so every byte between two tokens is
+//     checked here against exactly what RFC 8259 allows there (whitespace and one ',' or ':'),
+//     primitives against the literal/number grammar, strings for control characters, valid escapes
+//     and UTF-8 (they are unescaped in place and NUL-terminated); nesting depth is capped.
+//  2. the schema-directed walk: known keys only, no duplicates, types, finite numbers (strtod_l in
+//     the C locale, as the loader's parser, so values are bitwise the CLI's), model inputs only,
+//     horizon range, time_idx integers and length; everything is written into the arena.
+// No malloc/calloc/realloc/free here: all memory is the caller's arena or the body itself.
+#define JSMN_STRICT
+#define JSMN_PARENT_LINKS
+#define JSMN_STATIC
+#include <jsmn.h>
+
+#include "json_in.h"
+#include <limits.h>
+#include <locale.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH_CAP 64
+
+tft_req_limits tft_req_default_limits(void) {
+    tft_req_limits l = {.max_depth = 16, .max_series = 4096, .max_values = 1u << 22, .max_tokens = 1u << 23};
+    return l;
+}
+
+void tft_req_arena_init(tft_req_arena *a, void *buf, size_t cap, const tft_req_limits *lim) {
+    uintptr_t p   = (uintptr_t)buf;
+    size_t    pad = (size_t)((16 - (p & 15)) & 15);
+    if (!buf || cap < pad) pad = cap = 0;
+    a->buf  = (unsigned char *)buf + pad;
+    a->cap  = cap - pad;
+    a->used = 0;
+    a->lim  = lim ? *lim : tft_req_default_limits();
+    if (a->lim.max_depth == 0 || a->lim.max_depth > MAX_DEPTH_CAP) a->lim.max_depth = MAX_DEPTH_CAP;
+}
+
+void tft_req_arena_reset(tft_req_arena *a) { a->used = 0; }
+
+static void *take(tft_req_arena *a, size_t n, size_t count) {
+    if (count && n > (SIZE_MAX - 16) / count) return NULL;
+    size_t bytes = n * count;
+    size_t at    = (a->used + 15) & ~(size_t)15;
+    if (at > a->cap || bytes > a->cap - at) return NULL;
+    a->used = at + bytes;
+    return a->buf + at;
+}
+
+static locale_t        c_locale;
+static pthread_once_t  c_locale_once = PTHREAD_ONCE_INIT;
+static void            c_locale_init(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
+
+// ------------------------------------------------------------------------------------------------
+// errors
+
+typedef struct dec {
+    const tft_model *m;
+    char            *body;
+    size_t           len;
+    jsmntok_t       *t;
+    int              nt;
+    tft_req_arena   *a;
+    tft_req_error   *err;
+    tft_req_error    local_err;
+    uint64_t         values;
+} dec;
+
+static int fail(dec *d, int http, const char *code, int32_t series, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+static int fail(dec *d, int http, const char *code, int32_t series, const char *field, const char *fmt, ...) {
+    tft_req_error *e = d->err;
+    e->http          = http;
+    e->code          = code;
+    e->series        = series;
+    snprintf(e->field, sizeof e->field, "%s", field ? field : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+#define MALFORMED(d, at, what) \
+    fail(d, 400, "malformed_json", -1, NULL, "request is not valid JSON: %s at byte %ld", what, (long)(at))
+
+// ------------------------------------------------------------------------------------------------
+// pass 1: strict JSON over the token stream
+
+static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// [from, to) must be: ws* [sep ws*] (sep 0: whitespace only)
+static int gap(dec *d, long from, long to, char sep) {
+    long i = from;
+    while (i < to && is_ws(d->body[i])) i++;
+    if (sep) {
+        if (i >= to || d->body[i] != sep) {
+            char what[48];
+            snprintf(what, sizeof what, "expected '%c'", sep);
+            return MALFORMED(d, i, what);
+        }
+        i++;
+        while (i < to && is_ws(d->body[i])) i++;
+    }
+    if (i != to) return MALFORMED(d, i, d->body[i] == 0 ? "NUL byte" : "unexpected character");
+    return 0;
+}
+
+// JSON number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+static int number_ok(const char *s, long n) {
+    long i = 0;
+    if (i < n && s[i] == '-') i++;
+    if (i >= n) return 0;
+    if (s[i] == '0') i++;
+    else if (s[i] >= '1' && s[i] <= '9')
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    else return 0;
+    if (i < n && s[i] == '.') {
+        i++;
+        long k = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+        if (i == k) return 0;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+        long k = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+        if (i == k) return 0;
+    }
+    return i == n;
+}
+
+static int primitive_ok(const char *s, long n) {
+    if (n == 4 && (memcmp(s, "true", 4) == 0 || memcmp(s, "null", 4) == 0)) return 1;
+    if (n == 5 && memcmp(s, "false", 5) == 0) return 1;
+    return number_ok(s, n);
+}
+
+// RFC 3629 sequence length at s (avail bytes), 0 if malformed.
+static size_t utf8_seq(const unsigned char *s, size_t avail) {
+    unsigned c = s[0];
+    if (c < 0x80) return 1;
+    size_t   n;
+    unsigned min;
+    if (c >= 0xC2 && c <= 0xDF) n = 2, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF) n = 3, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4) n = 4, min = 0x10000;
+    else return 0;
+    if (avail < n) return 0;
+    unsigned cp = c & (0x7F >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return n;
+}
+
+static int hex4(const char *s, unsigned *out) {
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char     c = s[i];
+        unsigned h;
+        if (c >= '0' && c <= '9') h = (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f') h = (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') h = (unsigned)(c - 'A' + 10);
+        else return -1;
+        v = v << 4 | h;
+    }
+    *out = v;
+    return 0;
+}
+
+// Validates and unescapes the string token in place; NUL-terminates it (at most where its closing
+// quote was) and sets t->end to the unescaped end (t->start unchanged).
+static int string_fix(dec *d, jsmntok_t *t) {
+    char *s = d->body;
+    long  i = t->start, end = t->end, o = t->start;
+    while (i < end) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20) return MALFORMED(d, i, "control character in a string");
+        if (c == '\\') {
+            if (i + 1 >= end) return MALFORMED(d, i, "bad escape");
+            char e = s[i + 1];
+            switch (e) {
+            case '"': s[o++] = '"', i += 2; continue;
+            case '\\': s[o++] = '\\', i += 2; continue;
+            case '/': s[o++] = '/', i += 2; continue;
+            case 'b': s[o++] = '\b', i += 2; continue;
+            case 'f': s[o++] = '\f', i += 2; continue;
+            case 'n': s[o++] = '\n', i += 2; continue;
+            case 'r': s[o++] = '\r', i += 2; continue;
+            case 't': s[o++] = '\t', i += 2; continue;
+            case 'u': break;
+            default: return MALFORMED(d, i, "bad escape");
+            }
+            unsigned cp;
+            if (i + 6 > end || hex4(s + i + 2, &cp) != 0) return MALFORMED(d, i, "bad \\u escape");
+            i += 6;
+            if (cp >= 0xDC00 && cp <= 0xDFFF) return MALFORMED(d, i - 6, "lone low surrogate");
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                unsigned lo;
+                if (i + 6 > end || s[i] != '\\' || s[i + 1] != 'u' || hex4(s + i + 2, &lo) != 0 || lo < 0xDC00 ||
+                    lo > 0xDFFF)
+                    return MALFORMED(d, i - 6, "lone high surrogate");
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                i += 6;
+            }
+            if (cp == 0) return MALFORMED(d, i - 6, "\\u0000 in a string");
+            if (cp < 0x80) s[o++] = (char)cp;
+            else if (cp < 0x800) s[o++] = (char)(0xC0 | cp >> 6), s[o++] = (char)(0x80 | (cp & 0x3F));
+            else if (cp < 0x10000)
+                s[o++] = (char)(0xE0 | cp >> 12), s[o++] = (char)(0x80 | ((cp >> 6) & 0x3F)),
+                s[o++] = (char)(0x80 | (cp & 0x3F));
+            else
+                s[o++] = (char)(0xF0 | cp >> 18), s[o++] = (char)(0x80 | ((cp >> 12) & 0x3F)),
+                s[o++] = (char)(0x80 | ((cp >> 6) & 0x3F)), s[o++] = (char)(0x80 | (cp & 0x3F));
+            continue;
+        }
+        size_t n = utf8_seq((const unsigned char *)s + i, (size_t)(end - i));
+        if (n == 0) return MALFORMED(d, i, "invalid UTF-8");
+        if (o == i) o += (long)n, i += (long)n;
+        else
+            while (n--) s[o++] = s[i++];
+    }
+    s[o]   = '\0'; // o <= end, the closing quote
+    t->end = (int)o;
+    return 0;
+}
+
+static long raw_start(const jsmntok_t *t) { return t->type == JSMN_STRING ? t->start - 1 : t->start; }
+
+static int strict_pass(dec *d) {
+    int  stack[2 * MAX_DEPTH_CAP + 4], count[2 * MAX_DEPTH_CAP + 4];
+    long raw_end[2 * MAX_DEPTH_CAP + 4]; // string keys: their raw end (after the closing quote)
+    int  sp = 0, depth = 0;
+    long pos = 0;
+    for (int i = 0; i < d->nt; i++) {
+        jsmntok_t *t = &d->t[i];
+        // close whatever ended before this token
+        while (sp > 0 && stack[sp - 1] != t->parent) {
+            jsmntok_t *top = &d->t[stack[sp - 1]];
+            if (top->type == JSMN_STRING) { // a key: exactly one value
+                if (count[sp - 1] != 1) return MALFORMED(d, pos, "object key without a value");
+            } else {
+                if (gap(d, pos, top->end - 1, 0)) return -1;
+                pos = top->end;
+                depth--;
+                if (top->type == JSMN_OBJECT && count[sp - 1] != top->size)
+                    return MALFORMED(d, pos, "bad object");
+            }
+            sp--;
+        }
+        if (sp == 0 && (t->parent != -1 || i > 0)) return MALFORMED(d, raw_start(t), "more than one value");
+        char sep = 0;
+        if (sp > 0) {
+            jsmntok_t *top = &d->t[stack[sp - 1]];
+            if (top->type == JSMN_STRING) {
+                if (count[sp - 1] != 0) return MALFORMED(d, raw_start(t), "two values for one key");
+                sep = ':';
+                pos = raw_end[sp - 1];
+            } else {
+                if (top->type == JSMN_OBJECT && t->type != JSMN_STRING)
+                    return MALFORMED(d, raw_start(t), "object key is not a string");
+                sep = count[sp - 1] ? ',' : 0;
+            }
+            count[sp - 1]++;
+        }
+        if (gap(d, pos, raw_start(t), sep)) return -1;
+        switch (t->type) {
+        case JSMN_OBJECT:
+        case JSMN_ARRAY:
+            if (++depth > (int)d->a->lim.max_depth)
+                return fail(d, 413, "too_deep", -1, NULL, "request nests deeper than %u levels",
+                            d->a->lim.max_depth);
+            stack[sp] = i, count[sp] = 0, sp++;
+            pos = t->start + 1;
+            break;
+        case JSMN_STRING: {
+            long re = t->end + 1;
+            if (string_fix(d, t)) return -1;
+            pos = re;
+            if (sp > 0 && d->t[stack[sp - 1]].type == JSMN_OBJECT) // a key
+                stack[sp] = i, count[sp] = 0, raw_end[sp] = re, sp++;
+            break;
+        }
+        case JSMN_PRIMITIVE:
+            if (!primitive_ok(d->body + t->start, t->end - t->start))
+                return MALFORMED(d, t->start, "bad literal or number");
+            pos = t->end;
+            break;
+        default: return MALFORMED(d, t->start, "bad token");
+        }
+    }
+    while (sp > 0) {
+        jsmntok_t *top = &d->t[stack[sp - 1]];
+        if (top->type == JSMN_STRING) {
+            if (count[sp - 1] != 1) return MALFORMED(d, pos, "object key without a value");
+        } else {
+            if (gap(d, pos, top->end - 1, 0)) return -1;
+            pos = top->end;
+        }
+        sp--;
+    }
+    return gap(d, pos, (long)d->len, 0);
+}
+
+// ------------------------------------------------------------------------------------------------
+// pass 2: the schema walk
+
+// index just past the subtree of token i
+static int skip(const dec *d, int i) {
+    int j = i + 1;
+    while (j < d->nt && d->t[j].start < d->t[i].end) j++;
+    return j;
+}
+
+static const char *str(const dec *d, int i) { return d->body + d->t[i].start; }
+static int         is(const dec *d, int i, const char *s) { return strcmp(str(d, i), s) == 0; }
+
+static const char *type_name(const dec *d, int i) {
+    const jsmntok_t *t = &d->t[i];
+    switch (t->type) {
+    case JSMN_OBJECT: return "an object";
+    case JSMN_ARRAY: return "an array";
+    case JSMN_STRING: return "a string";
+    default: break;
+    }
+    char c = d->body[t->start];
+    return c == 't' || c == 'f' ? "a boolean" : c == 'n' ? "null" : "a number";
+}
+
+// Clinger's fast path: a literal (grammar already checked) with at most 15 significant digits and
+// a decimal exponent of at most 22 in magnitude is m * 10^e or m / 10^-e with both operands exact
+// doubles, so one IEEE operation gives the correctly rounded value: bitwise strtod's. 0 if it applies.
+static int fast_double(const char *s, long n, double *out) {
+    static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                   1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    long     i = 0, e = 0;
+    int      neg = 0, digits = 0;
+    uint64_t m = 0;
+    if (s[i] == '-') neg = 1, i++;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+        if (m || s[i] != '0') digits++;
+        m = m * 10 + (uint64_t)(s[i] - '0');
+        if (digits > 15) return -1;
+    }
+    if (i < n && s[i] == '.')
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+            if (m || s[i] != '0') digits++;
+            m = m * 10 + (uint64_t)(s[i] - '0');
+            e--;
+            if (digits > 15) return -1;
+        }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        int  eneg = 0;
+        long x = 0, k = 0;
+        i++;
+        if (s[i] == '+' || s[i] == '-') eneg = s[i] == '-', i++;
+        for (; i < n; i++, k++) x = x * 10 + (s[i] - '0');
+        if (k > 4) return -1;
+        e += eneg ? -x : x;
+    }
+    double v;
+    if (m == 0) v = 0;
+    else if (e >= 0 && e <= 22) v = (double)m * p10[e];
+    else if (e < 0 && e >= -22) v = (double)m / p10[-e];
+    else return -1;
+    *out = neg ? -v : v;
+    return 0;
+}
+
+// number token -> double (as strtod_l on the literal in the C locale, as the loader); 0 ok, -1 not a number
+static int to_double(dec *d, int i, double *out) {
+    const jsmntok_t *t = &d->t[i];
+    if (t->type != JSMN_PRIMITIVE) return -1;
+    char c = d->body[t->start];
+    if (c != '-' && (c < '0' || c > '9')) return -1;
+    if (fast_double(d->body + t->start, t->end - t->start, out) == 0) return 0;
+    char save         = d->body[t->end]; // a delimiter: the root is an object, so t->end < len
+    d->body[t->end]   = '\0';
+    *out              = strtod_l(d->body + t->start, NULL, c_locale);
+    d->body[t->end]   = save;
+    return 0;
+}
+
+// exact integer: optional '-', digits only, no overflow (as tft_json_i64)
+static int to_i64(const dec *d, int i, int64_t *out) {
+    const jsmntok_t *t = &d->t[i];
+    if (t->type != JSMN_PRIMITIVE) return -1;
+    const char *s = d->body + t->start;
+    long        n = t->end - t->start, k = 0;
+    int         neg = 0;
+    if (k < n && s[k] == '-') neg = 1, k++;
+    if (k >= n) return -1;
+    uint64_t v = 0;
+    for (; k < n; k++) {
+        if (s[k] < '0' || s[k] > '9') return -1;
+        unsigned dg = (unsigned)(s[k] - '0');
+        if (v > (UINT64_MAX - dg) / 10) return -1;
+        v = v * 10 + dg;
+    }
+    if (!neg && v > (uint64_t)INT64_MAX) return -1;
+    if (neg && v > (uint64_t)INT64_MAX + 1) return -1;
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return 0;
+}
+
+static int count_values(dec *d, uint64_t n, int32_t si, const char *sid) {
+    d->values += n;
+    if (d->values > d->a->lim.max_values)
+        return fail(d, 413, "too_many_elements", si, NULL,
+                    "series %d '%s': request has more than %llu values", si, sid,
+                    (unsigned long long)d->a->lim.max_values);
+    return 0;
+}
+
+#define NOSPACE(d) \
+    fail(d, 413, "too_large", -1, NULL, "request does not fit the decoder's arena (%zu bytes)", (d)->a->cap)
+
+// One object of name -> array (history/future) or name -> scalar (static) into columns.
+// Returns the index past the object, or -1.
+static int columns(dec *d, int obj, int scalar, int32_t si, const char *sid, const char *part, tft_column **out,
+                   int32_t *n) {
+    char field[96];
+    *out = NULL, *n = 0;
+    if (d->t[obj].type != JSMN_OBJECT)
+        return fail(d, 422, "wrong_type", si, part, "series %d '%s': \"%s\" must be an object of column -> %s", si,
+                    sid, part, scalar ? "value" : "array");
+    int32_t     nk   = d->t[obj].size;
+    tft_column *cols = take(d->a, sizeof *cols, (size_t)nk + 1);
+    if (!cols) return NOSPACE(d);
+    memset(cols, 0, sizeof *cols * ((size_t)nk + 1));
+    int k = obj + 1;
+    for (int32_t c = 0; c < nk; c++) {
+        int         v    = k + 1;
+        const char *name = str(d, k);
+        int         is_cat = tft_model_input_is_categorical(d->m, name);
+        snprintf(field, sizeof field, "%s.%s", part, name);
+        if (is_cat < 0)
+            return fail(d, 422, "not_a_model_input", si, field,
+                        "series %d '%s': %s has '%s', which is not an input of this model (see `tft info`)", si, sid,
+                        part, name);
+        for (int32_t p = 0; p < c; p++)
+            if (strcmp(cols[p].name, name) == 0)
+                return fail(d, 400, "duplicate_key", si, field, "series %d '%s': %s has '%s' twice", si, sid, part,
+                            name);
+        if (!scalar && d->t[v].type != JSMN_ARRAY)
+            return fail(d, 422, "wrong_type", si, field, "series %d '%s': %s '%s' must be an array", si, sid, part,
+                        name);
+        int32_t len   = scalar ? 1 : d->t[v].size;
+        int     first = scalar ? v : v + 1;
+        if (count_values(d, (uint64_t)len, si, sid)) return -1;
+        cols[c].name = name;
+        cols[c].len  = len;
+        int e        = first;
+        if (is_cat) {
+            const char **labels = take(d->a, sizeof(char *), (size_t)len + 1);
+            if (!labels) return NOSPACE(d);
+            for (int32_t i = 0; i < len; i++) {
+                if (d->t[e].type != JSMN_STRING) {
+                    snprintf(field, sizeof field, "%s.%s[%d]", part, name, i);
+                    return fail(d, 422, "wrong_type", si, field,
+                                "series %d '%s': %s '%s'[%d] must be a string (a category label), not %s", si, sid,
+                                part, name, i, type_name(d, e));
+                }
+                labels[i] = str(d, e);
+                e++;
+            }
+            labels[len]   = NULL;
+            cols[c].labels = labels;
+        } else {
+            double *vals = take(d->a, sizeof(double), (size_t)len + 1);
+            if (!vals) return NOSPACE(d);
+            for (int32_t i = 0; i < len; i++) {
+                if (to_double(d, e, &vals[i]) != 0) {
+                    snprintf(field, sizeof field, "%s.%s[%d]", part, name, i);
+                    return fail(d, 422, "wrong_type", si, field, "series %d '%s': %s '%s'[%d] must be a number, not %s",
+                                si, sid, part, name, i, type_name(d, e));
+                }
+                if (!isfinite(vals[i])) {
+                    snprintf(field, sizeof field, "%s.%s[%d]", part, name, i);
+                    return fail(d, 422, "non_finite_input", si, field,
+                                "series %d '%s': %s '%s'[%d] = %.*s is not a finite float", si, sid, part, name, i,
+                                (int)(d->t[e].end - d->t[e].start) > 40 ? 40 : (int)(d->t[e].end - d->t[e].start),
+                                str(d, e));
+                }
+                e++;
+            }
+            vals[len]      = 0;
+            cols[c].values = vals;
+        }
+        k = skip(d, k + 1); // past the key's value
+    }
+    *out = cols, *n = nk;
+    return k;
+}
+
+enum { K_ID = 1, K_STATIC = 2, K_TIME = 4, K_HISTORY = 8, K_FUTURE = 16 };
+
+static int series_one(dec *d, tft_req *r, int s, int32_t i) {
+    tft_series *x = &r->series[i];
+    memset(x, 0, sizeof *x);
+    if (d->t[s].type != JSMN_OBJECT)
+        return fail(d, 422, "wrong_type", i, NULL, "series %d must be an object, not %s", i, type_name(d, s));
+    static const char *const names[] = {"id", "static", "time_idx", "history", "future"};
+    int                      at[5]   = {0, 0, 0, 0, 0};
+    unsigned                 seen    = 0;
+    int                      k       = s + 1;
+    for (int32_t c = 0; c < d->t[s].size; c++) {
+        int j = 0;
+        while (j < 5 && !is(d, k, names[j])) j++;
+        if (j == 5)
+            return fail(d, 422, "unknown_key", i, str(d, k), "series %d has unknown key '%s'", i, str(d, k));
+        if (seen & (1u << j))
+            return fail(d, 400, "duplicate_key", i, names[j], "series %d has key '%s' twice", i, names[j]);
+        seen |= 1u << j;
+        at[j] = k + 1;
+        k     = skip(d, k + 1);
+    }
+    if (at[0]) {
+        if (d->t[at[0]].type != JSMN_STRING)
+            return fail(d, 422, "wrong_type", i, "id", "series %d: \"id\" must be a string", i);
+        r->ids[i] = str(d, at[0]);
+    } else {
+        char *buf = take(d->a, 1, 16);
+        if (!buf) return NOSPACE(d);
+        snprintf(buf, 16, "%d", i);
+        r->ids[i] = buf;
+    }
+    x->id      = r->ids[i];
+    x->horizon = r->horizon;
+    if (at[1] && columns(d, at[1], 1, i, x->id, "static", (tft_column **)&x->statics, &x->n_statics) < 0) return -1;
+    if (!at[3])
+        return fail(d, 422, "missing_field", i, "history", "series %d '%s': \"history\" is missing", i, x->id);
+    if (columns(d, at[3], 0, i, x->id, "history", (tft_column **)&x->history, &x->n_history_columns) < 0) return -1;
+    if (at[4] && columns(d, at[4], 0, i, x->id, "future", (tft_column **)&x->future, &x->n_future_columns) < 0)
+        return -1;
+    x->n_history = x->n_history_columns > 0 ? x->history[0].len : 0;
+    if (at[2]) {
+        int ti = at[2];
+        if (d->t[ti].type != JSMN_ARRAY)
+            return fail(d, 422, "wrong_type", i, "time_idx", "series %d '%s': \"time_idx\" must be an array of integers",
+                        i, x->id);
+        int32_t len = d->t[ti].size;
+        if (count_values(d, (uint64_t)len, i, x->id)) return -1;
+        int64_t *t = take(d->a, sizeof(int64_t), (size_t)len + 1);
+        if (!t) return NOSPACE(d);
+        int e = ti + 1;
+        for (int32_t q = 0; q < len; q++) {
+            if (to_i64(d, e, &t[q]) != 0) {
+                char field[32];
+                snprintf(field, sizeof field, "time_idx[%d]", q);
+                return fail(d, 422, "wrong_type", i, field, "series %d '%s': time_idx[%d] is not an integer", i, x->id,
+                            q);
+            }
+            e = skip(d, e);
+        }
+        int32_t want = x->n_history + (r->horizon ? r->horizon : tft_model_get_info(d->m)->max_prediction_length);
+        if (len != want)
+            return fail(d, 422, "length_mismatch", i, "time_idx",
+                        "series %d '%s': time_idx has %d values, expected history + horizon = %d", i, x->id, len, want);
+        x->time_idx = t;
+    }
+    return 0;
+}
+
+int tft_req_decode(const tft_model *m, char *body, size_t len, tft_req_arena *a, tft_req *out, tft_req_error *err) {
+    dec d;
+    memset(&d, 0, sizeof d);
+    d.m = m, d.body = body, d.len = len, d.a = a, d.err = err ? err : &d.local_err;
+    memset(out, 0, sizeof *out);
+    memset(d.err, 0, sizeof *d.err);
+    d.err->series = -1;
+    pthread_once(&c_locale_once, c_locale_init);
+    if (c_locale == (locale_t)0) return fail(&d, 500, "internal", -1, NULL, "newlocale(C) failed");
+    if (len > (size_t)INT_MAX - 2)
+        return fail(&d, 413, "too_large", -1, NULL, "request body is larger than %d bytes", INT_MAX - 2);
+    a->used = 0;
+    // tokens: all the arena's free space, up to max_tokens; then keep only what was used
+    size_t     room = a->cap / sizeof(jsmntok_t);
+    jsmntok_t *toks = (jsmntok_t *)(void *)a->buf;
+    if (room > a->lim.max_tokens) room = a->lim.max_tokens;
+    if (room > (size_t)UINT_MAX) room = UINT_MAX;
+    jsmn_parser p;
+    jsmn_init(&p);
+    int nt = jsmn_parse(&p, body, len, toks, (unsigned)room);
+    if (nt == JSMN_ERROR_NOMEM) {
+        if (room >= a->lim.max_tokens)
+            return fail(&d, 413, "too_many_elements", -1, NULL, "request has more than %u JSON values",
+                        a->lim.max_tokens);
+        return NOSPACE(&d);
+    }
+    if (nt < 0) {
+        // jsmn stops at a NUL byte: name it rather than "incomplete"
+        if (memchr(body, 0, len)) return MALFORMED(&d, (char *)memchr(body, 0, len) - body, "NUL byte");
+        return MALFORMED(&d, p.pos, nt == JSMN_ERROR_PART ? "incomplete document" : "invalid character");
+    }
+    if (nt == 0) return MALFORMED(&d, 0, "empty document");
+    a->used = (size_t)nt * sizeof(jsmntok_t);
+    d.t = toks, d.nt = nt;
+    if (strict_pass(&d)) return -1;
+
+    // the request object
+    if (toks[0].type != JSMN_OBJECT)
+        return fail(&d, 422, "not_an_object", -1, NULL, "request must be a JSON object, not %s", type_name(&d, 0));
+    static const char *const names[] = {"horizon", "interpret", "series", "model"};
+    int                      at4[4]  = {0, 0, 0, 0};
+    unsigned                 seen    = 0;
+    int                      k       = 1;
+    for (int32_t c = 0; c < toks[0].size; c++) {
+        int j = 0;
+        while (j < 4 && !is(&d, k, names[j])) j++;
+        if (j == 4) return fail(&d, 422, "unknown_key", -1, str(&d, k), "request has unknown key '%s'", str(&d, k));
+        if (seen & (1u << j))
+            return fail(&d, 400, "duplicate_key", -1, names[j], "request has key '%s' twice", names[j]);
+        seen |= 1u << j;
+        at4[j] = k + 1;
+        k      = skip(&d, k + 1);
+    }
+    const tft_model_info *mi = tft_model_get_info(m);
+    if (at4[0]) {
+        int64_t v;
+        if (to_i64(&d, at4[0], &v) != 0)
+            return fail(&d, 422, "wrong_type", -1, "horizon", "\"horizon\" must be an integer");
+        if (v < mi->min_prediction_length || v > mi->max_prediction_length)
+            return fail(&d, 422, "horizon_out_of_range", -1, "horizon",
+                        "horizon %lld is outside [min_prediction_length %d, max_prediction_length %d]", (long long)v,
+                        mi->min_prediction_length, mi->max_prediction_length);
+        out->horizon = (int32_t)v;
+    }
+    if (at4[1]) {
+        int i = at4[1];
+        if (toks[i].type != JSMN_PRIMITIVE || (body[toks[i].start] != 't' && body[toks[i].start] != 'f'))
+            return fail(&d, 422, "wrong_type", -1, "interpret", "\"interpret\" must be true or false");
+        out->interpret = body[toks[i].start] == 't';
+    }
+    if (at4[3]) {
+        if (toks[at4[3]].type != JSMN_STRING)
+            return fail(&d, 422, "wrong_type", -1, "model", "\"model\" must be a string (a model name)");
+        out->model = str(&d, at4[3]);
+    }
+    int ss = at4[2];
+    if (!ss || toks[ss].type != JSMN_ARRAY || toks[ss].size == 0)
+        return fail(&d, 422, ss ? "wrong_type" : "missing_field", -1, "series",
+                    "request needs \"series\": a non-empty array");
+    if ((uint32_t)toks[ss].size > a->lim.max_series)
+        return fail(&d, 413, "too_many_elements", -1, "series", "request has %d series, more than the limit %u",
+                    toks[ss].size, a->lim.max_series);
+    int32_t n   = toks[ss].size;
+    out->series = take(a, sizeof *out->series, (size_t)n);
+    out->ids    = take(a, sizeof(char *), (size_t)n);
+    if (!out->series || !out->ids) return NOSPACE(&d);
+    int s = ss + 1;
+    for (int32_t i = 0; i < n; i++) {
+        if (series_one(&d, out, s, i)) return -1;
+        s = skip(&d, s);
+    }
+    out->n = n;
+    return 0;
+}

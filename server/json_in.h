@@ -1,0 +1,59 @@
+// json_in.h: the server's hot-path decoder of a forecast request (engine/cli/REQUEST.md) into
+// tft_series for one model. Same validation and the same tft_series as engine/cli/request.c, but
+// no heap allocation: the jsmn tokens, the series/column arrays, the values and the label
+// pointers all come from a caller-provided arena; labels and keys point into the request body,
+// which is unescaped in place (the body is modified: each string is NUL-terminated where its
+// closing quote was).
+//
+// Differences from the CLI decoder: duplicate keys are "duplicate_key" (the CLI's parser calls
+// them invalid JSON), a top-level "model" must be a string (the CLI ignores any value there), and
+// the limits below (depth, series, values, tokens) are enforced with HTTP-ish error classes.
+#ifndef TFT_SERVER_JSON_IN_H
+#define TFT_SERVER_JSON_IN_H
+#include <stddef.h>
+#include <stdint.h>
+#include "../engine/tft.h"
+
+typedef struct tft_req_limits {
+    uint32_t max_depth;   // nesting depth of the document (default 16, as the CLI; at most 64)
+    uint32_t max_series;  // series per request (default 4096)
+    uint64_t max_values;  // numbers + labels + time_idx entries per request (default 1 << 22)
+    uint32_t max_tokens;  // JSON values + keys per request (default 1 << 23)
+} tft_req_limits;
+tft_req_limits tft_req_default_limits(void);
+
+// Bump allocator over caller memory. Reset per request with tft_req_arena_reset (or init again).
+typedef struct tft_req_arena {
+    unsigned char *buf;
+    size_t         cap, used;
+    tft_req_limits lim;
+} tft_req_arena;
+// lim may be NULL (defaults). buf should be 16-byte aligned (it is aligned up if it is not).
+void tft_req_arena_init(tft_req_arena *a, void *buf, size_t cap, const tft_req_limits *lim);
+void tft_req_arena_reset(tft_req_arena *a);
+
+typedef struct tft_req {
+    int32_t      n;         // series
+    int32_t      horizon;   // 0 when the request leaves it to the model
+    int32_t      interpret; // 0/1
+    const char  *model;     // top-level "model" string, or NULL
+    tft_series  *series;    // [n] (in the arena)
+    const char **ids;       // [n] series ids ("0", "1"... when absent)
+} tft_req;
+
+typedef struct tft_req_error {
+    int         http;         // 400 malformed JSON, 413 too large / too many elements, 422 schema/values
+    const char *code;         // machine code (a string literal), e.g. "malformed_json"
+    int32_t     series;       // series index, or -1
+    char        field[96];    // e.g. "history.temp[3]", or ""
+    char        message[320]; // one line naming the series (index and id) and the field
+} tft_req_error;
+
+// Codes (http class):
+//   400 malformed_json, duplicate_key
+//   413 too_large (body over 2 GiB or arena too small), too_many_elements, too_deep
+//   422 not_an_object, unknown_key, wrong_type, missing_field, non_finite_input, not_a_model_input,
+//       horizon_out_of_range, length_mismatch
+// Returns 0 and fills *out, or -1 and fills *err (err may be NULL). len must not count a NUL.
+int tft_req_decode(const tft_model *m, char *body, size_t len, tft_req_arena *a, tft_req *out, tft_req_error *err);
+#endif

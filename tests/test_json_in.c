@@ -1,0 +1,670 @@
+// test_json_in.c: the server's request decoder (server/json_in.c) and response writer
+// (server/json_out.c).
+//  - every golden fixture's request: the same tft_series as the CLI's decoder (engine/cli/request.c)
+//    field by field, and bitwise the same tft_forecast quantiles; also the bundled default model
+//  - a table of bad requests: error class, code and message, and the CLI rejects each one too
+//  - jsmn's leniencies (trailing/missing commas, missing colons...): all malformed_json, as the
+//    loader's strict parser says
+//  - limits (depth, series, values, tokens) and an arena too small at every size below the need
+//  - no heap allocation in the decoder: by construction (no allocator call in its source; checked)
+//  - writer: response parsed back by the loader's strict parser, floats bitwise; escaping; errors
+#include <dirent.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "../engine/cli/request.h"
+#include "../engine/tft.h"
+#include "../loader/json.h"
+#include "../loader/loader.h"
+#include "../server/json_in.h"
+#include "../server/json_out.h"
+
+#define GOLDEN_DIR "weights/goldens"
+#define ARENA_BYTES (16u << 20)
+
+static tft_model *gm;     // group_softplus
+static char      *greq;   // its fixture request
+static void      *arena_mem;
+
+static char *fixture_request(const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, GOLDEN_DIR "/%s/fixture.safetensors", dir);
+    tft_ld_file *f;
+    tft_ld_error e;
+    if (tft_ld_open(path, &f, &e) != TFT_OK) return NULL;
+    const char *r = tft_ld_metadata(f, "request");
+    char       *s = r ? strdup(r) : NULL;
+    tft_ld_close(f);
+    return s;
+}
+
+static int setup(void **state) {
+    (void)state;
+    if (tft_model_load(GOLDEN_DIR "/group_softplus/model.safetensors", NULL, &gm) != TFT_OK) return -1;
+    greq      = fixture_request("group_softplus");
+    arena_mem = malloc(ARENA_BYTES);
+    return greq && arena_mem ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    tft_model_free(gm);
+    free(greq), free(arena_mem);
+    return 0;
+}
+
+// Decodes a copy of json (kept in *body: labels point into it) with the big arena.
+static int decode_lim(const tft_model *m, const char *json, size_t len, const tft_req_limits *lim, char **body,
+                      tft_req_arena *a, tft_req *r, tft_req_error *e) {
+    *body = malloc(len + 1);
+    memcpy(*body, json, len);
+    (*body)[len] = 0;
+    tft_req_arena_init(a, arena_mem, ARENA_BYTES, lim);
+    return tft_req_decode(m, *body, len, a, r, e);
+}
+
+// The request with the first `from` replaced by `to` (malloc'd).
+static char *with(const char *req, const char *from, const char *to) {
+    const char *at = strstr(req, from);
+    if (!at) fail_msg("request has no '%s'", from);
+    size_t pre = (size_t)(at - req), n = strlen(req) - strlen(from) + strlen(to);
+    char  *s   = malloc(n + 1);
+    memcpy(s, req, pre);
+    strcpy(s + pre, to);
+    strcat(s, at + strlen(from));
+    return s;
+}
+
+static void same_columns(const tft_column *a, int32_t na, const tft_column *b, int32_t nb) {
+    assert_int_equal(na, nb);
+    for (int32_t c = 0; c < na; c++) {
+        assert_string_equal(a[c].name, b[c].name);
+        assert_int_equal(a[c].len, b[c].len);
+        assert_int_equal(a[c].values == NULL, b[c].values == NULL);
+        assert_int_equal(a[c].labels == NULL, b[c].labels == NULL);
+        if (a[c].values) assert_memory_equal(a[c].values, b[c].values, sizeof(double) * (size_t)a[c].len);
+        if (a[c].labels)
+            for (int32_t i = 0; i < a[c].len; i++) assert_string_equal(a[c].labels[i], b[c].labels[i]);
+    }
+}
+
+// Our decoder and the CLI's on the same text: the same tft_series, and bitwise the same forecast.
+static void same_as_cli(const tft_model *m, const char *json, const char *what) {
+    tft_request cli;
+    char        err[300];
+    if (tft_request_parse(m, json, strlen(json), &cli, err, sizeof err) != TFT_OK) fail_msg("%s: CLI: %s", what, err);
+    char         *body;
+    tft_req_arena a;
+    tft_req       r;
+    tft_req_error e;
+    if (decode_lim(m, json, strlen(json), NULL, &body, &a, &r, &e) != 0)
+        fail_msg("%s: json_in: %d %s: %s", what, e.http, e.code, e.message);
+    assert_int_equal(r.n, cli.n);
+    assert_int_equal(r.horizon, cli.horizon);
+    assert_int_equal(r.interpret, cli.interpret);
+    for (int32_t i = 0; i < r.n; i++) {
+        const tft_series *x = &r.series[i], *y = &cli.series[i];
+        assert_string_equal(r.ids[i], cli.ids[i]);
+        assert_string_equal(x->id, y->id);
+        assert_int_equal(x->n_history, y->n_history);
+        assert_int_equal(x->horizon, y->horizon);
+        same_columns(x->statics, x->n_statics, y->statics, y->n_statics);
+        same_columns(x->history, x->n_history_columns, y->history, y->n_history_columns);
+        same_columns(x->future, x->n_future_columns, y->future, y->n_future_columns);
+        assert_int_equal(x->time_idx == NULL, y->time_idx == NULL);
+        if (x->time_idx)
+            assert_memory_equal(x->time_idx, y->time_idx,
+                                sizeof(int64_t) * (size_t)(x->n_history + (x->horizon ? x->horizon
+                                                           : tft_model_get_info(m)->max_prediction_length)));
+    }
+    const tft_model_info *mi = tft_model_get_info(m);
+    int32_t T = r.horizon ? r.horizon : mi->max_prediction_length;
+    size_t  n = (size_t)r.n * mi->n_targets * T * mi->n_quantiles;
+    float  *q1 = calloc(n, 4), *q2 = calloc(n, 4);
+    tft_context_params cp = tft_context_default_params();
+    cp.max_batch          = r.n;
+    tft_context *c        = NULL;
+    assert_int_equal(tft_context_new(m, &cp, &c), TFT_OK);
+    tft_forecast_output o1 = {.quantiles = q1}, o2 = {.quantiles = q2};
+    if (tft_forecast(c, r.series, r.n, &o1) != TFT_OK) fail_msg("%s: forecast: %s", what, tft_last_error());
+    if (tft_forecast(c, cli.series, cli.n, &o2) != TFT_OK) fail_msg("%s: forecast: %s", what, tft_last_error());
+    assert_memory_equal(q1, q2, n * 4);
+    tft_context_free(c);
+    free(q1), free(q2), free(body);
+    tft_request_free(&cli);
+}
+
+static void test_goldens_same_as_cli(void **state) {
+    (void)state;
+    DIR *dir = opendir(GOLDEN_DIR);
+    assert_non_null(dir);
+    int            count = 0;
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        if (de->d_name[0] == '.') continue;
+        char path[512];
+        snprintf(path, sizeof path, GOLDEN_DIR "/%s/model.safetensors", de->d_name);
+        tft_model *m = NULL;
+        if (tft_model_load(path, NULL, &m) != TFT_OK) fail_msg("%s: %s", path, tft_last_error());
+        char *req = fixture_request(de->d_name);
+        if (!req) fail_msg("%s: no fixture request", de->d_name);
+        same_as_cli(m, req, de->d_name);
+        free(req);
+        tft_model_free(m);
+        count++;
+    }
+    closedir(dir);
+    assert_true(count >= 8);
+    // the bundled default model on its sample request
+    tft_model *m = NULL;
+    if (tft_model_load("weights/default.safetensors", NULL, &m) != TFT_OK) fail_msg("%s", tft_last_error());
+    size_t len;
+    char   err[300];
+    char  *text = tft_read_file("weights/sample_request.json", &len, err, sizeof err);
+    if (!text) fail_msg("%s", err);
+    same_as_cli(m, text, "default");
+    free(text);
+    tft_model_free(m);
+}
+
+// Escapes in keys, ids and labels, whitespace everywhere, no "horizon", an id-less series.
+static void test_escapes_same_as_cli(void **state) {
+    (void)state;
+    char *a = with(greq, "\"temp\":[", " \"t\\u0065mp\" :\r\n\t[ ");
+    char *b = with(a, "\"id\":\"s00\"", "\"id\":\"s\\u00e9\\ud83d\\ude00\\n\\\"\\\\\\/\"");
+    char *c = with(b, "\"horizon\":6,", "");
+    char *d = with(c, "\"id\":\"s02\",", "");
+    char *e0 = with(d, "\"region\":\"north\"", "\"r\\u0065gion\":\"n\\u006frth\"");
+    char *e = with(e0, "\"interpret\":false", "\"interpret\":true,\"model\":\"m\\u00e9\"");
+    same_as_cli(gm, e, "escapes");
+    char         *body;
+    tft_req_arena ar;
+    tft_req       r;
+    tft_req_error er;
+    assert_int_equal(decode_lim(gm, e, strlen(e), NULL, &body, &ar, &r, &er), 0);
+    assert_string_equal(r.ids[0], "s\xc3\xa9\xf0\x9f\x98\x80\n\"\\/");
+    assert_string_equal(r.ids[1], "1");
+    assert_int_equal(r.horizon, 0);
+    assert_int_equal(r.interpret, 1);
+    assert_string_equal(r.model, "m\xc3\xa9");
+    free(body), free(a), free(b), free(c), free(d), free(e0), free(e);
+}
+
+// Number conversion (a fast path for short literals, strtod_l otherwise) is bitwise strtod's on
+// random literals of every shape the fast path handles, and around its edges.
+static void test_numbers_bitwise_strtod(void **state) {
+    (void)state;
+    enum { N = 20000 };
+    static const char *const fixed[] = {"0", "-0", "-0.0", "0e5", "1e22", "1e23", "123456789012345e-22",
+                                        "1234567890123456", "9007199254740993", "0.1", "-0.30000000000000004",
+                                        "1e-22", "1e-23", "4.9e-324", "2.2250738585072014e-308",
+                                        "1.7976931348623157e308", "0.000", "0.000000000000000000000000001",
+                                        "100000000000000000000000", "1E+2", "1e-0", "123456789012345.6"};
+    size_t cap = (size_t)N * 40 + 200, len = 0;
+    char  *j   = malloc(cap), *lits = malloc((size_t)N * 40);
+    size_t *off = malloc(sizeof(size_t) * N);
+    len += (size_t)sprintf(j, "{\"series\":[{\"history\":{\"hour\":[");
+    srand(12345);
+    size_t lo = 0;
+    for (int i = 0; i < N; i++) {
+        char t[40];
+        size_t nf = sizeof fixed / sizeof fixed[0];
+        if ((size_t)i < nf) {
+            snprintf(t, sizeof t, "%s", fixed[i]);
+        } else {
+            int k = 0, ni = rand() % 10, nfr = rand() % 10; // integer and fraction digits
+            if (rand() % 4 == 0) t[k++] = '-';
+            if (ni == 0) t[k++] = '0';
+            for (int q = 0; q < ni; q++) t[k++] = (char)('0' + (q == 0 ? 1 + rand() % 9 : rand() % 10));
+            if (nfr) t[k++] = '.';
+            for (int q = 0; q < nfr; q++) t[k++] = (char)('0' + rand() % 10);
+            t[k] = 0;
+            if (rand() % 3 == 0) k += snprintf(t + k, sizeof t - (size_t)k, "%c%s%d", rand() % 2 ? 'e' : 'E',
+                                               rand() % 2 ? "-" : (rand() % 2 ? "+" : ""), rand() % 30);
+            t[k] = 0;
+        }
+        off[i] = lo;
+        strcpy(lits + lo, t);
+        lo += strlen(t) + 1;
+        len += (size_t)sprintf(j + len, "%s%s", i ? "," : "", t);
+    }
+    len += (size_t)sprintf(j + len, "]}}]}");
+    char         *body;
+    tft_req_arena a;
+    tft_req       r;
+    tft_req_error e;
+    int           rc = decode_lim(gm, j, len, NULL, &body, &a, &r, &e);
+    if (rc != 0) fail_msg("%s", e.message);
+    assert_int_equal(r.series[0].history[0].len, N);
+    const double *v = r.series[0].history[0].values;
+    for (int i = 0; i < N; i++) {
+        double want = strtod(lits + off[i], NULL);
+        if (memcmp(&v[i], &want, 8) != 0) fail_msg("'%s': %.17g != strtod %.17g", lits + off[i], v[i], want);
+    }
+    free(body), free(j), free(lits), free(off);
+}
+
+typedef struct bad {
+    const char *from, *to; // substitution in the fixture request; from NULL: `to` is the whole request
+    int         http;
+    const char *code, *msg;
+} bad;
+
+static const bad bads[] = {
+    {"{\"horizon\":6", "{\"horizon\":6,\"extra\":1", 422, "unknown_key", "unknown key 'extra'"},
+    {"\"horizon\":6", "\"horizon\":7", 422, "horizon_out_of_range", "horizon 7 is outside"},
+    {"\"horizon\":6", "\"horizon\":0", 422, "horizon_out_of_range", "horizon 0 is outside"},
+    {"\"horizon\":6", "\"horizon\":-99999999999999999999", 422, "wrong_type", "\"horizon\" must be an integer"},
+    {"\"horizon\":6", "\"horizon\":6.0", 422, "wrong_type", "\"horizon\" must be an integer"},
+    {"\"horizon\":6", "\"horizon\":\"6\"", 422, "wrong_type", "\"horizon\" must be an integer"},
+    {"\"interpret\":false", "\"interpret\":0", 422, "wrong_type", "true or false"},
+    {"\"interpret\":false", "\"interpret\":null", 422, "wrong_type", "true or false"},
+    {"\"temp\":[", "\"tmep\":[", 422, "not_a_model_input", "series 0 's00': history has 'tmep'"},
+    {"\"region\":\"north\"", "\"regoin\":\"north\"", 422, "not_a_model_input", "static has 'regoin'"},
+    {"\"hour\":[", "\"hour\":[1e400,", 422, "non_finite_input", "series 0 's00': history 'hour'[0] = 1e400"},
+    {"\"hour\":[18.0", "\"hour\":[18.0,-1E+400", 422, "non_finite_input", "'hour'[1] = -1E+400 is not a finite"},
+    {"\"capacity\":45.83", "\"capacity\":1e999", 422, "non_finite_input", "static 'capacity'[0] = 1e999"},
+    {"\"dow\":[\"0\"", "\"dow\":[0", 422, "wrong_type", "'dow'[0] must be a string (a category label)"},
+    {"\"hour\":[18.0", "\"hour\":[\"18\"", 422, "wrong_type", "'hour'[0] must be a number, not a string"},
+    {"\"hour\":[18.0", "\"hour\":[null", 422, "wrong_type", "'hour'[0] must be a number, not null"},
+    {"\"hour\":[18.0", "\"hour\":[[18.0]", 422, "wrong_type", "must be a number, not an array"},
+    {"\"hour\":[18.0", "\"hour\":[true", 422, "wrong_type", "must be a number, not a boolean"},
+    {"\"capacity\":45.83", "\"capacity\":[45.83]", 422, "wrong_type", "static 'capacity'[0] must be a number"},
+    {"\"hour\":[", "\"hour\":7,\"q\":[", 422, "wrong_type", "history 'hour' must be an array"},
+    {"\"id\":\"s00\"", "\"id\":7", 422, "wrong_type", "series 0: \"id\" must be a string"},
+    {"\"id\":\"s00\",", "\"id\":\"s00\",\"idx\":1,", 422, "unknown_key", "series 0 has unknown key 'idx'"},
+    {"\"static\":{\"series\":\"s00\",\"region\":\"north\",\"capacity\":45.83}", "\"static\":5", 422, "wrong_type",
+     "\"static\" must be an object"},
+    {"\"history\":{", "\"history\":{\"history\":[1],", 422, "not_a_model_input", "history has 'history'"},
+    {"\"time_idx\":[354", "\"time_idx\":[353.5", 422, "wrong_type", "time_idx[0] is not an integer"},
+    {"\"time_idx\":[354,", "\"time_idx\":[", 422, "length_mismatch", "time_idx has 29 values, expected"},
+    {"{\"horizon\":6", "{\"horizon\":6,\"horizon\":6", 400, "duplicate_key", "key 'horizon' twice"},
+    {"\"capacity\":45.83", "\"capacity\":45.83,\"capacity\":1", 400, "duplicate_key", "static has 'capacity' twice"},
+    {"\"id\":\"s00\"", "\"id\":\"s00\",\"id\":\"x\"", 400, "duplicate_key", "series 0 has key 'id' twice"},
+    {"\"id\":\"s02\"", "\"id\":\"s02\",\"time_idx\":[1]", 400, "duplicate_key", "series 1 has key 'time_idx' twice"},
+    {NULL, "{\"series\":[]}", 422, "wrong_type", "non-empty array"},
+    {NULL, "{\"horizon\":6}", 422, "missing_field", "needs \"series\""},
+    {NULL, "[]", 422, "not_an_object", "must be a JSON object"},
+    {NULL, "\"x\"", 422, "not_an_object", "must be a JSON object, not a string"},
+    {NULL, "{\"model\":5,\"series\":[1]}", 422, "wrong_type", "\"model\" must be a string"},
+    {NULL, "{\"series\":[1]}", 422, "wrong_type", "series 0 must be an object"},
+    {NULL, "{\"series\":[{\"id\":\"a\"}]}", 422, "missing_field", "series 0 'a': \"history\" is missing"},
+    {NULL, "{\"series\": [", 400, "malformed_json", "not valid JSON"},
+    {NULL, "", 400, "malformed_json", "empty document"},
+    {"\"horizon\":6", "\"horizon\":06", 400, "malformed_json", "bad literal or number"},
+    {"\"horizon\":6", "\"horizon\":+6", 400, "malformed_json", "not valid JSON"},
+    {"\"id\":\"s00\"", "\"id\":\"s\x01\"", 400, "malformed_json", "control character"},
+    {"\"id\":\"s00\"", "\"id\":\"s\\x\"", 400, "malformed_json", "not valid JSON"},
+    {"\"id\":\"s00\"", "\"id\":\"\\ud800\"", 400, "malformed_json", "lone high surrogate"},
+    {"\"id\":\"s00\"", "\"id\":\"\\udc00x\"", 400, "malformed_json", "lone low surrogate"},
+    {"\"id\":\"s00\"", "\"id\":\"\xff\"", 400, "malformed_json", "invalid UTF-8"},
+    {"\"id\":\"s00\"", "\"id\":\"\xc0\xaf\"", 400, "malformed_json", "invalid UTF-8"},
+    {"\"id\":\"s00\"", "\"id\":\"\xed\xa0\x80\"", 400, "malformed_json", "invalid UTF-8"},
+    {"\"id\":\"s00\"", "\"id\":\"a\\u0000\"", 400, "malformed_json", "\\u0000"},
+    {"\"interpret\":false", "\"interpret\":fals", 400, "malformed_json", "bad literal"},
+    {"\"interpret\":false", "\"interpret\":nulll", 400, "malformed_json", "bad literal"},
+    {"\"hour\":[18.0", "\"hour\":[NaN", 400, "malformed_json", "not valid JSON"},
+    {"\"hour\":[18.0", "\"hour\":[-Infinity", 400, "malformed_json", "not valid JSON"},
+    {"\"hour\":[18.0", "\"hour\":[1.", 400, "malformed_json", "bad literal or number"},
+    {"\"hour\":[18.0", "\"hour\":[.5", 400, "malformed_json", "not valid JSON"},
+    {"\"hour\":[18.0", "\"hour\":[1e", 400, "malformed_json", "bad literal or number"},
+    {"\"hour\":[18.0", "\"hour\":[-", 400, "malformed_json", "bad literal or number"},
+    {"\"hour\":[18.0", "\"hour\":[0x10", 400, "malformed_json", "bad literal or number"},
+    {NULL, "{\"series\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]}", 413, "too_deep", "deeper than 16"},
+};
+
+static void test_bad_requests(void **state) {
+    (void)state;
+    assert_true(sizeof bads / sizeof bads[0] >= 30);
+    for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
+        const bad *b    = &bads[i];
+        char      *json = b->from ? with(greq, b->from, b->to) : strdup(b->to);
+        char         *body;
+        tft_req_arena a;
+        tft_req       r;
+        tft_req_error e;
+        int           rc = decode_lim(gm, json, strlen(json), NULL, &body, &a, &r, &e);
+        if (rc == 0) fail_msg("bad[%zu] (%s): accepted", i, b->to);
+        if (e.http != b->http || strcmp(e.code, b->code) != 0 || !strstr(e.message, b->msg))
+            fail_msg("bad[%zu] (%s): got %d %s '%s', want %d %s '%s'", i, b->to, e.http, e.code, e.message, b->http,
+                     b->code, b->msg);
+        // the CLI's decoder rejects it too (its parser, or its schema checks)
+        tft_request cli;
+        char        err[300];
+        if (tft_request_parse(gm, json, strlen(json), &cli, err, sizeof err) == TFT_OK)
+            fail_msg("bad[%zu] (%s): the CLI accepts it", i, b->to);
+        tft_request_free(&cli);
+        free(body), free(json);
+    }
+    // a NUL byte inside the body
+    char          j[] = "{\"series\":[]}\0 ";
+    char         *body;
+    tft_req_arena a;
+    tft_req       r;
+    tft_req_error e;
+    assert_int_equal(decode_lim(gm, j, sizeof j - 1, NULL, &body, &a, &r, &e), -1);
+    assert_int_equal(e.http, 400);
+    assert_string_equal(e.code, "malformed_json");
+    assert_non_null(strstr(e.message, "NUL byte"));
+    free(body);
+    // err may be NULL
+    body = strdup("{");
+    tft_req_arena_init(&a, arena_mem, ARENA_BYTES, NULL);
+    assert_int_equal(tft_req_decode(gm, body, 1, &a, &r, NULL), -1);
+    free(body);
+}
+
+// Shapes jsmn accepts (or could) that are not JSON: each must be malformed_json, as the loader's
+// strict parser also says.
+static const char *const lenient[] = {
+    "{\"series\":[1,]}",
+    "{\"horizon\":6,}",
+    "{\"horizon\" 6}",
+    "{\"horizon\":6 \"interpret\":true}",
+    "{\"series\":[1 2]}",
+    "{\"series\":[\"a\" \"b\"]}",
+    "{,\"horizon\":6}",
+    "{\"series\":[,1]}",
+    "{\"series\":[1,,2]}",
+    "{\"horizon\"::6}",
+    "{\"horizon\":6,,\"interpret\":true}",
+    "{\"horizon\":6}}",
+    "{\"horizon\":6}{}",
+    "{\"horizon\":6} 7",
+    "{\"horizon\",6}",
+    "{\"horizon\":6:7}",
+    "{\"horizon\":\"a\":7}",
+    "{\"horizon\":\"a\" \"b\"}",
+    "{\"series\":[{\"id\":\"a\",}]}",
+    "{\"series\":[{\"history\":{\"x\":[1,2,]}}]}",
+    "{\"horizon\":6",
+    "{\"horizon\":1 2}",
+    "[\"a\":1]",
+    "{\"a\"}",
+    "{\"a\":}",
+    "{1:2}",
+    "{\"horizon\":true1}",
+    "{\"horizon\":tru}",
+    "{\"horizon\":-}",
+    "{\"horizon\":6}/**/",
+    "{\"horizon\":6}\x01",
+    "{\"a\":[1],,}",
+    ",{\"a\":1}",
+    ":{\"a\":1}",
+    "{\"a\":1}:",
+    "{\"a\":1},",
+    "{\"a\":[1]:}",
+    "{\"a\":{\"b\":1,}}",
+    "{\"a\":[]]}",
+    "{\"a\":[}",
+    "{\"series\":[{\"id\":\"a\" \"static\":{}}]}",
+    "{\"a\":\"\\ud800\\u0041\"}",
+};
+
+static void test_jsmn_leniency(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof lenient / sizeof lenient[0]; i++) {
+        const char     *j = lenient[i];
+        tft_json       *doc;
+        char            err[200];
+        tft_json_limits lim = tft_json_default_limits();
+        if (tft_json_parse(j, strlen(j), &lim, &doc, err, sizeof err) == 0)
+            fail_msg("lenient[%zu] '%s': the loader's parser accepts it", i, j);
+        char         *body;
+        tft_req_arena a;
+        tft_req       r;
+        tft_req_error e;
+        if (decode_lim(gm, j, strlen(j), NULL, &body, &a, &r, &e) == 0) fail_msg("lenient[%zu] '%s': accepted", i, j);
+        if (e.http != 400 || strcmp(e.code, "malformed_json") != 0)
+            fail_msg("lenient[%zu] '%s': got %d %s '%s'", i, j, e.http, e.code, e.message);
+        free(body);
+    }
+}
+
+static void expect_limit(const char *json, const tft_req_limits *lim, int http, const char *code, const char *msg) {
+    char         *body;
+    tft_req_arena a;
+    tft_req       r;
+    tft_req_error e;
+    assert_int_equal(decode_lim(gm, json, strlen(json), lim, &body, &a, &r, &e), -1);
+    if (e.http != http || strcmp(e.code, code) != 0 || !strstr(e.message, msg))
+        fail_msg("got %d %s '%s', want %d %s '%s'", e.http, e.code, e.message, http, code, msg);
+    free(body);
+}
+
+static void test_limits(void **state) {
+    (void)state;
+    tft_req_limits l = tft_req_default_limits();
+    l.max_series     = 7; // the fixture has 8
+    expect_limit(greq, &l, 413, "too_many_elements", "8 series, more than the limit 7");
+    l = tft_req_default_limits(), l.max_values = 100;
+    expect_limit(greq, &l, 413, "too_many_elements", "more than 100 values");
+    l = tft_req_default_limits(), l.max_tokens = 100;
+    expect_limit(greq, &l, 413, "too_many_elements", "more than 100 JSON values");
+    l = tft_req_default_limits(), l.max_depth = 2;
+    expect_limit(greq, &l, 413, "too_deep", "deeper than 2");
+    // exactly at the limits: accepted
+    l = tft_req_default_limits(), l.max_series = 8, l.max_depth = 5;
+    char         *body;
+    tft_req_arena a;
+    tft_req       r;
+    tft_req_error e;
+    if (decode_lim(gm, greq, strlen(greq), &l, &body, &a, &r, &e) != 0) fail_msg("%s", e.message);
+    assert_int_equal(r.n, 8);
+    free(body);
+}
+
+// Every arena size below what the fixture request needs fails cleanly with 413 (and ASan sees no
+// access past the buffer, which is malloc'd at exactly that size); the exact need succeeds.
+static void test_arena_too_small(void **state) {
+    (void)state;
+    size_t        len = strlen(greq);
+    char         *body;
+    tft_req_arena a;
+    tft_req       r;
+    tft_req_error e;
+    assert_int_equal(decode_lim(gm, greq, len, NULL, &body, &a, &r, &e), 0);
+    size_t need = a.used;
+    free(body);
+    assert_true(need > 1000);
+    body = malloc(len + 1);
+    for (size_t cap = 0; cap <= need; cap += (cap < 2048 || cap + 600 > need) ? 1 : 97) {
+        unsigned char *mem = malloc(cap ? cap : 1);
+        memcpy(body, greq, len + 1);
+        tft_req_arena_init(&a, mem, cap, NULL);
+        int rc = tft_req_decode(gm, body, len, &a, &r, &e);
+        if (cap < need) {
+            if (rc == 0) fail_msg("arena of %zu < %zu bytes accepted", cap, need);
+            if (e.http != 413 || strcmp(e.code, "too_large") != 0 || !strstr(e.message, "arena"))
+                fail_msg("arena %zu: %d %s %s", cap, e.http, e.code, e.message);
+        } else {
+            if (rc != 0) fail_msg("arena of exactly %zu bytes: %s", cap, e.message);
+            assert_int_equal(r.n, 8);
+            assert_true(a.used <= cap);
+        }
+        free(mem);
+    }
+    // a misaligned buffer is aligned up, and still works
+    unsigned char *mem = malloc(need + 32);
+    memcpy(body, greq, len + 1);
+    tft_req_arena_init(&a, mem + 3, need + 29, NULL);
+    assert_int_equal(tft_req_decode(gm, body, len, &a, &r, &e), 0);
+    assert_int_equal((uintptr_t)r.series % 16, 0);
+    free(mem), free(body);
+}
+
+// The decoder allocates nothing: none of the allocator's entry points appears in its source
+// (all memory is the caller's arena or the body). Comments are skipped.
+static void test_no_heap_in_decoder(void **state) {
+    (void)state;
+    static const char *const files[] = {"server/json_in.c", "server/json_out.c"};
+    static const char *const calls[] = {"malloc(", "calloc(", "realloc(", "free(", "strdup(", "strndup(",
+                                        "asprintf(", "aligned_alloc(", "posix_memalign(", "mmap("};
+    for (size_t f = 0; f < 2; f++) {
+        size_t len;
+        char   err[300];
+        char  *src = tft_read_file(files[f], &len, err, sizeof err);
+        if (!src) fail_msg("%s", err);
+        // blank out comments
+        for (char *p = src; *p; p++) {
+            if (p[0] == '/' && p[1] == '/')
+                while (*p && *p != '\n') *p++ = ' ';
+            else if (p[0] == '/' && p[1] == '*')
+                for (; *p && !(p[0] == '*' && p[1] == '/'); p++) *p = ' ';
+            if (!*p) break;
+        }
+        for (size_t c = 0; c < sizeof calls / sizeof calls[0]; c++)
+            if (strstr(src, calls[c])) fail_msg("%s calls %s", files[f], calls[c]);
+        free(src);
+    }
+}
+
+// forecast -> response JSON -> the loader's strict parser -> the same floats, bitwise
+static void test_writer_round_trip(void **state) {
+    (void)state;
+    char         *body;
+    tft_req_arena a;
+    tft_req       r;
+    tft_req_error e;
+    assert_int_equal(decode_lim(gm, greq, strlen(greq), NULL, &body, &a, &r, &e), 0);
+    const tft_model_info *mi = tft_model_get_info(gm);
+    int32_t T = r.horizon, NT = mi->n_targets, Q = mi->n_quantiles;
+    size_t  n = (size_t)r.n * NT * T * Q;
+    float  *q = calloc(n, 4);
+    int32_t enc[64];
+    tft_context_params cp = tft_context_default_params();
+    cp.max_batch          = r.n;
+    tft_context *c        = NULL;
+    assert_int_equal(tft_context_new(gm, &cp, &c), TFT_OK);
+    tft_forecast_output o = {.quantiles = q, .encoder_lengths = enc};
+    assert_int_equal(tft_forecast(c, r.series, r.n, &o), TFT_OK);
+    tft_context_free(c);
+    // some awkward floats too
+    q[0] = 1e-45f, q[1] = -3.4028235e38f, q[2] = 0.1f, q[3] = -0.0f;
+    const char       *ids[64];
+    for (int32_t i = 0; i < r.n; i++) ids[i] = r.ids[i];
+    ids[1] = "we\"ird\\\n\x01id\xc3\xa9";
+    tft_resp_forecast f = {.model_name = "group_softplus", .model_sha256 = mi->sha256, .n_quantiles = Q,
+                           .quantile_levels = mi->quantiles, .horizon = T, .n_series = r.n, .ids = ids,
+                           .encoder_lengths = enc, .n_targets = NT, .targets = mi->targets, .quantiles = q};
+    size_t cap = 1 << 20;
+    char  *out = malloc(cap);
+    ssize_t len = tft_resp_write_forecast(out, cap, &f);
+    assert_true(len > 0);
+    assert_int_equal(strlen(out), (size_t)len);
+    tft_json       *doc;
+    char            err[200];
+    tft_json_limits lim = tft_json_default_limits();
+    if (tft_json_parse(out, (size_t)len, &lim, &doc, err, sizeof err) != 0) fail_msg("response: %s", err);
+    assert_string_equal(tft_json_get(tft_json_get(doc, "model"), "name")->str, "group_softplus");
+    assert_string_equal(tft_json_get(tft_json_get(doc, "model"), "sha256")->str, mi->sha256);
+    int64_t h;
+    assert_int_equal(tft_json_i64(tft_json_get(doc, "horizon"), &h), 0);
+    assert_int_equal(h, T);
+    const tft_json *lv = tft_json_get(doc, "quantiles");
+    assert_int_equal(lv->len, (uint32_t)Q);
+    for (int32_t k = 0; k < Q; k++) {
+        float x = (float)tft_json_at(lv, (uint32_t)k)->num;
+        assert_memory_equal(&x, &mi->quantiles[k], 4);
+    }
+    const tft_json *fc = tft_json_get(doc, "forecasts");
+    assert_int_equal(fc->len, (uint32_t)r.n);
+    size_t checked = 0;
+    for (int32_t b = 0; b < r.n; b++) {
+        const tft_json *s = tft_json_at(fc, (uint32_t)b);
+        assert_string_equal(tft_json_get(s, "id")->str, ids[b]);
+        int64_t el;
+        assert_int_equal(tft_json_i64(tft_json_get(s, "encoder_length"), &el), 0);
+        assert_int_equal(el, enc[b]);
+        for (int32_t t = 0; t < NT; t++) {
+            const tft_json *rows = tft_json_get(tft_json_get(s, "targets"), mi->targets[t]);
+            assert_non_null(rows);
+            assert_int_equal(rows->len, (uint32_t)T);
+            for (int32_t k = 0; k < T; k++) {
+                const tft_json *row = tft_json_at(rows, (uint32_t)k);
+                assert_int_equal(row->len, (uint32_t)Q);
+                for (int32_t j = 0; j < Q; j++) {
+                    float x = (float)tft_json_at(row, (uint32_t)j)->num;
+                    float want = q[(((size_t)b * NT + t) * T + k) * Q + j];
+                    if (memcmp(&x, &want, 4) != 0) fail_msg("[%d,%d,%d,%d]: %.9g != %.9g", b, t, k, j, x, want);
+                    checked++;
+                }
+            }
+        }
+    }
+    assert_int_equal(checked, n);
+    tft_json_free(doc);
+    // every smaller buffer: "too small", never a write past cap
+    for (size_t small = 0; small <= (size_t)len; small += small < 300 || small + 300 > (size_t)len ? 1 : 61) {
+        char   *sb = malloc(small ? small : 1);
+        ssize_t rl = tft_resp_write_forecast(sb, small, &f);
+        if (small < (size_t)len) assert_int_equal(rl, TFT_RESP_E_SMALL);
+        else assert_int_equal(rl, len);
+        free(sb);
+    }
+    // non-finite values are an error, never a NaN token
+    q[5] = NAN;
+    assert_int_equal(tft_resp_write_forecast(out, cap, &f), TFT_RESP_E_NONFINITE);
+    q[5] = -INFINITY;
+    assert_int_equal(tft_resp_write_forecast(out, cap, &f), TFT_RESP_E_NONFINITE);
+    free(out), free(q), free(body);
+}
+
+static void test_writer_error(void **state) {
+    (void)state;
+    char    out[512];
+    ssize_t len = tft_resp_write_error(out, sizeof out, "unknown_key", "series 3 'a\"b\\c\n\t\x1f' has \xe2\x82", 3,
+                                       "history.t\xc3\xa9mp");
+    assert_true(len > 0);
+    tft_json       *doc;
+    char            err[200];
+    tft_json_limits lim = tft_json_default_limits();
+    if (tft_json_parse(out, (size_t)len, &lim, &doc, err, sizeof err) != 0) fail_msg("%s: %s", out, err);
+    const tft_json *e = tft_json_get(doc, "error");
+    assert_string_equal(tft_json_get(e, "code")->str, "unknown_key");
+    // the cut UTF-8 sequence at the end becomes U+FFFD, one per byte
+    assert_string_equal(tft_json_get(e, "message")->str, "series 3 'a\"b\\c\n\t\x1f' has \xef\xbf\xbd\xef\xbf\xbd");
+    int64_t s;
+    assert_int_equal(tft_json_i64(tft_json_get(e, "series"), &s), 0);
+    assert_int_equal(s, 3);
+    assert_string_equal(tft_json_get(e, "field")->str, "history.t\xc3\xa9mp");
+    tft_json_free(doc);
+    len = tft_resp_write_error(out, sizeof out, "malformed_json", "bad", -1, NULL);
+    assert_string_equal(out, "{\"error\":{\"code\":\"malformed_json\",\"message\":\"bad\",\"series\":null,\"field\":null}}");
+    assert_int_equal(len, (ssize_t)strlen(out));
+    for (size_t cap = 0; cap < (size_t)len; cap++) assert_int_equal(tft_resp_write_error(out, cap, "malformed_json", "bad", -1, NULL), TFT_RESP_E_SMALL);
+    // a decoder error, written and read back
+    char         *body;
+    tft_req_arena a;
+    tft_req       r;
+    tft_req_error de;
+    char         *j = with(greq, "\"temp\":[", "\"t\\u00e9mp\":[");
+    assert_int_equal(decode_lim(gm, j, strlen(j), NULL, &body, &a, &r, &de), -1);
+    assert_string_equal(de.code, "not_a_model_input");
+    assert_string_equal(de.field, "history.t\xc3\xa9mp");
+    assert_int_equal(de.series, 0);
+    len = tft_resp_write_error(out, sizeof out, de.code, de.message, de.series, de.field);
+    assert_true(len > 0);
+    if (tft_json_parse(out, (size_t)len, &lim, &doc, err, sizeof err) != 0) fail_msg("%s: %s", out, err);
+    assert_string_equal(tft_json_get(tft_json_get(doc, "error"), "message")->str, de.message);
+    tft_json_free(doc);
+    free(body), free(j);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_goldens_same_as_cli), cmocka_unit_test(test_escapes_same_as_cli),
+        cmocka_unit_test(test_numbers_bitwise_strtod),
+        cmocka_unit_test(test_bad_requests),        cmocka_unit_test(test_jsmn_leniency),
+        cmocka_unit_test(test_limits),              cmocka_unit_test(test_arena_too_small),
+        cmocka_unit_test(test_no_heap_in_decoder),  cmocka_unit_test(test_writer_round_trip),
+        cmocka_unit_test(test_writer_error),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
