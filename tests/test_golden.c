@@ -7,6 +7,7 @@
 //   de-normalized prediction     |Δ| <= 1e-4 * |y| + 1e-6 * max|y|   (relative, floored at the fixture's scale)
 // Series level (raw rows of the fixture's "request" through tft_forecast's own preprocessing):
 //   quantiles vs model.predict(df, mode="quantiles")   same relative bound as above
+//   attention and variable weights (tft.h's layout) vs the library's, valid rows   |Δ| <= 1e-5
 // Every fixture directory under weights/goldens/ is a test case; the max errors are printed.
 // Also the bundled default model on weights/sample_request.json vs weights/sample_expected.json.
 #include <dirent.h>
@@ -167,10 +168,46 @@ static void series_level(void **state) {
     cp.max_batch          = fx->B;
     tft_context *c        = NULL;
     assert_int_equal(tft_context_new(fx->m, &cp, &c), TFT_OK);
-    tft_forecast_output out = {.quantiles = got};
+    const tft_model_info *mi = tft_model_get_info(fx->m);
+    int    B = fx->B, Te = fx->Te, Td = fx->Td, NH = fx->NH, Tm = mi->max_encoder_length;
+    float *att = calloc((size_t)B * Td * NH * (Tm + Td), 4), *sw = calloc((size_t)B * fx->ns + 1, 4);
+    float *ew = calloc((size_t)B * Tm * fx->ne + 1, 4), *dw = calloc((size_t)B * Td * fx->nd + 1, 4);
+    int32_t *el = calloc((size_t)B, 4);
+    tft_forecast_output out = {.quantiles = got, .encoder_lengths = el, .attention = att, .static_weights = sw,
+                               .encoder_weights = ew, .decoder_weights = dw};
     st = tft_forecast(c, r.series, r.n, &out);
     if (st != TFT_OK) fail_msg("%s: tft_forecast: %s: %s", fx->name, tft_status_str(st), tft_last_error());
     check(fx->name, "series-level quantiles", got, want, npred, 0, 1e-4, 1e-6 * max_abs_of(want, npred));
+    // the interpretation outputs of the series-level call (tft.h's fixed layout: Temax encoder key
+    // slots, then the decoder keys) against the library's, on each series' valid rows
+    int32_t *fel = tensor_copy(fx->f, "encoder_lengths", TFT_LD_I32, B);
+    float   *fea = tensor_copy(fx->f, "encoder_attention", TFT_LD_F32, (int64_t)B * Td * NH * Te);
+    float   *fda = tensor_copy(fx->f, "decoder_attention", TFT_LD_F32, (int64_t)B * Td * NH * Td);
+    float   *fsw = fx->ns ? tensor_copy(fx->f, "static_variables", TFT_LD_F32, (int64_t)B * fx->ns) : NULL;
+    float   *few = tensor_copy(fx->f, "encoder_variables", TFT_LD_F32, (int64_t)B * Te * fx->ne);
+    float   *fdw = tensor_copy(fx->f, "decoder_variables", TFT_LD_F32, (int64_t)B * Td * fx->nd);
+    double   worst = 0;
+    for (int b = 0; b < B; b++) {
+        assert_int_equal(el[b], fel[b]);
+        for (int t = 0; t < Td; t++)
+            for (int h = 0; h < NH; h++) {
+                const float *g = att + (((size_t)b * Td + t) * NH + h) * (Tm + Td);
+                for (int k = 0; k < Te; k++)
+                    worst = fmax(worst, fabs(g[k] - fea[(((size_t)b * Td + t) * NH + h) * Te + k]));
+                for (int k = 0; k < Td; k++)
+                    worst = fmax(worst, fabs(g[Tm + k] - fda[(((size_t)b * Td + t) * NH + h) * Td + k]));
+            }
+        for (int t = 0; t < fel[b]; t++)
+            for (int v = 0; v < fx->ne; v++)
+                worst = fmax(worst, fabs(ew[((size_t)b * Tm + t) * fx->ne + v] - few[((size_t)b * Te + t) * fx->ne + v]));
+        for (int v = 0; v < fx->ns; v++) worst = fmax(worst, fabs(sw[(size_t)b * fx->ns + v] - fsw[(size_t)b * fx->ns + v]));
+        for (size_t i = 0; i < (size_t)Td * fx->nd; i++)
+            worst = fmax(worst, fabs(dw[(size_t)b * Td * fx->nd + i] - fdw[(size_t)b * Td * fx->nd + i]));
+    }
+    printf("  %-24s %-22s max|d| = %.3g  (%.0f%% of the bound)\n", fx->name, "series-level interpret", worst,
+           100 * worst / 1e-5);
+    if (worst > 1e-5) fail_msg("%s: series-level interpretation outputs differ by %.3g (bound 1e-5)", fx->name, worst);
+    free(att), free(sw), free(ew), free(dw), free(el), free(fel), free(fea), free(fda), free(fsw), free(few), free(fdw);
     tft_context_free(c);
     tft_request_free(&r);
     free(want), free(got);
