@@ -16,6 +16,7 @@
 #include <jsmn.h>
 
 #include "json_in.h"
+#include "../loader/json.h" // tft_json_utf8_seq: the one UTF-8 rule of the project
 #include <limits.h>
 #include <locale.h>
 #include <math.h>
@@ -144,25 +145,6 @@ static int primitive_ok(const char *s, long n) {
     return number_ok(s, n);
 }
 
-// RFC 3629 sequence length at s (avail bytes), 0 if malformed.
-static size_t utf8_seq(const unsigned char *s, size_t avail) {
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    size_t   n;
-    unsigned min;
-    if (c >= 0xC2 && c <= 0xDF) n = 2, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF) n = 3, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4) n = 4, min = 0x10000;
-    else return 0;
-    if (avail < n) return 0;
-    unsigned cp = c & (0x7F >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return n;
-}
 
 static int hex4(const char *s, unsigned *out) {
     unsigned v = 0;
@@ -225,7 +207,7 @@ static int string_fix(dec *d, jsmntok_t *t) {
                 s[o++] = (char)(0x80 | ((cp >> 6) & 0x3F)), s[o++] = (char)(0x80 | (cp & 0x3F));
             continue;
         }
-        size_t n = utf8_seq((const unsigned char *)s + i, (size_t)(end - i));
+        size_t n = tft_json_utf8_seq((const unsigned char *)s + i, (size_t)(end - i));
         if (n == 0) return MALFORMED(d, i, "invalid UTF-8");
         if (o == i) o += (long)n, i += (long)n;
         else

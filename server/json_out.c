@@ -1,5 +1,6 @@
 // json_out.c: response JSON into a caller buffer (see json_out.h). No allocation.
 #include "json_out.h"
+#include "../loader/json.h" // tft_json_utf8_seq: the one UTF-8 rule of the project
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
@@ -22,33 +23,16 @@ static void put(w *o, const char *s, size_t len) {
 }
 static void puts_(w *o, const char *s) { put(o, s, strlen(s)); }
 
-// RFC 3629 sequence length at s (NUL-terminated), 0 if malformed.
-static size_t utf8_seq(const unsigned char *s) {
-    unsigned c = s[0];
-    size_t   n;
-    unsigned min;
-    if (c >= 0xC2 && c <= 0xDF) n = 2, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF) n = 3, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4) n = 4, min = 0x10000;
-    else return 0;
-    unsigned cp = c & (0x7F >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0; // also stops at the NUL
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return n;
-}
 
 // A JSON string; invalid UTF-8 (e.g. a message cut mid-character) becomes U+FFFD.
 static void put_str(w *o, const char *s) {
     static const char hex[] = "0123456789abcdef";
     put(o, "\"", 1);
-    const char *run = s;
+    const char *run = s, *end = s + strlen(s);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c >= 0x80) {
-            size_t n = utf8_seq((const unsigned char *)s);
+            size_t n = tft_json_utf8_seq((const unsigned char *)s, (size_t)(end - s));
             if (n) {
                 s += n - 1;
                 continue;
