@@ -7,6 +7,7 @@
 // into SIMD code) plus a scalar tail, and the transcendental functions below are plain
 // branch-free float code instead of libm calls (which never vectorize without -ffast-math).
 #include "ops.h"
+#include "lanes.h"
 
 #include <float.h>
 #include <math.h>
@@ -242,18 +243,6 @@ void tft_op_softmax(float *x, int R, int C) {
 // padding around them (another batch) cannot change a bit, and it is not a serial chain.
 // Otherwise (a mask_bias too close to the scores) the masked keys are filled with mask_bias and the
 // plain row softmax runs, exactly as the library does.
-static inline float seg_sum(const float *x, int n) {
-    float acc[BLK];
-    for (int k = 0; k < BLK; k++)
-        acc[k] = 0.0f;
-    int c = 0;
-    for (; c + BLK <= n; c += BLK)
-        for (int k = 0; k < BLK; k++)
-            acc[k] += x[c + k];
-    for (int k = 0; c < n; c++, k++)
-        acc[k] += x[c];
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
 
 
 BODY void masked_softmax_body(float *x, int C, int ne, int d0, int nv, float mask_bias) {
@@ -273,7 +262,7 @@ BODY void masked_softmax_body(float *x, int C, int ne, int d0, int nv, float mas
         for (int c = 0; c < lens[g]; c++)
             xs[c] = vexpf(xs[c] - m);
     }
-    const float inv = 1.0f / (seg_sum(x, ne) + seg_sum(x + d0, nv));
+    const float inv = 1.0f / (tft_lane_sum(x, ne) + tft_lane_sum(x + d0, nv));
     for (int g = 0; g < 2; g++) {
         float *restrict xs = segs[g];
         for (int c = 0; c < lens[g]; c++)

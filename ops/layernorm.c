@@ -1,5 +1,6 @@
 // layernorm.c: (Add+)LayerNorm, align_corners linear interpolation and ResampleNorm.
 #include "ops.h"
+#include "lanes.h"
 
 #include <math.h>
 
@@ -10,16 +11,6 @@
 // pairwise combine: the loop vectorizes without -ffast-math and is more accurate than one
 // serial float sum (PyTorch's CPU LayerNorm also reduces in vector lanes).
 #define LANES 8
-static inline float lane_sum(const float *restrict z, int C) {
-    float acc[LANES] = {0};
-    int   c          = 0;
-    for (; c + LANES <= C; c += LANES)
-        for (int k = 0; k < LANES; k++)
-            acc[k] += z[c + k];
-    for (int k = 0; c < C; c++, k++)
-        acc[k] += z[c];
-    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
-}
 
 // Σ (z[c] - mean)² the same way.
 static inline float lane_sqdev(const float *restrict z, int C, float mean) {
@@ -42,7 +33,7 @@ static inline float lane_sqdev(const float *restrict z, int C, float mean) {
 // PyTorch's: (z·rstd + (-mean·rstd)) · w + b.
 static void layernorm_row(float *restrict z, const float *restrict w, const float *restrict b, int C,
                           float eps) {
-    const float mean  = lane_sum(z, C) / (float)C;
+    const float mean  = tft_lane_sum(z, C) / (float)C;
     const float var   = lane_sqdev(z, C, mean) / (float)C;
     const float rstd  = 1.0f / sqrtf(var + eps);
     const float shift = -mean * rstd;
