@@ -346,9 +346,11 @@ static int fast_double(const char *s, long n, double *out) {
         int  eneg = 0;
         long x = 0, k = 0;
         i++;
-        if (s[i] == '+' || s[i] == '-') eneg = s[i] == '-', i++;
-        for (; i < n; i++, k++) x = x * 10 + (s[i] - '0');
-        if (k > 4) return -1;
+        if (i < n && (s[i] == '+' || s[i] == '-')) eneg = s[i] == '-', i++;
+        for (; i < n; i++, k++) { // at most 4 exponent digits here (no overflow); longer: strtod's path
+            if (k >= 4) return -1;
+            x = x * 10 + (s[i] - '0');
+        }
         e += eneg ? -x : x;
     }
     double v;
