@@ -263,6 +263,28 @@ static tft_status check_series(const tft_model *m, series_ctx *sc, int32_t horiz
     return TFT_OK;
 }
 
+// Every label a series feeds the network is in its encoder's vocabulary (or maps to the NaN class):
+// the same lookups as encode_series, without writing anything. Called by tft_series_check, so a
+// server can answer a bad label before the series joins a batch with others.
+static tft_status check_labels(const tft_model *m, series_ctx *sc) {
+    const int T = sc->Le + sc->Td;
+    for (int32_t k = 0; k < m->n_cats; k++) {
+        const tft_encoder *e = &m->encoders[m->cat_encoder[k]];
+        if (e->add_nan) continue;
+        const char   *name = m->cat_base[k];
+        const col_src src  = resolve(sc, name);
+        for (int t = 0; t < T; t++) {
+            int32_t           i;
+            const tft_column *c = src_at_lag(&src, sc, t, m->cat_lag[k], &i);
+            if (c && encode_label(e, c->labels[i]) < 0)
+                return tft__fail(TFT_ERR_CATEGORY,
+                                 "series %d '%s': '%s' = '%s' is a category the model never saw (its encoder has no add_nan)",
+                                 sc->idx, SID(sc), name, c->labels[i]);
+        }
+    }
+    return TFT_OK;
+}
+
 // ---- one series -> its rows of the network input ------------------------------------------
 static tft_status encode_series(const tft_model *m, tft_acts *a, series_ctx *sc, int Te, int Td) {
     int              b = sc->slot, Le = sc->Le, T = Le + sc->Td;
@@ -486,6 +508,22 @@ static void forecast_lane(void *arg, int lane) {
     int                 lo = lane * j->chunk, hi = lo + j->chunk < j->n ? lo + j->chunk : j->n;
     ln->st                 = lo < hi ? forecast_chunk(j->c->m, &ln->a, j, lo, hi) : TFT_OK;
     if (ln->st != TFT_OK) snprintf(ln->err, sizeof ln->err, "%s", tft_last_error());
+}
+
+TFT_API tft_status tft_series_check(const tft_model *m, const tft_series *series, int32_t n) {
+    if (!m || !series) return tft__fail(TFT_ERR_INVALID_ARG, "tft_series_check: NULL argument");
+    if (n < 1) return tft__fail(TFT_ERR_INVALID_ARG, "tft_series_check: n = %d, need at least 1 series", n);
+    for (int32_t b = 0; b < n; b++) {
+        int32_t h = series[b].horizon ? series[b].horizon : m->Td_max;
+        if (h < m->Td_min || h > m->Td_max)
+            return tft__fail(TFT_ERR_SHAPE, "series %d '%s': horizon %d is outside [min_prediction_length %d, "
+                                            "max_prediction_length %d]", b, series[b].id ? series[b].id : "", h,
+                             m->Td_min, m->Td_max);
+        series_ctx sc = {.s = &series[b], .idx = b};
+        TFT_TRY(check_series(m, &sc, h));
+        TFT_TRY(check_labels(m, &sc));
+    }
+    return TFT_OK;
 }
 
 TFT_API tft_status tft_forecast(tft_context *c, const tft_series *series, int32_t n, tft_forecast_output *out) {

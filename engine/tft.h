@@ -190,6 +190,13 @@ typedef struct tft_forecast_output { // caller-owned; optional fields may be NUL
 TFT_API tft_status tft_forecast(tft_context *c, const tft_series *series, int32_t n,
                                 tft_forecast_output *out);
 
+// Validates n series as tft_forecast would (horizon, lengths, columns, finiteness, category labels,
+// time index) without a context and without running the model; thread-safe, no allocation.
+// A server checks each request with it before batching it with others, so one bad series never
+// fails a batch. (tft_forecast can still fail on what only the computation shows: a finite value
+// that scales to Inf, or a non-finite forecast.) Series are numbered from 0 in messages.
+TFT_API tft_status tft_series_check(const tft_model *m, const tft_series *series, int32_t n);
+
 #ifdef __cplusplus
 }
 #endif

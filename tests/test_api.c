@@ -202,6 +202,12 @@ static void expect(env *e, tft_series *s, int n, tft_status want, const char *ms
     for (size_t i = len; i < len + GUARD; i++) assert_true(q[i] == 12345.0f);
     free(q);
     tft_context_free(c);
+    // the context-free check (what the server runs before batching) finds the same problem
+    st = tft_series_check(e->m, s, n);
+    if (st != want)
+        fail_msg("tft_series_check: expected %s, got %s (%s)", tft_status_str(want), tft_status_str(st), tft_last_error());
+    if (!strstr(tft_last_error(), msg_part))
+        fail_msg("tft_series_check: message '%s' does not mention '%s'", tft_last_error(), msg_part);
 }
 
 // A deep copy of series 0's columns that a test may modify.
@@ -287,6 +293,7 @@ static void test_bad_categories(void **state) {
     float       *q = calloc((size_t)e->per, 4);
     tft_forecast_output out = {.quantiles = q};
     assert_int_equal(tft_forecast(c, &o.s, 1, &out), TFT_OK);
+    assert_int_equal(tft_series_check(e->m, &o.s, 1), TFT_OK);
     free(q);
     tft_context_free(c);
 }
