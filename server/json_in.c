@@ -17,6 +17,7 @@
 
 #include "json_in.h"
 #include "../loader/json.h" // tft_json_utf8_seq: the one UTF-8 rule of the project
+#include <float.h>
 #include <limits.h>
 #include <locale.h>
 #include <math.h>
@@ -320,9 +321,15 @@ static const char *type_name(const dec *d, int i) {
     return c == 't' || c == 'f' ? "a boolean" : c == 'n' ? "null" : "a number";
 }
 
-// Clinger's fast path: a literal (grammar already checked) with at most 15 significant digits and
-// a decimal exponent of at most 22 in magnitude is m * 10^e or m / 10^-e with both operands exact
-// doubles, so one IEEE operation gives the correctly rounded value: bitwise strtod's. 0 if it applies.
+// Fast paths for a literal (grammar already checked), each bitwise strtod's; 0 if one applies.
+//  - Clinger's: at most 15 significant digits and a decimal exponent of at most 22 in magnitude:
+//    m * 10^e or m / 10^-e with both operands exact doubles, so one IEEE operation gives the
+//    correctly rounded value.
+//  - x87 extended precision (x86-64): at most 19 digits (m < 2^64) and |e| <= 27 (5^27 < 2^64):
+//    both operands are exact long doubles, so m * 10^e (or m / 10^-e) is the exact value correctly
+//    rounded to 64 bits; rounding that to 53 bits can differ from rounding the exact value only when
+//    it lands exactly halfway between two doubles (low 11 mantissa bits 10000000000b): then strtod.
+//    (Python's json writes a float32 as its 17-digit repr, which this path takes: tritonclient's data.)
 static int fast_double(const char *s, long n, double *out) {
     static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                                    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
@@ -333,14 +340,14 @@ static int fast_double(const char *s, long n, double *out) {
     for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
         if (m || s[i] != '0') digits++;
         m = m * 10 + (uint64_t)(s[i] - '0');
-        if (digits > 15) return -1;
+        if (digits > 19) return -1;
     }
     if (i < n && s[i] == '.')
         for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
             if (m || s[i] != '0') digits++;
             m = m * 10 + (uint64_t)(s[i] - '0');
             e--;
-            if (digits > 15) return -1;
+            if (digits > 19) return -1;
         }
     if (i < n && (s[i] == 'e' || s[i] == 'E')) {
         int  eneg = 0;
@@ -355,26 +362,38 @@ static int fast_double(const char *s, long n, double *out) {
     }
     double v;
     if (m == 0) v = 0;
-    else if (e >= 0 && e <= 22) v = (double)m * p10[e];
-    else if (e < 0 && e >= -22) v = (double)m / p10[-e];
+    else if (digits <= 15 && e >= 0 && e <= 22) v = (double)m * p10[e];
+    else if (digits <= 15 && e < 0 && e >= -22) v = (double)m / p10[-e];
+#if defined(__x86_64__) && LDBL_MANT_DIG == 64
+    else if (e >= -27 && e <= 27) {
+        static const long double q10[28] = {1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
+                                            1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
+                                            1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
+        long double y = e >= 0 ? (long double)m * q10[e] : (long double)m / q10[-e];
+        uint64_t    mant;
+        memcpy(&mant, &y, sizeof mant); // x87 80-bit format: the 64-bit significand comes first
+        if ((mant & 0x7FF) == 0x400) return -1;
+        v = (double)y;
+    }
+#endif
     else return -1;
     *out = neg ? -v : v;
     return 0;
 }
 
 // number token -> double (as strtod_l on the literal in the C locale, as the loader); 0 ok, -1 not a number
-static int to_double(dec *d, int i, double *out) {
-    const jsmntok_t *t = &d->t[i];
+static int tok_double(char *body, const jsmntok_t *t, double *out) {
     if (t->type != JSMN_PRIMITIVE) return -1;
-    char c = d->body[t->start];
+    char c = body[t->start];
     if (c != '-' && (c < '0' || c > '9')) return -1;
-    if (fast_double(d->body + t->start, t->end - t->start, out) == 0) return 0;
-    char save         = d->body[t->end]; // a delimiter: the root is an object, so t->end < len
-    d->body[t->end]   = '\0';
-    *out              = strtod_l(d->body + t->start, NULL, c_locale);
-    d->body[t->end]   = save;
+    if (fast_double(body + t->start, t->end - t->start, out) == 0) return 0;
+    char save      = body[t->end]; // a delimiter: the root is an object, so t->end < len
+    body[t->end]   = '\0';
+    *out           = strtod_l(body + t->start, NULL, c_locale);
+    body[t->end]   = save;
     return 0;
 }
+static int to_double(dec *d, int i, double *out) { return tok_double(d->body, &d->t[i], out); }
 
 // exact integer: optional '-', digits only, no overflow (as tft_json_i64)
 static int to_i64(const dec *d, int i, int64_t *out) {
@@ -557,6 +576,59 @@ static int series_one(dec *d, tft_req *r, int s, int32_t i) {
     return 0;
 }
 
+// jsmn into the arena's free space (up to max_tokens tokens), then the strict pass; on success the
+// arena keeps exactly the tokens used. d->body, len, a, err must be set.
+static int tokenize(dec *d) {
+    pthread_once(&c_locale_once, c_locale_init);
+    if (c_locale == (locale_t)0) return fail(d, 500, "internal", -1, NULL, "newlocale(C) failed");
+    if (d->len > (size_t)INT_MAX - 2)
+        return fail(d, 413, "too_large", -1, NULL, "request body is larger than %d bytes", INT_MAX - 2);
+    tft_req_arena *a = d->a;
+    a->used          = 0;
+    size_t     room = a->cap / sizeof(jsmntok_t);
+    jsmntok_t *toks = (jsmntok_t *)(void *)a->buf;
+    if (room > a->lim.max_tokens) room = a->lim.max_tokens;
+    if (room > (size_t)UINT_MAX) room = UINT_MAX;
+    jsmn_parser p;
+    jsmn_init(&p);
+    int nt = jsmn_parse(&p, d->body, d->len, toks, (unsigned)room);
+    if (nt == JSMN_ERROR_NOMEM) {
+        if (room >= a->lim.max_tokens)
+            return fail(d, 413, "too_many_elements", -1, NULL, "request has more than %u JSON values",
+                        a->lim.max_tokens);
+        return NOSPACE(d);
+    }
+    if (nt < 0) {
+        // jsmn stops at a NUL byte: name it rather than "incomplete"
+        const char *z = memchr(d->body, 0, d->len);
+        if (z) return MALFORMED(d, z - d->body, "NUL byte");
+        return MALFORMED(d, p.pos, nt == JSMN_ERROR_PART ? "incomplete document" : "invalid character");
+    }
+    if (nt == 0) return MALFORMED(d, 0, "empty document");
+    a->used = (size_t)nt * sizeof(jsmntok_t);
+    d->t = toks, d->nt = nt;
+    return strict_pass(d);
+}
+
+int tft_req_json_tokens(char *body, size_t len, tft_req_arena *a, void **toks, int *ntoks, tft_req_error *err) {
+    dec d;
+    memset(&d, 0, sizeof d);
+    d.body = body, d.len = len, d.a = a, d.err = err ? err : &d.local_err;
+    memset(d.err, 0, sizeof *d.err);
+    d.err->series = -1;
+    *toks = NULL, *ntoks = 0;
+    if (tokenize(&d)) return -1;
+    *toks = d.t, *ntoks = d.nt;
+    return 0;
+}
+
+double tft_req_json_double(char *body, int start, int end) {
+    jsmntok_t t = {JSMN_PRIMITIVE, start, end, 0, -1};
+    double    v = 0;
+    pthread_once(&c_locale_once, c_locale_init); // done already by tft_req_json_tokens: cheap
+    return tok_double(body, &t, &v) == 0 ? v : NAN;
+}
+
 int tft_req_decode(const tft_model *m, char *body, size_t len, tft_req_arena *a, tft_req *out, tft_req_error *err) {
     dec d;
     memset(&d, 0, sizeof d);
@@ -564,34 +636,8 @@ int tft_req_decode(const tft_model *m, char *body, size_t len, tft_req_arena *a,
     memset(out, 0, sizeof *out);
     memset(d.err, 0, sizeof *d.err);
     d.err->series = -1;
-    pthread_once(&c_locale_once, c_locale_init);
-    if (c_locale == (locale_t)0) return fail(&d, 500, "internal", -1, NULL, "newlocale(C) failed");
-    if (len > (size_t)INT_MAX - 2)
-        return fail(&d, 413, "too_large", -1, NULL, "request body is larger than %d bytes", INT_MAX - 2);
-    a->used = 0;
-    // tokens: all the arena's free space, up to max_tokens; then keep only what was used
-    size_t     room = a->cap / sizeof(jsmntok_t);
-    jsmntok_t *toks = (jsmntok_t *)(void *)a->buf;
-    if (room > a->lim.max_tokens) room = a->lim.max_tokens;
-    if (room > (size_t)UINT_MAX) room = UINT_MAX;
-    jsmn_parser p;
-    jsmn_init(&p);
-    int nt = jsmn_parse(&p, body, len, toks, (unsigned)room);
-    if (nt == JSMN_ERROR_NOMEM) {
-        if (room >= a->lim.max_tokens)
-            return fail(&d, 413, "too_many_elements", -1, NULL, "request has more than %u JSON values",
-                        a->lim.max_tokens);
-        return NOSPACE(&d);
-    }
-    if (nt < 0) {
-        // jsmn stops at a NUL byte: name it rather than "incomplete"
-        if (memchr(body, 0, len)) return MALFORMED(&d, (char *)memchr(body, 0, len) - body, "NUL byte");
-        return MALFORMED(&d, p.pos, nt == JSMN_ERROR_PART ? "incomplete document" : "invalid character");
-    }
-    if (nt == 0) return MALFORMED(&d, 0, "empty document");
-    a->used = (size_t)nt * sizeof(jsmntok_t);
-    d.t = toks, d.nt = nt;
-    if (strict_pass(&d)) return -1;
+    if (tokenize(&d)) return -1;
+    jsmntok_t *toks = d.t;
 
     // the request object
     if (toks[0].type != JSMN_OBJECT)

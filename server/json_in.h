@@ -56,4 +56,14 @@ typedef struct tft_req_error {
 //       horizon_out_of_range, length_mismatch
 // Returns 0 and fills *out, or -1 and fills *err (err may be NULL). len must not count a NUL.
 int tft_req_decode(const tft_model *m, char *body, size_t len, tft_req_arena *a, tft_req *out, tft_req_error *err);
+
+// The JSON pass of tft_req_decode alone, for the server's other decoders (server/kserve.c): jsmn
+// tokens (jsmntok_t of <jsmn.h> built with JSMN_PARENT_LINKS) at the start of the arena (a->used =
+// their bytes), the document checked against RFC 8259 exactly as above, every string unescaped in
+// place and NUL-terminated with its token's end moved to the unescaped end. 0, or -1 with *err
+// (400 malformed_json, 413 too_large / too_many_elements / too_deep).
+int tft_req_json_tokens(char *body, size_t len, tft_req_arena *a, void **toks, int *ntoks, tft_req_error *err);
+// The number literal body[start, end) (grammar already checked by the pass above) as a double,
+// bitwise what strtod_l gives in the C locale. body[end] must be writable (it is restored).
+double tft_req_json_double(char *body, int start, int end);
 #endif
