@@ -1,4 +1,4 @@
-# tft: make | make test | make run | make bench | make SAN=1 test | make fuzz | make install PREFIX=...
+# tft: make | make test | make run (the server) | make predict | make bench | make SAN=1 test | make fuzz | make install PREFIX=...
 #      make CUDA=0|1 (default: 1 when nvcc is found) | make SAN=thread test | V=1 for full command lines
 # (never put a trailing "# comment" after a variable value: make keeps the spaces before it)
 VERSION   := 0.1.0
@@ -65,12 +65,19 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CU_SRC:%.cu=$(BUILD)/%.cu.o)
 CLI_SRC := $(wildcard engine/cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CLI_LIB_OBJ := $(filter-out $(BUILD)/engine/cli/tft_main.o,$(CLI_OBJ))
-# the HTTP server's own sources (JSON decoder/writer): linked into the tests and fuzz targets
-SERVER_SRC := $(wildcard server/*.c)
+# the HTTP server's codec (JSON request decoder, response writer, KServe v2): pure C, no MHD; linked
+# into the tests and the fuzz targets
+SERVER_SRC := $(wildcard server/json_in.c server/json_out.c server/kserve.c)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 ifneq ($(SERVER_OBJ),)
 .SECONDARY: $(SERVER_OBJ)
 endif
+# the daemon (tft-server): everything else in server/ (libmicrohttpd wrapper, batcher, metrics, routes, main)
+DAEMON_SRC := $(filter-out $(SERVER_SRC),$(wildcard server/*.c))
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+MHD_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libmicrohttpd hwloc 2>/dev/null)
+MHD_LIBS   ?= $(shell $(PKG_CONFIG) --libs libmicrohttpd hwloc 2>/dev/null || echo -lmicrohttpd -lhwloc)
+$(DAEMON_OBJ): TFT_CFLAGS += $(MHD_CFLAGS)
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
 FUZZ    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -79,11 +86,12 @@ ifndef V
   say = @printf '  %-6s %s\n' $(1) $(2);
 endif
 
-.PHONY: all lib cli test bench run install clean fuzz fuzz-run check-symbols
-all: lib cli $(BUILD)/tft.pc
+.PHONY: all lib cli server test bench run predict install clean fuzz fuzz-run check-symbols
+all: lib cli server $(BUILD)/tft.pc
 	@echo "tft $(VERSION): CUDA=$(CUDA) SAN=$(or $(SAN),0) -> $(BUILD)/"
 lib: $(BUILD)/libtft.a $(BUILD)/libtft.so
 cli: $(BUILD)/tft
+server: $(BUILD)/tft-server
 
 $(BUILD)/%.o: %.c
 	$(call say,CC,$<)mkdir -p $(@D) && $(CC) $(TFT_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
@@ -100,14 +108,24 @@ $(BUILD)/tft: $(CLI_OBJ) $(BUILD)/libtft.a
 	$(call say,LINK,$@)$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libtft.a $(LDFLAGS) $(SAN_LDFLAGS) $(LIBS)
 	@ln -sf $(patsubst build/%,%,$(BUILD))/tft build/tft
 
+# the HTTP server: libtft + the codec + the daemon, with libmicrohttpd and hwloc (server/API.md)
+$(BUILD)/tft-server: $(DAEMON_OBJ) $(SERVER_OBJ) $(BUILD)/libtft.a
+	$(call say,LINK,$@)$(CC) -o $@ $(DAEMON_OBJ) $(SERVER_OBJ) $(BUILD)/libtft.a $(LDFLAGS) $(SAN_LDFLAGS) \
+	    $(MHD_LIBS) $(LIBS)
+	@ln -sf $(patsubst build/%,%,$(BUILD))/tft-server build/tft-server
+
 # tests may use the CLI's request decoder (engine/cli/request.c) as well as the library;
-# test_cli runs the tft binary of the same build
+# test_cli runs the tft binary of the same build, test_server the tft-server binary
+$(BUILD)/tests/test_server: $(BUILD)/tft-server
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libtft.a $(CLI_LIB_OBJ) $(SERVER_OBJ) $(wildcard tests/*.h) $(BUILD)/tft
 	$(call say,CC,$@)mkdir -p $(@D) && $(CC) $(TFT_CFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) -DTFT_BUILD_DIR='"$(BUILD)"' $< -o $@ \
 	    $(CLI_LIB_OBJ) $(SERVER_OBJ) $(BUILD)/libtft.a $(CMOCKA_LIBS) $(LDFLAGS) $(SAN_LDFLAGS) $(LIBS)
+# the benchmarks' header names the cores/PUs through hwloc when libhwloc-dev is installed (bench only)
+BENCH_HWLOC ?= $(shell $(PKG_CONFIG) --exists hwloc 2>/dev/null && echo 1)
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libtft.a $(CLI_LIB_OBJ) $(wildcard bench/*.h)
-	$(call say,CC,$@)mkdir -p $(@D) && $(CC) $(TFT_CFLAGS) $(CFLAGS) $< -o $@ $(CLI_LIB_OBJ) $(BUILD)/libtft.a \
-	    $(LDFLAGS) $(SAN_LDFLAGS) $(LIBS) $(BLAS_LIBS)
+	$(call say,CC,$@)mkdir -p $(@D) && $(CC) $(TFT_CFLAGS) $(CFLAGS) $(if $(BENCH_HWLOC),-DTFT_BENCH_HWLOC \
+	    $(shell $(PKG_CONFIG) --cflags hwloc)) $< -o $@ $(CLI_LIB_OBJ) $(BUILD)/libtft.a \
+	    $(LDFLAGS) $(SAN_LDFLAGS) $(LIBS) $(BLAS_LIBS) $(if $(BENCH_HWLOC),$(shell $(PKG_CONFIG) --libs hwloc))
 
 # Runs every test binary from the repo root; ends with the "N passed, N failed" line CI reads.
 test: $(TESTS)
@@ -115,12 +133,25 @@ test: $(TESTS)
 	    if $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; done; \
 	echo "$$pass passed, $$fail failed"; test $$fail -eq 0
 
-# The main job: forecast the bundled sample series with the bundled default model.
-run: $(BUILD)/tft
+# The main job: serve the bundled default model (Ctrl-C stops it; the line below is the request to try).
+run: $(BUILD)/tft-server
+	@echo "try: curl -s localhost:$${TFT_SERVER_PORT:-8080}/v1/forecast -H 'Content-Type: application/json' --data @weights/sample_request.json"
+	$(BUILD)/tft-server --model weights/default.safetensors --port $${TFT_SERVER_PORT:-8080}
+
+# One-shot: forecast the bundled sample series with the bundled default model (a table of quantiles).
+predict: $(BUILD)/tft
 	$(BUILD)/tft predict weights/default.safetensors weights/sample_request.json
 
 bench: $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done
+
+# The forward's speed as a fraction of this machine's OpenBLAS sgemm rate (measured in the same run),
+# per configuration of bench/baseline.txt; fails when one falls more than BENCH_TOL (0.25 = 25 %)
+# below its baseline. Not part of `make test` (timing). New baseline: bench_forward --write-baseline.
+BENCH_TOL ?= 0.25
+.PHONY: bench-check
+bench-check: $(BUILD)/bench/bench_forward
+	$(BUILD)/bench/bench_forward --check bench/baseline.txt --tolerance $(BENCH_TOL) --seconds 3
 
 # libFuzzer targets (clang-14 + libfuzzer-14-dev); fuzz-run gives each FUZZ_SECONDS.
 FUZZ_CC      ?= clang-14
@@ -161,4 +192,4 @@ install: lib cli
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d) $(BENCHES:=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(TESTS:=.d) $(BENCHES:=.d)

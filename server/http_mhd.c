@@ -1,0 +1,490 @@
+// http_mhd.c: http.h over libmicrohttpd 0.9.75 (Debian bookworm's), one epoll I/O thread (or MHD's
+// thread pool) with suspend/resume for requests answered by the batcher's workers.
+//
+// libmicrohttpd pitfalls, as met here (read before changing anything in this file):
+//  - The access handler is called several times per request: once when the headers are in
+//    (*upload_data_size == 0, *con_cls == NULL), once per piece of body (*upload_data_size > 0; it
+//    must be set to 0 once consumed, or MHD calls again with the same bytes), and once more when
+//    the request is complete (*upload_data_size == 0). A response can be queued only in the first
+//    or the last kind of call (MHD_queue_response returns MHD_NO while the body is being read).
+//  - Queuing a response in the FIRST call makes MHD skip the body and close the connection after the
+//    reply ("discard_request"), with shutdown(SHUT_WR) + close and no lingering: body bytes the
+//    client already sent and MHD never read make the kernel answer with a RST, which can destroy
+//    the reply before the client reads it. So only framing errors and 413 (a body not to be read)
+//    are queued in the first call; other early answers (404, 405, 415, 503) read and drop the body
+//    and go out at the last call, keeping the connection, unless the client waits for a 100.
+//  - Expect: 100-continue: MHD sends the 100 itself after the first call, unless that call queued a
+//    response; so a 413 on Content-Length goes out before the client sends its body.
+//  - Transfer-Encoding other than "chunked": MHD reads the body until the connection closes; with
+//    both TE and Content-Length it ignores Content-Length. Both are request-smuggling shapes, so the
+//    first call refuses them (501 / 400) before MHD reads anything.
+//  - A request line or headers that do not fit MHD_OPTION_CONNECTION_MEMORY_LIMIT are answered by MHD
+//    itself: 414 if the request line did not fit, 431 if a header did, with a small HTML body (no
+//    hook exists to make it JSON). MHD answers malformed Content-Length (400), a missing Host on
+//    HTTP/1.1 (400, MHD_OPTION_STRICT_FOR_CLIENT) and bad chunk syntax (400) the same way.
+//  - MHD_suspend_connection must be called from the handler, and BEFORE the job is handed to another
+//    thread: a worker may finish and call MHD_resume_connection before the handler returns. After a
+//    resume MHD calls the handler again (last-call shape), and only then may the response be queued.
+//    MHD_queue_response from another thread fails ("wrong thread").
+//  - A suspended connection has no timeout and MHD does not notice the client leaving; the answer is
+//    written after the resume and fails then (on_done sees it). MHD_stop_daemon with a connection
+//    still suspended calls MHD_PANIC (abort): the server drains before it stops.
+//  - MHD_quiesce_daemon hands back the listening socket, which the caller must close, but only after
+//    MHD_stop_daemon (see http_quiesce).
+//  - MHD_create_response_from_buffer(MHD_RESPMEM_PERSISTENT) does not copy: the body must live until
+//    the request-completed callback, which is where this file recycles the request's buffers.
+//  - Over MHD_OPTION_CONNECTION_LIMIT MHD accepts and closes at once (no 503); on
+//    MHD_OPTION_CONNECTION_TIMEOUT it closes without a 408. Both are documented in server/API.md.
+//  - Never MHD_PostProcessor (where MHD's CVEs were); the body is JSON, read raw here.
+//
+// Memory policy: http_req structs come from a freelist (a mutex; touched by the I/O threads only).
+// Each has a body buffer and HTTP_SCRATCH_SLOTS scratch buffers that grow with realloc when a
+// request needs more and are kept for the next request up to HTTP_KEEP_BYTES each; bigger ones are
+// freed when the request ends, so a burst of large requests does not pin memory. The freelist keeps
+// at most max_connections entries (MHD runs one request per connection at a time). In steady state,
+// requests under HTTP_KEEP_BYTES cost no allocation on our side (MHD allocates its response object).
+#include "http.h"
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HTTP_KEEP_BYTES ((size_t)1 << 20)
+#define HTTP_MAX_HEADERS 8
+
+enum { RS_NEW, RS_DEFERRED, RS_REPLIED, RS_QUEUED };
+
+struct http_req {
+    http_server            *srv;
+    struct MHD_Connection  *conn;
+    http_req               *free_next;
+    http_method             method;
+    const char             *method_str, *path; // MHD's strings, valid for the request
+    int64_t                 t0;
+    int                     has_body, chunked, over; // over: the body passed max_body_bytes
+    char                   *body;
+    size_t                  body_len, body_cap, body_seen; // body_seen counts discarded bytes too
+    void                   *scr[HTTP_SCRATCH_SLOTS];
+    size_t                  scr_cap[HTTP_SCRATCH_SLOTS];
+    void                   *ctx;
+    _Atomic int             state;
+    int                     deferred, early; // early: replied from on_head, queued at the last call
+    int                     status;
+    const char             *ctype, *rbody;
+    size_t                  rlen;
+    int                     nhdr;
+    const char             *hname[HTTP_MAX_HEADERS];
+    char                    hval[HTTP_MAX_HEADERS][192];
+};
+
+struct http_server {
+    http_config        cfg;
+    struct MHD_Daemon *d;
+    int                port;
+    _Atomic int64_t    active;
+    pthread_mutex_t    mu; // the freelist
+    http_req          *free;
+    unsigned           nfree, max_free;
+    int                quiesced;
+    int                listen_fd; // handed back by MHD_quiesce_daemon; closed after MHD_stop_daemon
+};
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+// ---- the request freelist ----------------------------------------------------------------------
+
+static void req_free(http_req *r) {
+    if (!r) return;
+    free(r->body);
+    for (int i = 0; i < HTTP_SCRATCH_SLOTS; i++) free(r->scr[i]);
+    free(r->ctx);
+    free(r);
+}
+
+static http_req *req_get(http_server *s) {
+    pthread_mutex_lock(&s->mu);
+    http_req *r = s->free;
+    if (r) s->free = r->free_next, s->nfree--;
+    pthread_mutex_unlock(&s->mu);
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r) return NULL;
+        r->ctx = calloc(1, s->cfg.ctx_bytes ? s->cfg.ctx_bytes : 1);
+        if (!r->ctx) {
+            free(r);
+            return NULL;
+        }
+    } else {
+        memset(r->ctx, 0, s->cfg.ctx_bytes);
+    }
+    r->srv = s, r->conn = NULL, r->free_next = NULL;
+    r->has_body = r->chunked = r->over = 0;
+    r->body_len = r->body_seen = 0;
+    atomic_store_explicit(&r->state, RS_NEW, memory_order_relaxed);
+    r->deferred = r->early = 0;
+    r->status = 0, r->ctype = NULL, r->rbody = NULL, r->rlen = 0, r->nhdr = 0;
+    return r;
+}
+
+static void req_put(http_server *s, http_req *r) {
+    if (r->body_cap > HTTP_KEEP_BYTES) free(r->body), r->body = NULL, r->body_cap = 0;
+    for (int i = 0; i < HTTP_SCRATCH_SLOTS; i++)
+        if (r->scr_cap[i] > HTTP_KEEP_BYTES) free(r->scr[i]), r->scr[i] = NULL, r->scr_cap[i] = 0;
+    pthread_mutex_lock(&s->mu);
+    if (s->nfree < s->max_free) {
+        r->free_next = s->free, s->free = r, s->nfree++;
+        r = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+    req_free(r);
+}
+
+// ---- request accessors ---------------------------------------------------------------------------
+
+http_method http_req_method(const http_req *r) { return r->method; }
+const char *http_req_method_str(const http_req *r) { return r->method_str; }
+const char *http_req_path(const http_req *r) { return r->path; }
+int64_t     http_req_t0(const http_req *r) { return r->t0; }
+void       *http_ctx(http_req *r) { return r->ctx; }
+size_t      http_req_body_len(const http_req *r) { return r->body_seen; }
+size_t      http_reply_len(const http_req *r) { return r->rlen; }
+int         http_reply_status(const http_req *r) { return r->status; }
+
+const char *http_req_header(const http_req *r, const char *name) {
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_req_query(const http_req *r, const char *key) {
+    if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key), NULL, NULL) == MHD_NO)
+        return NULL;
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+    return v ? v : "";
+}
+
+char *http_req_body(http_req *r, size_t *len) {
+    *len = r->body_len;
+    return r->body ? r->body : (char *)"";
+}
+
+void *http_scratch(http_req *r, int slot, size_t bytes) {
+    if (slot < 0 || slot >= HTTP_SCRATCH_SLOTS) return NULL;
+    if (bytes == 0) bytes = 1;
+    if (r->scr_cap[slot] < bytes) {
+        free(r->scr[slot]); // contents are not kept: a plain malloc is cheaper than realloc's copy
+        r->scr[slot]     = malloc(bytes);
+        r->scr_cap[slot] = r->scr[slot] ? bytes : 0;
+    }
+    return r->scr[slot];
+}
+
+// ---- replies -------------------------------------------------------------------------------------
+
+void http_reply(http_req *r, int status, const char *content_type, const char *body, size_t len) {
+    r->status = status;
+    r->ctype  = content_type;
+    r->rbody  = body ? body : "";
+    r->rlen   = body ? len : 0;
+}
+
+int http_add_header(http_req *r, const char *name, const char *value) {
+    if (r->nhdr >= HTTP_MAX_HEADERS || strlen(value) >= sizeof r->hval[0]) return -1;
+    r->hname[r->nhdr] = name;
+    snprintf(r->hval[r->nhdr], sizeof r->hval[0], "%s", value);
+    r->nhdr++;
+    return 0;
+}
+
+void http_defer(http_req *r) {
+    r->deferred = 1;
+    atomic_store_explicit(&r->state, RS_DEFERRED, memory_order_relaxed);
+    MHD_suspend_connection(r->conn); // before the job is visible to any other thread (see the top)
+}
+
+void http_resume(http_req *r) {
+    // release: the reply fields written before are visible to the I/O thread that reads state
+    struct MHD_Connection *c = r->conn; // r may be recycled as soon as the I/O thread runs
+    atomic_store_explicit(&r->state, RS_REPLIED, memory_order_release);
+    MHD_resume_connection(c);
+}
+
+static enum MHD_Result queue(http_req *r) {
+    struct MHD_Response *resp = MHD_create_response_from_buffer(r->rlen, (void *)r->rbody, MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    if (r->ctype) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
+    for (int i = 0; i < r->nhdr; i++) MHD_add_response_header(resp, r->hname[i], r->hval[i]);
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp); // MHD holds its own reference until the response is sent
+    atomic_store_explicit(&r->state, RS_QUEUED, memory_order_relaxed);
+    return ret;
+}
+
+static void reply_err(http_req *r, int status, const char *code, const char *msg) {
+    http_server *s = r->srv;
+    s->cfg.on_error(r, status, code, msg, s->cfg.user);
+}
+
+// ---- framing checks of the first call ------------------------------------------------------------
+
+typedef struct hdr_count {
+    int cl, te, host;
+    const char *te_value;
+} hdr_count;
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    hdr_count *h = cls;
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) h->cl++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) h->te++, h->te_value = value;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) h->host++;
+    return MHD_YES;
+}
+
+// Returns 0 when the framing is acceptable (and sets has_body / chunked), else replies and returns -1.
+static int check_framing(http_req *r, const char *version) {
+    hdr_count h = {0, 0, 0, NULL};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, &h);
+    if (h.host > 1) return reply_err(r, 400, "bad_request", "more than one Host header"), -1;
+    if (h.cl > 1) return reply_err(r, 400, "bad_request", "more than one Content-Length header"), -1;
+    if (h.te) {
+        if (h.cl) return reply_err(r, 400, "bad_request", "both Transfer-Encoding and Content-Length"), -1;
+        if (h.te > 1) return reply_err(r, 400, "bad_request", "more than one Transfer-Encoding header"), -1;
+        if (strcmp(version, MHD_HTTP_VERSION_1_0) == 0)
+            return reply_err(r, 400, "bad_request", "Transfer-Encoding on an HTTP/1.0 request"), -1;
+        if (!h.te_value || strcasecmp(h.te_value, "chunked") != 0)
+            return reply_err(r, 501, "not_implemented", "the only Transfer-Encoding accepted is chunked"), -1;
+        r->has_body = r->chunked = 1;
+        return 0;
+    }
+    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) { // MHD has checked that it is all digits and fits 64 bits
+        unsigned long long n = strtoull(cl, NULL, 10);
+        if (n > r->srv->cfg.max_body_bytes) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "the request body (%llu bytes) is larger than the limit of %zu bytes", n,
+                     r->srv->cfg.max_body_bytes);
+            return reply_err(r, 413, "body_too_large", msg), -1;
+        }
+        if (n > 0) {
+            r->has_body = 1;
+            if (r->body_cap < n + 1) { // the whole body at once: no regrowth while it arrives
+                free(r->body);
+                r->body     = malloc(n + 1);
+                r->body_cap = r->body ? n + 1 : 0;
+                if (!r->body) return reply_err(r, 503, "overloaded", "out of memory for the request body"), -1;
+            }
+        }
+    }
+    return 0;
+}
+
+// Appends a piece of body; over the cap the bytes are counted and dropped (413 at the last call).
+static int append_body(http_req *r, const char *data, size_t n) {
+    size_t max = r->srv->cfg.max_body_bytes;
+    r->body_seen += n;
+    if (r->over || r->body_seen > max) {
+        r->over = 1;
+        // a client streaming far past the cap is cut off rather than read to the end
+        return r->body_seen > 2 * max + (1u << 20) ? -1 : 0;
+    }
+    if (r->body_len + n + 1 > r->body_cap) { // chunked (or a body longer than its Content-Length)
+        size_t cap = r->body_cap ? r->body_cap : 4096;
+        while (cap < r->body_len + n + 1) cap *= 2;
+        if (cap > max + 1) cap = max + 1;
+        char *b = realloc(r->body, cap);
+        if (!b) return -1;
+        r->body = b, r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, n);
+    r->body_len += n;
+    r->body[r->body_len] = 0;
+    return 0;
+}
+
+// ---- the access handler -----------------------------------------------------------------------------
+
+static http_method parse_method(const char *m) {
+    if (strcmp(m, MHD_HTTP_METHOD_GET) == 0) return HTTP_GET;
+    if (strcmp(m, MHD_HTTP_METHOD_HEAD) == 0) return HTTP_HEAD;
+    if (strcmp(m, MHD_HTTP_METHOD_POST) == 0) return HTTP_POST;
+    return HTTP_OTHER;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                 const char *version, const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls) {
+    http_server *s = cls;
+    http_req    *r = *con_cls;
+    if (!r) { // first call: headers are in
+        r = req_get(s);
+        if (!r) return MHD_NO; // out of memory: MHD closes the connection
+        *con_cls      = r;
+        r->conn       = c;
+        r->t0         = now_ns();
+        r->method     = parse_method(method);
+        r->method_str = method;
+        r->path       = url;
+        atomic_fetch_add_explicit(&s->active, 1, memory_order_relaxed);
+        if (check_framing(r, version) != 0) { // not to be read: answer now, MHD closes after it
+            http_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+            return queue(r);
+        }
+        if (s->cfg.on_head(r, s->cfg.user) == 0) return MHD_YES;
+        // Replied before the body. A client waiting for "100 Continue" gets the answer now and never
+        // sends the body. Any other body is already on its way: it is read and dropped (bounded as
+        // any body) and the answer goes out at the last call, so the connection stays usable; closing
+        // with unread bytes would make the kernel reset it, which can destroy the answer in flight.
+        r->early         = 1;
+        const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+        if (r->has_body && expect && strcasecmp(expect, "100-continue") == 0) {
+            http_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+            return queue(r);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) { // a piece of body
+        size_t n          = *upload_data_size;
+        *upload_data_size = 0;
+        if (r->early) { // answered already: count and drop
+            r->body_seen += n;
+            return r->body_seen > 2 * s->cfg.max_body_bytes + (1u << 20) ? MHD_NO : MHD_YES;
+        }
+        return append_body(r, upload_data, n) == 0 ? MHD_YES : MHD_NO;
+    }
+    int st = atomic_load_explicit(&r->state, memory_order_acquire);
+    if (st == RS_QUEUED) return MHD_YES;
+    if (r->deferred) { // called again after MHD_resume_connection
+        return st == RS_REPLIED ? queue(r) : MHD_YES;
+    }
+    if (r->early) return queue(r);
+    if (r->over) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "the request body is larger than the limit of %zu bytes", s->cfg.max_body_bytes);
+        reply_err(r, 413, "body_too_large", msg);
+        http_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+        return queue(r);
+    }
+    if (!r->body) { // an empty body is still a NUL-terminated string
+        r->body     = malloc(16);
+        r->body_cap = r->body ? 16 : 0;
+        if (!r->body) return MHD_NO;
+    }
+    r->body[r->body_len] = 0; // (a recycled buffer may hold an older request's bytes)
+    s->cfg.on_request(r, s->cfg.user);
+    if (r->deferred) return MHD_YES; // queued when the completing thread resumes the connection
+    if (r->status == 0) reply_err(r, 500, "internal", "the request was not answered");
+    return queue(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+    http_server *s = cls;
+    http_req    *r = *con_cls;
+    (void)c, (void)toe;
+    if (!r) return;
+    *con_cls = NULL;
+    if (s->cfg.on_done) s->cfg.on_done(r, s->cfg.user);
+    atomic_fetch_sub_explicit(&s->active, 1, memory_order_relaxed);
+    req_put(s, r);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+    http_server *s = cls;
+    char         msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = 0;
+    if (s->cfg.log) s->cfg.log(4 /* TFT_LOG_DEBUG: MHD's notes are per connection */, msg, s->cfg.user);
+}
+
+// ---- the daemon ------------------------------------------------------------------------------------
+
+http_server *http_start(const http_config *cfg, char *err, size_t errsz) {
+    http_server *s = calloc(1, sizeof *s);
+    if (!s) return snprintf(err, errsz, "out of memory"), NULL;
+    s->cfg       = *cfg;
+    s->max_free  = cfg->max_connections ? cfg->max_connections : 64;
+    s->listen_fd = -1;
+    pthread_mutex_init(&s->mu, NULL);
+
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family       = AF_UNSPEC;
+    hints.ai_socktype     = SOCK_STREAM;
+    hints.ai_flags        = AI_PASSIVE | AI_NUMERICSERV;
+    char port[16];
+    snprintf(port, sizeof port, "%d", cfg->port);
+    int gai = getaddrinfo(cfg->host, port, &hints, &ai);
+    if (gai != 0 || !ai) {
+        snprintf(err, errsz, "cannot resolve host '%s': %s", cfg->host, gai_strerror(gai));
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return NULL;
+    }
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    struct MHD_OptionItem opts[16];
+    int                   k = 0;
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL};
+    if (cfg->max_connections_per_ip)
+        opts[k++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)cfg->max_connections_per_ip,
+                                            NULL};
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->idle_timeout_s, NULL};
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)cfg->connection_memory, NULL};
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)(void *)on_completed, s};
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)(void *)on_mhd_log, s};
+    if (cfg->io_threads > 1)
+        opts[k++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->io_threads, NULL};
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    int e = errno;
+    freeaddrinfo(ai);
+    if (!s->d) {
+        snprintf(err, errsz, "cannot listen on %s:%d (%s)", cfg->host, cfg->port,
+                 e ? strerror(e) : "libmicrohttpd refused the configuration");
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port                          = info ? info->port : cfg->port;
+    return s;
+}
+
+int     http_port(const http_server *s) { return s->port; }
+int64_t http_active(const http_server *s) { return atomic_load_explicit(&s->active, memory_order_relaxed); }
+
+// The listening socket is shut down, not closed: MHD's thread may still touch the descriptor
+// (MHD_quiesce_daemon races with the epoll loop, see its ENOENT comment) and closing it would let
+// the number be reused under it. shutdown() takes a Linux listener out of LISTEN at once (new
+// connections are refused, the backlog is reset); the close waits for http_stop.
+void http_quiesce(http_server *s) {
+    if (s->quiesced) return;
+    s->quiesced   = 1;
+    MHD_socket fd = MHD_quiesce_daemon(s->d);
+    if (fd == MHD_INVALID_SOCKET) return;
+    shutdown(fd, SHUT_RDWR);
+    s->listen_fd = fd;
+}
+
+void http_stop(http_server *s) {
+    if (!s) return;
+    MHD_stop_daemon(s->d);
+    if (s->listen_fd >= 0) close(s->listen_fd);
+    for (http_req *r = s->free, *n; r; r = n) n = r->free_next, req_free(r);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}

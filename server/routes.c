@@ -1,0 +1,734 @@
+// routes.c: tft-server's endpoints (server/API.md): request routing, decoding and validation on the
+// I/O thread, the job handed to the batcher, and the answer written on the worker that finished it.
+//
+// Per request (all memory is the request's own, from the HTTP layer's recycled buffers):
+//   on_head     route + method (404/405), Content-Type (415), the client's deadline header (400),
+//               draining / queue full (503 + Retry-After) -- all before a byte of body is read
+//   on_request  decode (json_in / kserve) into scratch 0, tft_series_check (422), outputs carved from
+//               scratch 1, http_defer, srv_batcher_submit (503 if it refuses)
+//   done        (a worker or the batcher thread) the forecast or the error written into scratch 2,
+//               then http_resume: the I/O thread queues it
+//   on_done     metrics and the access log line
+#include "routes.h"
+#include "json_out.h"
+#include "kserve.h"
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+enum { SCR_ARENA = 0, SCR_OUT = 1, SCR_REPLY = 2 };
+
+typedef enum route {
+    R_NONE,
+    R_FORECAST,      // POST /v1/forecast
+    R_MODELS,        // GET  /v1/models
+    R_MODEL,         // GET  /v1/models/NAME
+    R_V2_SERVER,     // GET  /v2
+    R_V2_MODEL,      // GET  /v2/models/NAME[/versions/V]
+    R_V2_MODEL_READY, // GET /v2/models/NAME[/versions/V]/ready
+    R_V2_INFER,      // POST /v2/models/NAME[/versions/V]/infer
+    R_LIVE,          // GET  /v2/health/live, /healthz
+    R_READY,         // GET  /v2/health/ready, /readyz
+    R_METRICS,       // GET  /metrics
+} route;
+
+typedef struct rctx {
+    srv_state   *s;
+    http_req    *req;
+    route        route;
+    srv_endpoint ep;
+    int          v2;            // errors in the KServe v2 shape {"error": "message"}
+    int          timings;       // ?timings=1
+    int          unknown_model; // the path names another model
+    int64_t      deadline_ns;
+    int64_t      t_parsed;
+    tft_req      fr;
+    tft_v2_infer v2r;
+    srv_job      job;
+} rctx;
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+// ---- replies ---------------------------------------------------------------------------------------
+
+static void reply(rctx *c, int status, const char *ctype, const char *body, size_t len) {
+    if (atomic_load_explicit(&c->s->draining, memory_order_relaxed))
+        http_add_header(c->req, "Connection", "close"); // G-13: clients leave a draining server
+    http_reply(c->req, status, ctype, body, len);
+}
+
+static void reply_error(rctx *c, int status, const char *code, const char *msg, int32_t series, const char *field) {
+    static const char fallback[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\",\"series\":null,"
+                                   "\"field\":null}}";
+    enum { CAP = 4096 }; // message (320) + field (96), each escaped at most 6x, + the frame
+    char   *buf = http_scratch(c->req, SCR_REPLY, CAP);
+    ssize_t n   = -1;
+    if (buf) n = c->v2 ? tft_v2_write_error(buf, CAP, msg) : tft_resp_write_error(buf, CAP, code, msg, series, field);
+    if (n < 0 && buf) n = tft_resp_write_error(buf, CAP, code, msg, series, field);
+    if (status == 503) http_add_header(c->req, "Retry-After", "1");
+    if (c->v2 && code) http_add_header(c->req, "X-Tft-Error-Code", code); // the v2 body has only a message
+    if (n < 0) reply(c, status, "application/json", fallback, sizeof fallback - 1);
+    else reply(c, status, "application/json", buf, (size_t)n);
+}
+
+static void reject(rctx *c, srv_reject why) {
+    srv_metrics_add(&c->s->metrics.rejected[why], 1);
+    if (why == SRV_REJ_QUEUE_FULL)
+        reply_error(c, 503, "queue_full", "the server's queue is full; retry after a second", -1, NULL);
+    else reply_error(c, 503, "draining", "the server is shutting down; retry on another instance", -1, NULL);
+}
+
+// ---- routing -------------------------------------------------------------------------------------------
+
+// "/v2/models/NAME[/versions/V][/ready|/infer]"; returns the route or R_NONE.
+static route match_v2_model(rctx *c, const char *p) {
+    const char *name = p + strlen("/v2/models/"), *e = strchr(name, '/');
+    size_t      nl   = e ? (size_t)(e - name) : strlen(name);
+    if (nl == 0) return R_NONE;
+    c->unknown_model = strlen(c->s->cfg.model_name) != nl || strncmp(name, c->s->cfg.model_name, nl) != 0;
+    const char *rest = name + nl;
+    if (strncmp(rest, "/versions/", 10) == 0) {
+        const char *v  = rest + 10, *ve = strchr(v, '/');
+        size_t      vl = ve ? (size_t)(ve - v) : strlen(v);
+        if (vl == 0) return R_NONE;
+        if (strlen(c->s->version) != vl || strncmp(v, c->s->version, vl) != 0) c->unknown_model = 1;
+        rest = v + vl;
+    }
+    if (*rest == 0) return R_V2_MODEL;
+    if (strcmp(rest, "/ready") == 0) return R_V2_MODEL_READY;
+    if (strcmp(rest, "/infer") == 0) return R_V2_INFER;
+    return R_NONE;
+}
+
+static void match(rctx *c, const char *p) {
+    c->route = R_NONE, c->ep = SRV_EP_OTHER;
+    if (strcmp(p, "/v1/forecast") == 0) c->route = R_FORECAST, c->ep = SRV_EP_FORECAST;
+    else if (strcmp(p, "/v1/models") == 0) c->route = R_MODELS, c->ep = SRV_EP_MODELS;
+    else if (strncmp(p, "/v1/models/", 11) == 0 && p[11] && !strchr(p + 11, '/')) {
+        c->route = R_MODEL, c->ep = SRV_EP_MODELS;
+        c->unknown_model = strcmp(p + 11, c->s->cfg.model_name) != 0;
+    } else if (strcmp(p, "/v2/health/live") == 0 || strcmp(p, "/healthz") == 0) {
+        c->route = R_LIVE, c->ep = SRV_EP_HEALTH;
+    } else if (strcmp(p, "/v2/health/ready") == 0 || strcmp(p, "/readyz") == 0) {
+        c->route = R_READY, c->ep = SRV_EP_HEALTH;
+    }
+    else if (strcmp(p, "/v2") == 0) c->route = R_V2_SERVER, c->ep = SRV_EP_V2_META;
+    else if (strncmp(p, "/v2/models/", 11) == 0) {
+        c->route = match_v2_model(c, p);
+        c->ep    = c->route == R_V2_INFER ? SRV_EP_V2_INFER : SRV_EP_V2_META;
+    } else if (strcmp(p, "/metrics") == 0) c->route = R_METRICS, c->ep = SRV_EP_METRICS;
+    if (c->route == R_NONE) c->ep = SRV_EP_OTHER;
+    c->v2 = strncmp(p, "/v2", 3) == 0 && (p[3] == 0 || p[3] == '/');
+}
+
+static void ctx_init(rctx *c, http_req *r, srv_state *s) {
+    if (c->s) return;
+    c->s = s, c->req = r, c->ep = SRV_EP_OTHER;
+}
+
+// JSON, or what curl --data sends by default (application/x-www-form-urlencoded, accepted so that a
+// bare `curl --data @req.json` works); v2 infer also takes application/octet-stream (binary tensors).
+static int content_type_ok(const char *ct, int v2) {
+    if (!ct || !*ct) return 1;
+    size_t n = strcspn(ct, ";");
+    while (n && isspace((unsigned char)ct[n - 1])) n--;
+    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0) return 1;
+    if (n == 33 && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0) return 1;
+    if (n > 17 && strncasecmp(ct, "application/", 12) == 0 && strncasecmp(ct + n - 5, "+json", 5) == 0) return 1;
+    if (v2 && n == 24 && strncasecmp(ct, "application/octet-stream", 24) == 0) return 1;
+    return 0;
+}
+
+static int on_head(http_req *r, void *user) {
+    srv_state *s = user;
+    rctx      *c = http_ctx(r);
+    ctx_init(c, r, s);
+    match(c, http_req_path(r));
+    if (c->route == R_NONE) {
+        reply_error(c, 404, "not_found", "no such endpoint", -1, NULL);
+        return 1;
+    }
+    int         post = c->route == R_FORECAST || c->route == R_V2_INFER;
+    http_method m    = http_req_method(r);
+    if (post ? m != HTTP_POST : (m != HTTP_GET && m != HTTP_HEAD)) {
+        http_add_header(r, "Allow", post ? "POST" : "GET, HEAD");
+        reply_error(c, 405, "method_not_allowed", post ? "this endpoint takes POST" : "this endpoint takes GET",
+                    -1, NULL);
+        return 1;
+    }
+    if (c->unknown_model) {
+        reply_error(c, 404, "unknown_model", "this server has no model of that name (or version)", -1, NULL);
+        return 1;
+    }
+    const char *t = http_req_query(r, "timings");
+    c->timings    = t && strcmp(t, "0") != 0 && strcmp(t, "false") != 0;
+    if (!post) return 0;
+    if (!content_type_ok(http_req_header(r, "Content-Type"), c->route == R_V2_INFER)) {
+        reply_error(c, 415, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)", -1,
+                    NULL);
+        return 1;
+    }
+    int64_t     ms = s->cfg.request_timeout_ms;
+    const char *h  = http_req_header(r, "X-Request-Timeout-Ms");
+    if (h) { // a client may only lower the server's timeout
+        char     *end;
+        long long v = strtoll(h, &end, 10);
+        if (!isdigit((unsigned char)*h) || *end || v < 1) {
+            reply_error(c, 400, "bad_header", "X-Request-Timeout-Ms must be a positive integer (milliseconds)", -1,
+                        NULL);
+            return 1;
+        }
+        if (v < ms) ms = v;
+    }
+    c->deadline_ns = http_req_t0(r) + ms * 1000000;
+    if (atomic_load_explicit(&s->draining, memory_order_relaxed)) return reject(c, SRV_REJ_DRAINING), 1;
+    if (srv_batcher_full(s->batcher)) return reject(c, SRV_REJ_QUEUE_FULL), 1;
+    return 0;
+}
+
+static void on_error(http_req *r, int status, const char *code, const char *message, void *user) {
+    rctx *c = http_ctx(r);
+    ctx_init(c, r, user);
+    reply_error(c, status, code, message, -1, NULL);
+}
+
+// ---- POST /v1/forecast ---------------------------------------------------------------------------------
+
+// Arena bytes tft_req_decode needs at most for a well-formed body: every JSON value or key is preceded
+// by one of '[' '{' ',' ':' (or is the root), so their count bounds the jsmn tokens (20 bytes each);
+// each token is at most one 8-byte number/label pointer; keys (one ':' each) add a tft_column and an
+// allocation's alignment, objects ('{') a series and its arrays. A malformed body with more tokens
+// than that (jsmn takes "[1 2]") fails in the tokenizer, before the body is touched, and is retried
+// with the worst case (one token per 2 bytes).
+static size_t arena_bound(const char *b, size_t len) {
+    size_t seps = 0, colons = 0, braces = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = b[i];
+        seps += ch == ',' || ch == '[';
+        colons += ch == ':';
+        braces += ch == '{';
+    }
+    size_t nt = seps + colons + braces + 1;
+    return 28 * nt + 56 * colons + 184 * braces + 8192;
+}
+
+static int is_arena_error(const tft_req_error *e) {
+    return e->http == 413 && e->code && strcmp(e->code, "too_large") == 0 && strstr(e->message, "arena");
+}
+
+// "series 3 'db-01': ..." -> 3; -1 if the message does not start so.
+static int32_t series_of(const char *msg) {
+    int v = -1;
+    if (sscanf(msg, "series %d", &v) != 1) v = -1;
+    return v;
+}
+
+// The field a tft_series_check error is about, from its message (past "series N 'id': ") where it
+// names one.
+static void field_of(const char *code, const char *msg, char *field, size_t cap) {
+    field[0] = 0;
+    if (strcmp(code, "history_too_short") == 0) snprintf(field, cap, "history");
+    else if (strcmp(code, "horizon_out_of_range") == 0) snprintf(field, cap, "horizon");
+    else if (strcmp(code, "time_index_not_increasing") == 0) snprintf(field, cap, "time_idx");
+    else {
+        const char *at = msg; // the message past "series N 'id': "
+        if (strcmp(code, "unknown_category") == 0 && *at == '\'') { // 'name' = 'label' is a category ...
+            const char *e = strchr(at + 1, '\'');
+            if (e) snprintf(field, cap, "%.*s", (int)(e - at - 1), at + 1);
+        } else if (strcmp(code, "missing_variable") == 0) { // part is missing 'name'
+            const char *sp = strchr(at, ' '), *q = strstr(at, "is missing '");
+            if (sp && q) {
+                const char *n = q + 12, *e = strchr(n, '\'');
+                if (e) snprintf(field, cap, "%.*s.%.*s", (int)(sp - at), at, (int)(e - n), n);
+            }
+        }
+    }
+}
+
+static void count_stages(rctx *c, int64_t serialize_ns) {
+    srv_metrics *m = &c->s->metrics;
+    srv_job     *j = &c->job;
+    srv_metrics_add(&m->stage_ns[SRV_ST_PARSE], (uint64_t)(c->t_parsed - http_req_t0(c->req)));
+    if (j->t_start_ns) {
+        srv_metrics_add(&m->stage_ns[SRV_ST_QUEUE], (uint64_t)(j->t_start_ns - j->t_enqueue_ns));
+        if (j->t_end_ns > j->t_start_ns)
+            srv_metrics_add(&m->stage_ns[SRV_ST_COMPUTE], (uint64_t)(j->t_end_ns - j->t_start_ns));
+    }
+    srv_metrics_add(&m->stage_ns[SRV_ST_SERIALIZE], (uint64_t)serialize_ns);
+}
+
+// Server-Timing (ms) and, for the JSON timings block, the stage durations in microseconds.
+static void stage_us(const rctx *c, int64_t us[3]) {
+    const srv_job *j = &c->job;
+    us[0]            = (c->t_parsed - http_req_t0(c->req)) / 1000;
+    us[1]            = j->t_start_ns ? (j->t_start_ns - j->t_enqueue_ns) / 1000 : 0;
+    us[2]            = j->t_start_ns && j->t_end_ns > j->t_start_ns ? (j->t_end_ns - j->t_start_ns) / 1000 : 0;
+}
+
+static void server_timing(rctx *c, int64_t serialize_ns) {
+    int64_t us[3];
+    stage_us(c, us);
+    char v[192];
+    snprintf(v, sizeof v, "parse;dur=%.3f, queue;dur=%.3f, compute;dur=%.3f, serialize;dur=%.3f", us[0] / 1e3,
+             us[1] / 1e3, us[2] / 1e3, (double)serialize_ns / 1e6);
+    http_add_header(c->req, "Server-Timing", v);
+}
+
+// Writes with `write` into scratch 2, doubling the buffer from `cap` while it is too small.
+typedef ssize_t (*writer_fn)(rctx *c, char *buf, size_t cap, void *arg);
+// *cap: the first size to try in, the buffer's size out.
+static ssize_t write_grow(rctx *c, size_t *cap, writer_fn write, void *arg, char **out) {
+    for (;;) {
+        char *buf = http_scratch(c->req, SCR_REPLY, *cap);
+        if (!buf) return TFT_RESP_E_SMALL;
+        ssize_t n = write(c, buf, *cap, arg);
+        if (n != TFT_RESP_E_SMALL || *cap >= ((size_t)1 << 31)) return *out = buf, n;
+        *cap *= 2;
+    }
+}
+
+static ssize_t write_forecast(rctx *c, char *buf, size_t cap, void *arg) {
+    return tft_resp_write_forecast(buf, cap, arg);
+}
+
+static void forecast_done(srv_job *j) {
+    rctx                 *c  = j->user;
+    srv_state            *s  = c->s;
+    const tft_model_info *mi = s->mi;
+    int64_t               t0 = now_ns();
+    if (j->http) {
+        reply_error(c, j->http, j->code, j->message, j->err_series, j->field);
+        count_stages(c, now_ns() - t0);
+        http_resume(c->req); // last: the request may be recycled at once
+        return;
+    }
+    int32_t           n = c->fr.n, T = j->horizon;
+    tft_resp_forecast f = {.model_name      = s->cfg.model_name,
+                           .model_sha256    = mi->sha256,
+                           .n_quantiles     = mi->n_quantiles,
+                           .quantile_levels = mi->quantiles,
+                           .horizon         = T,
+                           .n_series        = n,
+                           .ids             = c->fr.ids,
+                           .encoder_lengths = j->out.encoder_lengths,
+                           .n_targets       = mi->n_targets,
+                           .targets         = mi->targets,
+                           .quantiles       = j->out.quantiles};
+    size_t names = 0;
+    if (c->fr.interpret) {
+        f.n_heads = mi->n_heads, f.max_encoder_length = mi->max_encoder_length;
+        f.attention = j->out.attention, f.static_weights = j->out.static_weights;
+        f.encoder_weights = j->out.encoder_weights, f.decoder_weights = j->out.decoder_weights;
+        f.n_static_vars = mi->n_static_vars, f.static_vars = mi->static_vars;
+        f.n_encoder_vars = mi->n_encoder_vars, f.encoder_vars = mi->encoder_vars;
+        f.n_decoder_vars = mi->n_decoder_vars, f.decoder_vars = mi->decoder_vars;
+        for (int32_t v = 0; v < mi->n_static_vars; v++) names += 6 * strlen(mi->static_vars[v]) + 4;
+        for (int32_t v = 0; v < mi->n_encoder_vars; v++) names += 6 * strlen(mi->encoder_vars[v]) + 4;
+        for (int32_t v = 0; v < mi->n_decoder_vars; v++) names += 6 * strlen(mi->decoder_vars[v]) + 4;
+    }
+    int64_t         us[3];
+    tft_resp_timing tm[3];
+    if (c->timings) {
+        stage_us(c, us);
+        tm[0] = (tft_resp_timing){"parse", us[0]}, tm[1] = (tft_resp_timing){"queue", us[1]};
+        tm[2] = (tft_resp_timing){"compute", us[2]};
+        f.n_timings = 3, f.timings = tm;
+    }
+    // a bound that is nearly always enough: 16 bytes per float, every string escaped 6x
+    size_t Q = (size_t)mi->n_quantiles, NT = (size_t)mi->n_targets, Tm = (size_t)mi->max_encoder_length;
+    size_t tnames = 0, floats = (size_t)n * NT * T * Q, per = 96 + names;
+    for (size_t t = 0; t < NT; t++) tnames += 6 * strlen(mi->targets[t]) + 8;
+    per += tnames + NT * (size_t)T * 3;
+    if (c->fr.interpret) {
+        floats += (size_t)n * ((size_t)T * mi->n_heads * (Tm + T) + mi->n_static_vars + Tm * mi->n_encoder_vars +
+                               (size_t)T * mi->n_decoder_vars);
+        per += 3 * (Tm + (size_t)T * (mi->n_heads + 2)) + 128;
+    }
+    size_t cap = 1024 + 16 * Q + 6 * strlen(s->cfg.model_name) + 16 * floats;
+    for (int32_t i = 0; i < n; i++) cap += per + 6 * strlen(c->fr.ids[i]);
+    char   *buf = NULL;
+    ssize_t len = write_grow(c, &cap, write_forecast, &f, &buf);
+    int64_t ser = now_ns() - t0;
+    if (len == TFT_RESP_E_NONFINITE) {
+        reply_error(c, 500, "non_finite_output", "the forecast is not finite", -1, NULL);
+    } else if (len < 0) {
+        reply_error(c, 500, "internal", "the response could not be written", -1, NULL);
+    } else {
+        // the timings block is written last, so serializing's own time is spliced in after the fact:
+        // "...,"compute_us":N}}" -> "...,"compute_us":N,"serialize_us":M}}"
+        if (c->timings && len >= 2 && (size_t)len + 48 < cap && memcmp(buf + len - 2, "}}", 2) == 0) {
+            int k = snprintf(buf + len - 2, 48, ",\"serialize_us\":%lld}}", (long long)(ser / 1000));
+            len += k - 2;
+        }
+        if (c->timings) server_timing(c, ser);
+        http_add_header(c->req, "X-Model-Version", s->version);
+        reply(c, 200, "application/json", buf, (size_t)len);
+    }
+    count_stages(c, ser);
+    http_resume(c->req); // last: the request may be recycled at once
+}
+
+static void forecast(rctx *c) {
+    srv_state            *s  = c->s;
+    const tft_model_info *mi = s->mi;
+    http_req             *r  = c->req;
+    size_t                len;
+    char                 *body = http_req_body(r, &len);
+    size_t                need = arena_bound(body, len);
+    tft_req_error         e;
+    for (int attempt = 0;; attempt++) {
+        void *mem = http_scratch(r, SCR_ARENA, need);
+        if (!mem) return reply_error(c, 503, "overloaded", "out of memory for the request", -1, NULL);
+        tft_req_arena a;
+        tft_req_arena_init(&a, mem, need, &s->limits);
+        if (tft_req_decode(s->model, body, len, &a, &c->fr, &e) == 0) break;
+        if (attempt == 0 && is_arena_error(&e)) {
+            need = 84 * (len / 2 + 2) + 8192; // malformed JSON that jsmn tokenizes more finely (see above)
+            continue;
+        }
+        return reply_error(c, e.http, e.code, e.message, e.series, e.field);
+    }
+    if (c->fr.model && strcmp(c->fr.model, s->cfg.model_name) != 0)
+        return reply_error(c, 404, "unknown_model", "this server has no model of that name", -1, "model");
+    tft_status st = tft_series_check(s->model, c->fr.series, c->fr.n);
+    if (st != TFT_OK) {
+        const char *msg = tft_last_error(), *code, *detail = srv_msg_detail(msg, c->fr.series, c->fr.n);
+        int         http = srv_status_http(st, detail, &code);
+        char        field[96];
+        field_of(code, detail, field, sizeof field);
+        return reply_error(c, http, code, msg, series_of(msg), field);
+    }
+    // outputs: [n, nt, T, Q] quantiles, [n] encoder lengths, and the interpretation if asked for
+    size_t n = (size_t)c->fr.n, T = (size_t)(c->fr.horizon ? c->fr.horizon : mi->max_prediction_length);
+    size_t Tm = (size_t)mi->max_encoder_length, NH = (size_t)mi->n_heads;
+    size_t sz[6] = {n * mi->n_targets * T * mi->n_quantiles, n, 0, 0, 0, 0}, total = 0;
+    if (c->fr.interpret) {
+        sz[2] = n * T * NH * (Tm + T), sz[3] = n * mi->n_static_vars;
+        sz[4] = n * Tm * mi->n_encoder_vars, sz[5] = n * T * mi->n_decoder_vars;
+    }
+    for (int i = 0; i < 6; i++) total += (sz[i] + 3) & ~(size_t)3; // 16-byte aligned pieces
+    float *o = http_scratch(r, SCR_OUT, 4 * total);
+    if (!o) return reply_error(c, 503, "overloaded", "out of memory for the forecast", -1, NULL);
+    srv_job *j = &c->job;
+    memset(j, 0, sizeof *j);
+    float *p[6];
+    for (int i = 0; i < 6; i++) p[i] = o, o += (sz[i] + 3) & ~(size_t)3;
+    j->kind = SRV_JOB_FORECAST, j->n = c->fr.n, j->series = c->fr.series, j->horizon = (int32_t)T;
+    j->out.quantiles = p[0], j->out.encoder_lengths = (int32_t *)(void *)p[1];
+    if (c->fr.interpret) {
+        j->out.attention = p[2], j->out.static_weights = p[3];
+        j->out.encoder_weights = p[4], j->out.decoder_weights = p[5];
+    }
+    j->deadline_ns = c->deadline_ns, j->done = forecast_done, j->user = c;
+    c->t_parsed    = now_ns();
+    if (c->t_parsed >= c->deadline_ns) {
+        srv_metrics_add(&s->metrics.rejected[SRV_REJ_DEADLINE], 1);
+        return reply_error(c, 504, "deadline_exceeded", "the request's deadline passed before it was queued", -1,
+                           NULL);
+    }
+    http_defer(r); // before the batcher can see the job (http_mhd.c says why)
+    int rc = srv_batcher_submit(s->batcher, j);
+    if (rc == SRV_SUBMIT_OK) return; // from here on the job belongs to the batcher
+    reject(c, rc == SRV_SUBMIT_FULL ? SRV_REJ_QUEUE_FULL : SRV_REJ_DRAINING);
+    http_resume(r);
+}
+
+// ---- POST /v2/models/NAME/infer ---------------------------------------------------------------------------
+
+typedef struct v2_args {
+    size_t json_len;
+} v2_args;
+
+static ssize_t write_v2(rctx *c, char *buf, size_t cap, void *arg) {
+    v2_args *a = arg;
+    return tft_v2_write_infer(buf, cap, c->s->model, c->s->cfg.model_name, c->s->version, &c->v2r, &c->job.net_out,
+                              &a->json_len);
+}
+
+static void v2_done(srv_job *j) {
+    rctx    *c  = j->user;
+    int64_t  t0 = now_ns();
+    if (j->http) {
+        reply_error(c, j->http, j->code, j->message, -1, NULL);
+        count_stages(c, now_ns() - t0);
+        http_resume(c->req);
+        return;
+    }
+    size_t floats = 0;
+    for (uint32_t bit = 1; bit <= TFT_V2_OUT_DECODER_WEIGHTS; bit <<= 1)
+        if (c->v2r.want & bit) floats += tft_v2_output_floats(c->s->model, &c->v2r.in, bit);
+    size_t cap = tft_v2_infer_bound(c->s->model, c->s->cfg.model_name, c->s->version, &c->v2r);
+    if (cap == 0) cap = 4096 + 16 * floats;
+    v2_args a   = {0};
+    char   *buf = NULL;
+    ssize_t len = write_grow(c, &cap, write_v2, &a, &buf);
+    int64_t ser = now_ns() - t0;
+    if (len == TFT_RESP_E_NONFINITE) reply_error(c, 500, "non_finite_output", "an output is not finite", -1, NULL);
+    else if (len < 0) reply_error(c, 500, "internal", "the response could not be written", -1, NULL);
+    else {
+        if (c->timings) server_timing(c, ser);
+        http_add_header(c->req, "X-Model-Version", c->s->version);
+        if (c->v2r.binary) {
+            char v[32];
+            snprintf(v, sizeof v, "%zu", a.json_len);
+            http_add_header(c->req, "Inference-Header-Content-Length", v);
+        }
+        reply(c, 200, c->v2r.binary ? "application/octet-stream" : "application/json", buf, (size_t)len);
+    }
+    count_stages(c, ser);
+    http_resume(c->req);
+}
+
+static void v2_infer(rctx *c) {
+    srv_state *s = c->s;
+    http_req  *r = c->req;
+    size_t     len;
+    char      *body     = http_req_body(r, &len);
+    size_t     json_len = len;
+    const char *h       = http_req_header(r, "Inference-Header-Content-Length");
+    if (h) {
+        char              *end;
+        unsigned long long v = strtoull(h, &end, 10);
+        if (!isdigit((unsigned char)*h) || *end || v > len)
+            return reply_error(c, 400, "bad_header",
+                               "Inference-Header-Content-Length must be an integer no larger than the body", -1, NULL);
+        json_len = (size_t)v;
+    }
+    size_t        need = arena_bound(body, json_len) + 2 * (len - json_len) + 65536;
+    tft_req_error e;
+    for (int attempt = 0;; attempt++) {
+        void *mem = http_scratch(r, SCR_ARENA, need);
+        if (!mem) return reply_error(c, 503, "overloaded", "out of memory for the request", -1, NULL);
+        tft_req_arena a;
+        tft_req_arena_init(&a, mem, need, &s->limits);
+        if (tft_v2_decode_infer(s->model, body, len, json_len, &a, &c->v2r, &e) == 0) break;
+        if (attempt == 0 && is_arena_error(&e)) {
+            need = 84 * (json_len / 2 + 2) + 2 * (len - json_len) + 65536;
+            continue;
+        }
+        return reply_error(c, e.http, e.code, e.message, e.series, e.field);
+    }
+    if (c->v2r.in.n > s->cfg.max_batch) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "the request has %d series; this server runs at most --max-batch %d per call",
+                 c->v2r.in.n, s->cfg.max_batch);
+        return reply_error(c, 413, "too_many_series", msg, -1, NULL);
+    }
+    // outputs, each 16-byte aligned, in scratch 1
+    size_t   sz[7], total = 0;
+    uint32_t bits = c->v2r.want ? c->v2r.want : TFT_V2_OUT_PREDICTION;
+    for (int i = 0; i < 7; i++) {
+        sz[i] = bits & (1u << i) ? tft_v2_output_floats(s->model, &c->v2r.in, 1u << i) : 0;
+        total += (sz[i] + 3) & ~(size_t)3;
+    }
+    float *o = http_scratch(r, SCR_OUT, 4 * total + 16);
+    if (!o) return reply_error(c, 503, "overloaded", "out of memory for the outputs", -1, NULL);
+    float *p[7];
+    for (int i = 0; i < 7; i++) p[i] = sz[i] ? o : NULL, o += (sz[i] + 3) & ~(size_t)3;
+    srv_job *j = &c->job;
+    memset(j, 0, sizeof *j);
+    j->kind = SRV_JOB_NET, j->n = c->v2r.in.n, j->net_in = &c->v2r.in;
+    j->net_out = (tft_net_output){.prediction             = p[0],
+                                  .prediction_normalized  = p[1],
+                                  .encoder_attention      = p[2],
+                                  .decoder_attention      = p[3],
+                                  .static_weights         = p[4],
+                                  .encoder_weights        = p[5],
+                                  .decoder_weights        = p[6]};
+    j->deadline_ns = c->deadline_ns, j->done = v2_done, j->user = c;
+    c->t_parsed    = now_ns();
+    if (c->t_parsed >= c->deadline_ns) {
+        srv_metrics_add(&s->metrics.rejected[SRV_REJ_DEADLINE], 1);
+        return reply_error(c, 504, "deadline_exceeded", "the request's deadline passed before it was queued", -1,
+                           NULL);
+    }
+    http_defer(r);
+    int rc = srv_batcher_submit(s->batcher, j);
+    if (rc == SRV_SUBMIT_OK) return;
+    reject(c, rc == SRV_SUBMIT_FULL ? SRV_REJ_QUEUE_FULL : SRV_REJ_DRAINING);
+    http_resume(r);
+}
+
+// ---- the small GET endpoints ----------------------------------------------------------------------------
+
+static ssize_t write_metrics(rctx *c, char *buf, size_t cap, void *arg) {
+    (void)arg;
+    ssize_t n = srv_metrics_write(&c->s->metrics, buf, cap);
+    return n < 0 ? TFT_RESP_E_SMALL : n;
+}
+
+static void on_request(http_req *r, void *user) {
+    srv_state *s = user;
+    rctx      *c = http_ctx(r);
+    int        ready;
+    switch (c->route) {
+    case R_FORECAST: forecast(c); break;
+    case R_V2_INFER: v2_infer(c); break;
+    case R_MODELS: reply(c, 200, "application/json", s->models_json, s->models_len); break;
+    case R_MODEL: reply(c, 200, "application/json", s->model_json, s->model_len); break;
+    case R_V2_SERVER:
+    case R_V2_MODEL: {
+        const char *b = c->route == R_V2_SERVER ? s->v2_server_json : s->v2_model_json;
+        ssize_t     n = c->route == R_V2_SERVER ? s->v2_server_len : s->v2_model_len;
+        if (!b || n < 0) reply_error(c, 501, "not_implemented", "KServe v2 metadata is not available", -1, NULL);
+        else reply(c, 200, "application/json", b, (size_t)n);
+        break;
+    }
+    case R_LIVE: reply(c, 200, "application/json", "{\"live\":true}", 13); break;
+    case R_READY:
+    case R_V2_MODEL_READY:
+        ready = atomic_load_explicit(&s->ready, memory_order_relaxed) &&
+                !atomic_load_explicit(&s->draining, memory_order_relaxed);
+        if (ready) reply(c, 200, "application/json", "{\"ready\":true}", 14);
+        else reply_error(c, 503, "not_ready", "the server is not ready (starting or draining)", -1, NULL);
+        break;
+    case R_METRICS: {
+        char   *buf = NULL;
+        size_t  cap = 64 * 1024;
+        ssize_t n   = write_grow(c, &cap, write_metrics, NULL, &buf);
+        if (n < 0) reply_error(c, 500, "internal", "the metrics could not be written", -1, NULL);
+        else reply(c, 200, "text/plain; version=0.0.4", buf, (size_t)n);
+        break;
+    }
+    default: reply_error(c, 404, "not_found", "no such endpoint", -1, NULL); break;
+    }
+}
+
+static void on_done(http_req *r, void *user) {
+    srv_state *s = user;
+    rctx      *c = http_ctx(r);
+    int        status = http_reply_status(r);
+    int64_t    dur    = now_ns() - http_req_t0(r);
+    if (status) srv_metrics_request(&s->metrics, c->s ? c->ep : SRV_EP_OTHER, status, dur);
+    if (s->cfg.access_log) {
+        struct timespec ts;
+        struct tm       tm;
+        char            when[32];
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+        // one fprintf per line: stdio's lock keeps lines whole across I/O threads
+        fprintf(stdout, "%s.%03ldZ %s %s %d %zu %zu %.3fms\n", when, ts.tv_nsec / 1000000, http_req_method_str(r),
+                http_req_path(r), status, http_req_body_len(r), http_reply_len(r), (double)dur / 1e6);
+    }
+}
+
+// ---- setup ---------------------------------------------------------------------------------------------
+
+static void jw_names(tft_jw *o, const tft_model *m, const char *const *names, int32_t n) {
+    tft_jw_lit(o, "[");
+    for (int32_t i = 0; i < n; i++) {
+        tft_jw_lit(o, i ? ",{\"name\":" : "{\"name\":");
+        tft_jw_str(o, names[i]);
+        tft_jw_lit(o, tft_model_input_is_categorical(m, names[i]) == 1 ? ",\"kind\":\"categorical\"}"
+                                                                       : ",\"kind\":\"real\"}");
+    }
+    tft_jw_lit(o, "]");
+}
+
+// GET /v1/models/NAME: what the model is and what a request must contain.
+static void jw_model(tft_jw *o, const srv_state *s) {
+    const tft_model_info *mi = s->mi;
+    tft_jw_lit(o, "{\"name\":");
+    tft_jw_str(o, s->cfg.model_name);
+    tft_jw_lit(o, ",\"version\":");
+    tft_jw_str(o, s->version);
+    tft_jw_lit(o, ",\"sha256\":");
+    tft_jw_str(o, mi->sha256);
+    tft_jw_lit(o, ",\"n_parameters\":");
+    tft_jw_int(o, (long long)mi->n_parameters);
+    tft_jw_lit(o, ",\"architecture\":{\"hidden_size\":");
+    tft_jw_int(o, mi->hidden_size);
+    tft_jw_lit(o, ",\"lstm_layers\":");
+    tft_jw_int(o, mi->lstm_layers);
+    tft_jw_lit(o, ",\"n_heads\":");
+    tft_jw_int(o, mi->n_heads);
+    tft_jw_lit(o, "},\"encoder_length\":{\"min\":");
+    tft_jw_int(o, mi->min_encoder_length);
+    tft_jw_lit(o, ",\"max\":");
+    tft_jw_int(o, mi->max_encoder_length);
+    tft_jw_lit(o, "},\"prediction_length\":{\"min\":");
+    tft_jw_int(o, mi->min_prediction_length);
+    tft_jw_lit(o, ",\"max\":");
+    tft_jw_int(o, mi->max_prediction_length);
+    tft_jw_lit(o, "},\"targets\":[");
+    for (int32_t t = 0; t < mi->n_targets; t++) {
+        if (t) tft_jw_lit(o, ",");
+        tft_jw_str(o, mi->targets[t]);
+    }
+    tft_jw_lit(o, "],\"quantiles\":[");
+    tft_jw_floats(o, mi->quantiles, (size_t)mi->n_quantiles);
+    tft_jw_lit(o, "],\"inputs\":{\"static\":");
+    jw_names(o, s->model, mi->static_inputs, mi->n_static_inputs);
+    tft_jw_lit(o, ",\"history\":");
+    jw_names(o, s->model, mi->history_inputs, mi->n_history_inputs);
+    tft_jw_lit(o, ",\"future\":");
+    jw_names(o, s->model, mi->future_inputs, mi->n_future_inputs);
+    tft_jw_lit(o, "},\"limits\":{\"max_series\":");
+    tft_jw_int(o, (long long)s->limits.max_series);
+    tft_jw_lit(o, ",\"max_values\":");
+    tft_jw_int(o, (long long)s->limits.max_values);
+    tft_jw_lit(o, ",\"max_body_bytes\":");
+    tft_jw_int(o, (long long)s->cfg.max_body_bytes);
+    tft_jw_lit(o, ",\"max_batch\":");
+    tft_jw_int(o, s->cfg.max_batch);
+    tft_jw_lit(o, "}}");
+}
+
+int srv_routes_init(srv_state *s, char *err, size_t errsz) {
+    size_t cap = 1 << 16;
+    for (int tries = 0; tries < 12; tries++, cap *= 2) {
+        free(s->models_json), free(s->model_json);
+        s->models_json = malloc(cap), s->model_json = malloc(cap);
+        if (!s->models_json || !s->model_json) break;
+        tft_jw o = {s->model_json, cap, 0, 0};
+        jw_model(&o, s);
+        ssize_t n1 = tft_jw_finish(&o);
+        tft_jw  a  = {s->models_json, cap, 0, 0};
+        tft_jw_lit(&a, "{\"models\":[");
+        jw_model(&a, s);
+        tft_jw_lit(&a, "]}");
+        ssize_t n2 = tft_jw_finish(&a);
+        if (n1 >= 0 && n2 >= 0) {
+            s->model_len = (size_t)n1, s->models_len = (size_t)n2;
+            break;
+        }
+        s->model_len = s->models_len = 0;
+    }
+    if (!s->model_len) return snprintf(err, errsz, "cannot describe the model (out of memory)"), -1;
+    // KServe v2 metadata: left NULL (501) if the codec cannot write it
+    s->v2_server_json = malloc(4096);
+    s->v2_model_json  = malloc(cap);
+    s->v2_server_len  = s->v2_server_json ? tft_v2_write_server_metadata(s->v2_server_json, 4096) : -1;
+    s->v2_model_len   = -1;
+    if (s->v2_model_json)
+        s->v2_model_len = tft_v2_write_model_metadata(s->v2_model_json, cap, s->model, s->cfg.model_name, s->version);
+    return 0;
+}
+
+void srv_routes_free(srv_state *s) {
+    free(s->models_json), free(s->model_json), free(s->v2_server_json), free(s->v2_model_json);
+    s->models_json = s->model_json = s->v2_server_json = s->v2_model_json = NULL;
+}
+
+static void http_log(int level, const char *msg, void *user) {
+    (void)user;
+    srv_log(level, "http: %s", msg);
+}
+
+void srv_routes_http_config(srv_state *s, http_config *hc) {
+    hc->ctx_bytes  = sizeof(rctx);
+    hc->on_head    = on_head;
+    hc->on_request = on_request;
+    hc->on_done    = on_done;
+    hc->on_error   = on_error;
+    hc->log        = http_log;
+    hc->user       = s;
+}

@@ -1,0 +1,1219 @@
+// test_server.c: tft-server end to end, over real HTTP/1.1 on loopback (raw sockets, no libcurl).
+// Each test starts the built binary (TFT_BUILD_DIR/tft-server --port 0) on the bundled default model,
+// reads its "listening on" line, talks to it and stops it with SIGTERM (exit status 0 checked).
+//  - forecast: bitwise the in-process engine (the whole body equals tft_resp_write_forecast of
+//    tft_forecast's result), also when a request spans batches and workers, with "interpret", with
+//    ?timings=1, and with a chunked body
+//  - coalescing: 16 concurrent one-series requests make at least one batch > 1 (tft_batch_size)
+//  - every error class: status, error.code, JSON body without paths (400 404 405 413 414 415 422 431 501)
+//  - a batch that fails in the model is re-run request by request: only the bad request gets the error
+//  - overload: a full queue answers 503 + Retry-After at once; a deadline passing in the queue gives
+//    504 and the series is never computed (tft_series_total); both made deterministic with the
+//    test-only TFT_SERVER_TEST_BATCH_DELAY_MS (every batch waits that long first)
+//  - health and readiness, also while draining; SIGTERM under load answers every request the server
+//    saw (client replies == access log lines) and exits 0; a second SIGTERM exits at once (1)
+//  - KServe v2: metadata, readiness, infer bitwise the in-process tft_predict_net, 413 past max_batch
+//  - flags: --help, usage errors (2), a model that does not load (1)
+// Timeouts are generous (the suite runs under ASan and TSan on a loaded 2-core machine); waiting on
+// the server is always by polling its state (/metrics, its stdout), never by sleeping a fixed time.
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <math.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "../engine/tft.h"
+#include "../server/json_in.h"
+#include "../server/json_out.h"
+#include "../server/kserve.h"
+
+#ifndef TFT_BUILD_DIR
+#define TFT_BUILD_DIR "build/cpu"
+#endif
+#define SERVER TFT_BUILD_DIR "/tft-server"
+#define MODEL "weights/default.safetensors"
+#define SAMPLE "weights/sample_request.json"
+#define TIMEOUT_S 120 // per HTTP exchange and per wait: sanitizer builds on a busy machine are slow
+#define ARENA_BYTES (64u << 20)
+
+static tft_model            *gm;
+static const tft_model_info *gi;
+static char                 *sample; // weights/sample_request.json
+static size_t                sample_len;
+static tft_req               sreq;   // the sample decoded (its labels point into sample_body)
+static char                 *sample_body;
+static void                 *arena;
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void nap_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    size_t k = fread(s, 1, (size_t)n, f);
+    s[k]     = 0;
+    fclose(f);
+    if (len) *len = k;
+    return s;
+}
+
+// The request with the first `from` replaced by `to` (malloc'd).
+static char *with(const char *req, const char *from, const char *to) {
+    const char *at = strstr(req, from);
+    if (!at) fail_msg("request has no '%s'", from);
+    size_t pre = (size_t)(at - req), n = strlen(req) - strlen(from) + strlen(to);
+    char  *s   = malloc(n + 1);
+    memcpy(s, req, pre);
+    strcpy(s + pre, to);
+    strcat(s, at + strlen(from));
+    return s;
+}
+
+// ---- the server process --------------------------------------------------------------------------------
+
+typedef struct srv {
+    pid_t pid;
+    int   port;
+    char  out[64], err[64]; // its stdout and stderr, in files
+} srv;
+
+// Servers started and not yet reaped: a failing test (cmocka jumps out of it) leaves its server
+// running; the per-test teardown kills them.
+static pid_t live[16];
+static int   nlive;
+
+static void forget(pid_t pid) {
+    for (int i = 0; i < nlive; i++)
+        if (live[i] == pid) live[i] = live[--nlive];
+}
+
+static int kill_servers(void **state) {
+    (void)state;
+    for (int i = 0; i < nlive; i++) {
+        kill(live[i], SIGKILL);
+        waitpid(live[i], NULL, 0);
+    }
+    nlive = 0;
+    return 0;
+}
+
+// Starts tft-server with `args` (space-separated) and `env` ("K=V" entries, NULL-terminated or NULL).
+static void srv_start(srv *s, const char *args, const char *const *env) {
+    snprintf(s->out, sizeof s->out, "/tmp/tft_srv_out_XXXXXX");
+    snprintf(s->err, sizeof s->err, "/tmp/tft_srv_err_XXXXXX");
+    int fo = mkstemp(s->out), fe = mkstemp(s->err);
+    assert_true(fo >= 0 && fe >= 0);
+    char  buf[1024];
+    char *argv[64];
+    int   argc = 0;
+    snprintf(buf, sizeof buf, "%s --model %s --port 0 %s", SERVER, MODEL, args ? args : "");
+    for (char *t = strtok(buf, " "); t && argc < 63; t = strtok(NULL, " ")) argv[argc++] = t;
+    argv[argc] = NULL;
+    s->pid     = fork();
+    assert_true(s->pid >= 0);
+    if (s->pid == 0) {
+        dup2(fo, 1), dup2(fe, 2);
+        for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    if (nlive < 16) live[nlive++] = s->pid;
+    close(fo), close(fe);
+    // its first stdout line says where it listens
+    for (int64_t t0 = now_ms(); now_ms() - t0 < TIMEOUT_S * 1000; nap_ms(10)) {
+        char *o = slurp(s->out, NULL);
+        const char *at = o ? strstr(o, "tft-server: listening on http://127.0.0.1:") : NULL;
+        if (at) {
+            s->port = atoi(at + strlen("tft-server: listening on http://127.0.0.1:"));
+            assert_non_null(strstr(at, " model=default\n"));
+            free(o);
+            return;
+        }
+        free(o);
+        int st;
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+            forget(s->pid);
+            char *e = slurp(s->err, NULL);
+            fail_msg("tft-server exited at startup (status %d): %s", st, e ? e : "");
+        }
+    }
+    fail_msg("tft-server did not report listening within %d s", TIMEOUT_S);
+}
+
+// Waits for the server to exit; returns its exit status (-1: killed by a signal or did not exit).
+// Its stdout/stderr files stay (srv_clean removes them).
+static int srv_wait(srv *s) {
+    int st = 0;
+    for (int64_t t0 = now_ms(); now_ms() - t0 < TIMEOUT_S * 1000; nap_ms(5))
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+            forget(s->pid);
+            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        }
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, &st, 0);
+    forget(s->pid);
+    return -1;
+}
+
+static void srv_clean(srv *s) { unlink(s->out), unlink(s->err); }
+
+static void srv_stop(srv *s) {
+    kill(s->pid, SIGTERM);
+    int rc = srv_wait(s);
+    if (rc != 0) {
+        char *e = slurp(s->err, NULL);
+        fail_msg("tft-server exited with %d after SIGTERM; stderr: %s", rc, e ? e : "");
+    }
+    srv_clean(s);
+}
+
+// ---- a raw HTTP/1.1 client --------------------------------------------------------------------------------
+
+typedef struct resp {
+    int    status;
+    char  *head; // status line + headers
+    char  *body;
+    size_t len;
+} resp;
+
+static void resp_free(resp *r) {
+    free(r->head), free(r->body);
+    memset(r, 0, sizeof *r);
+}
+
+static int connect_to(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    struct timeval tv = {TIMEOUT_S, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct sockaddr_in a = {0};
+    a.sin_family         = AF_INET;
+    a.sin_port           = htons((uint16_t)port);
+    a.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int send_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+        if (k <= 0) return -1;
+        p += k, n -= (size_t)k;
+    }
+    return 0;
+}
+
+static const char *resp_header(const resp *r, const char *name) {
+    static _Thread_local char v[256];
+    size_t               n = strlen(name);
+    for (const char *l = r->head ? strstr(r->head, "\r\n") : NULL; l && l[2]; l = strstr(l + 2, "\r\n")) {
+        if (strncasecmp(l + 2, name, n) == 0 && l[2 + n] == ':') {
+            const char *s = l + 3 + n;
+            while (*s == ' ') s++;
+            size_t k = strcspn(s, "\r\n");
+            snprintf(v, sizeof v, "%.*s", (int)k, s);
+            return v;
+        }
+    }
+    return NULL;
+}
+
+// Reads one response (headers, then Content-Length bytes unless it answers a HEAD). 0, or -1 on
+// EOF / reset / timeout.
+static int read_resp(int fd, resp *r, int head_only) {
+    memset(r, 0, sizeof *r);
+    size_t cap = 1 << 16, n = 0;
+    char  *b   = malloc(cap);
+    char  *end = NULL;
+    while (!(end = n ? memmem(b, n, "\r\n\r\n", 4) : NULL)) {
+        if (n == cap) b = realloc(b, cap *= 2);
+        ssize_t k = recv(fd, b + n, cap - n, 0);
+        if (k <= 0) return free(b), -1;
+        n += (size_t)k;
+    }
+    size_t hl = (size_t)(end - b) + 4;
+    r->head   = malloc(hl + 1);
+    memcpy(r->head, b, hl);
+    r->head[hl] = 0;
+    r->status   = atoi(b + 9);
+    const char *cl = resp_header(r, "Content-Length");
+    size_t      bl = cl && !head_only ? (size_t)strtoull(cl, NULL, 10) : 0;
+    r->body        = malloc(bl + 1);
+    size_t have    = n - hl < bl ? n - hl : bl;
+    memcpy(r->body, b + hl, have);
+    free(b);
+    while (have < bl) {
+        ssize_t k = recv(fd, r->body + have, bl - have, 0);
+        if (k <= 0) return resp_free(r), -1;
+        have += (size_t)k;
+    }
+    r->body[bl] = 0;
+    r->len      = bl;
+    return 0;
+}
+
+// One request on a fresh connection. `hdrs`: extra header lines, each ending in \r\n. 0 or -1.
+static int http_fd(int fd, const char *method, const char *path, const char *hdrs, const char *body, size_t len,
+                   resp *r) {
+    size_t cap  = strlen(method) + strlen(path) + (hdrs ? strlen(hdrs) : 0) + 128;
+    char  *head = malloc(cap);
+    int    k    = snprintf(head, cap, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s", method, path, hdrs ? hdrs : "");
+    if (body) k += snprintf(head + k, cap - (size_t)k, "Content-Length: %zu\r\n", len);
+    k += snprintf(head + k, cap - (size_t)k, "\r\n");
+    int bad = send_all(fd, head, (size_t)k) || (body && send_all(fd, body, len));
+    free(head);
+    if (bad) return memset(r, 0, sizeof *r), -1;
+    return read_resp(fd, r, strcmp(method, "HEAD") == 0);
+}
+
+static int http(int port, const char *method, const char *path, const char *hdrs, const char *body, size_t len,
+                resp *r) {
+    int fd = connect_to(port);
+    if (fd < 0) return memset(r, 0, sizeof *r), -1;
+    int rc = http_fd(fd, method, path, hdrs, body, len, r);
+    close(fd);
+    return rc;
+}
+
+static int post(int port, const char *path, const char *body, resp *r) {
+    return http(port, "POST", path, "Content-Type: application/json\r\n", body, strlen(body), r);
+}
+
+// A metric's value from /metrics: `name` is the whole series ("tft_rejected_total{reason=\"deadline\"}").
+static double metric(int port, const char *name) {
+    resp r;
+    if (http(port, "GET", "/metrics", NULL, NULL, 0, &r) != 0 || r.status != 200) fail_msg("GET /metrics failed");
+    size_t n = strlen(name);
+    double v = -1;
+    for (const char *l = r.body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (strncmp(l, name, n) == 0 && l[n] == ' ') {
+            v = strtod(l + n + 1, NULL);
+            break;
+        }
+    resp_free(&r);
+    if (v < 0) fail_msg("no metric %s", name);
+    return v;
+}
+
+static void wait_metric(int port, const char *name, double want) {
+    for (int64_t t0 = now_ms(); now_ms() - t0 < TIMEOUT_S * 1000; nap_ms(5))
+        if (metric(port, name) == want) return;
+    fail_msg("%s never became %g", name, want);
+}
+
+// ---- what the server must answer: the in-process engine on the same body ---------------------------------
+
+// The /v1/forecast response tft-server must give for `json` (decoded here the way the server does, one
+// tft_forecast call; the engine is batch invariant). malloc'd, *len set.
+static char *expected_forecast(const char *json, size_t *len) {
+    size_t        n    = strlen(json);
+    char         *body = malloc(n + 1);
+    memcpy(body, json, n + 1);
+    tft_req_arena a;
+    tft_req_arena_init(&a, arena, ARENA_BYTES, NULL);
+    tft_req       r;
+    tft_req_error e;
+    if (tft_req_decode(gm, body, n, &a, &r, &e) != 0) fail_msg("expected_forecast: %s", e.message);
+    int32_t T = r.horizon ? r.horizon : gi->max_prediction_length, B = r.n, Tm = gi->max_encoder_length;
+    size_t  per = (size_t)gi->n_targets * T * gi->n_quantiles;
+    float  *q = malloc(sizeof(float) * B * per), *att = NULL, *sw = NULL, *ew = NULL, *dw = NULL;
+    int32_t *el = malloc(sizeof(int32_t) * B);
+    tft_forecast_output o = {.quantiles = q, .encoder_lengths = el};
+    if (r.interpret) {
+        o.attention = att = malloc(sizeof(float) * B * T * gi->n_heads * (Tm + T));
+        o.static_weights = sw = malloc(sizeof(float) * (B * gi->n_static_vars + 1));
+        o.encoder_weights = ew = malloc(sizeof(float) * (B * Tm * gi->n_encoder_vars + 1));
+        o.decoder_weights = dw = malloc(sizeof(float) * (B * T * gi->n_decoder_vars + 1));
+    }
+    tft_context       *c  = NULL;
+    tft_context_params cp = tft_context_default_params();
+    cp.max_batch          = B;
+    assert_int_equal(tft_context_new(gm, &cp, &c), TFT_OK);
+    if (tft_forecast(c, r.series, B, &o) != TFT_OK) fail_msg("tft_forecast: %s", tft_last_error());
+    tft_resp_forecast f = {.model_name = "default", .model_sha256 = gi->sha256, .n_quantiles = gi->n_quantiles,
+                           .quantile_levels = gi->quantiles, .horizon = T, .n_series = B, .ids = r.ids,
+                           .encoder_lengths = el, .n_targets = gi->n_targets, .targets = gi->targets, .quantiles = q};
+    if (r.interpret) {
+        f.n_heads = gi->n_heads, f.max_encoder_length = Tm, f.attention = att, f.static_weights = sw;
+        f.encoder_weights = ew, f.decoder_weights = dw, f.n_static_vars = gi->n_static_vars;
+        f.static_vars = gi->static_vars, f.n_encoder_vars = gi->n_encoder_vars, f.encoder_vars = gi->encoder_vars;
+        f.n_decoder_vars = gi->n_decoder_vars, f.decoder_vars = gi->decoder_vars;
+    }
+    size_t cap = 64u << 20;
+    char  *out = malloc(cap);
+    ssize_t k  = tft_resp_write_forecast(out, cap, &f);
+    assert_true(k > 0);
+    *len = (size_t)k;
+    tft_context_free(c);
+    free(q), free(el), free(att), free(sw), free(ew), free(dw), free(body);
+    return out;
+}
+
+static void assert_body(const resp *r, const char *want, size_t len) {
+    if (r->len != len || memcmp(r->body, want, len) != 0) {
+        size_t i = 0;
+        while (i < len && i < r->len && r->body[i] == want[i]) i++;
+        fail_msg("body differs from the in-process engine at byte %zu of %zu/%zu: got '%.60s' want '%.60s'", i, r->len,
+                 len, r->body + (i < r->len ? i : 0), want + (i < len ? i : 0));
+    }
+}
+
+// A request of n series built from the sample's (series i is sample series i % 4, id "s<i>"), with the
+// last `hist` history rows (0 = all) and no time_idx. malloc'd.
+static char *make_request(int n, int hist) {
+    size_t cap = 1 << 20, k = 0;
+    char  *s   = malloc(cap);
+#define PUT(...)                                                                                                       \
+    do {                                                                                                               \
+        while (cap - k < 4096) s = realloc(s, cap *= 2);                                                               \
+        k += (size_t)snprintf(s + k, cap - k, __VA_ARGS__);                                                            \
+    } while (0)
+    PUT("{\"series\":[");
+    for (int i = 0; i < n; i++) {
+        const tft_series *x = &sreq.series[i % sreq.n];
+        int32_t           L = hist && hist < x->n_history ? hist : x->n_history, skip = x->n_history - L;
+        PUT("%s{\"id\":\"s%d\",\"static\":{", i ? "," : "", i);
+        for (int32_t c = 0; c < x->n_statics; c++) {
+            if (x->statics[c].labels) PUT("%s\"%s\":\"%s\"", c ? "," : "", x->statics[c].name, x->statics[c].labels[0]);
+            else PUT("%s\"%s\":%.17g", c ? "," : "", x->statics[c].name, x->statics[c].values[0]);
+        }
+        for (int part = 0; part < 2; part++) {
+            const tft_column *cols = part ? x->future : x->history;
+            int32_t           nc   = part ? x->n_future_columns : x->n_history_columns;
+            PUT(part ? "},\"future\":{" : "},\"history\":{");
+            for (int32_t c = 0; c < nc; c++) {
+                PUT("%s\"%s\":[", c ? "," : "", cols[c].name);
+                for (int32_t t = part ? 0 : skip; t < cols[c].len; t++) {
+                    const char *sep = t > (part ? 0 : skip) ? "," : "";
+                    if (cols[c].labels) PUT("%s\"%s\"", sep, cols[c].labels[t]);
+                    else PUT("%s%.17g", sep, cols[c].values[t]);
+                }
+                PUT("]");
+            }
+        }
+        PUT("}}");
+    }
+    PUT("]}");
+#undef PUT
+    return s;
+}
+
+// ---- setup ----------------------------------------------------------------------------------------------------
+
+static int setup(void **state) {
+    (void)state;
+    signal(SIGPIPE, SIG_IGN);
+    if (tft_model_load(MODEL, NULL, &gm) != TFT_OK) return -1;
+    gi     = tft_model_get_info(gm);
+    sample = slurp(SAMPLE, &sample_len);
+    arena  = malloc(ARENA_BYTES);
+    if (!sample || !arena) return -1;
+    sample_body = strdup(sample);
+    static char   sarena[16u << 20];
+    tft_req_arena a;
+    tft_req_arena_init(&a, sarena, sizeof sarena, NULL);
+    tft_req_error e;
+    return tft_req_decode(gm, sample_body, sample_len, &a, &sreq, &e);
+}
+
+static int teardown(void **state) {
+    (void)state;
+    tft_model_free(gm);
+    free(sample), free(sample_body), free(arena);
+    return 0;
+}
+
+// ---- tests ------------------------------------------------------------------------------------------------------
+
+// The sample (4 series) with --max-batch 3 on 2 workers: the request spans two batches (3 + 1 series,
+// possibly on two workers) and the answer is still byte for byte the in-process engine's.
+static void test_forecast_bitwise(void **state) {
+    (void)state;
+    srv s;
+    srv_start(&s, "--max-batch 3 --workers 2 --max-queue-delay-us 0", NULL);
+    size_t want_len;
+    char  *want = expected_forecast(sample, &want_len);
+    resp   r;
+    assert_int_equal(post(s.port, "/v1/forecast", sample, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(resp_header(&r, "Content-Type"), "application/json");
+    assert_non_null(resp_header(&r, "X-Model-Version"));
+    assert_body(&r, want, want_len);
+    resp_free(&r);
+
+    // ?timings=1: the same forecast, then "timings" last, and a Server-Timing header
+    assert_int_equal(http(s.port, "POST", "/v1/forecast?timings=1", NULL, sample, sample_len, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_memory_equal(r.body, want, want_len - 1); // all but the final '}'
+    assert_non_null(strstr(r.body + want_len - 1, ",\"timings\":{\"parse_us\":"));
+    assert_non_null(strstr(r.body, "\"serialize_us\":"));
+    assert_non_null(resp_header(&r, "Server-Timing"));
+    resp_free(&r);
+    free(want);
+
+    // "interpret": true adds the interpretation, bitwise too
+    char *ireq = with(sample, "\"interpret\":false", "\"interpret\":true");
+    want       = expected_forecast(ireq, &want_len);
+    assert_int_equal(post(s.port, "/v1/forecast", ireq, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"interpretation\":"));
+    assert_body(&r, want, want_len);
+    resp_free(&r);
+    free(want), free(ireq);
+
+    // a chunked body (counted and accumulated as it arrives); one request of 9 series over 3 batches
+    char *big = make_request(9, 200);
+    want      = expected_forecast(big, &want_len);
+    int fd    = connect_to(s.port);
+    assert_true(fd >= 0);
+    const char *h = "POST /v1/forecast HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n";
+    assert_int_equal(send_all(fd, h, strlen(h)), 0);
+    for (size_t at = 0, n = strlen(big); at < n;) {
+        size_t k = n - at < 7000 ? n - at : 7000;
+        char   line[32];
+        snprintf(line, sizeof line, "%zx\r\n", k);
+        assert_int_equal(send_all(fd, line, strlen(line)), 0);
+        assert_int_equal(send_all(fd, big + at, k), 0);
+        assert_int_equal(send_all(fd, "\r\n", 2), 0);
+        at += k;
+    }
+    assert_int_equal(send_all(fd, "0\r\n\r\n", 5), 0);
+    assert_int_equal(read_resp(fd, &r, 0), 0);
+    assert_int_equal(r.status, 200);
+    assert_body(&r, want, want_len);
+    resp_free(&r);
+    // keep-alive: the same connection serves the next request
+    assert_int_equal(http_fd(fd, "GET", "/v2/health/live", NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    close(fd);
+    free(want), free(big);
+    srv_stop(&s);
+}
+
+typedef struct client {
+    int         port;
+    const char *path, *hdrs;
+    char       *body;
+    resp        r;
+    int         rc;
+    int64_t     ms; // how long the exchange took
+    pthread_barrier_t *go;
+} client;
+
+static void *client_main(void *arg) {
+    client *c = arg;
+    if (c->go) pthread_barrier_wait(c->go);
+    int64_t t0 = now_ms();
+    c->rc      = http(c->port, "POST", c->path ? c->path : "/v1/forecast",
+                      c->hdrs ? c->hdrs : "Content-Type: application/json\r\n", c->body, strlen(c->body), &c->r);
+    c->ms      = now_ms() - t0;
+    return NULL;
+}
+
+// 16 one-series requests at once, with a generous batching delay: at least one batch has > 1 series,
+// and every answer is still the engine's on that series alone.
+static void test_coalescing(void **state) {
+    (void)state;
+    srv s;
+    srv_start(&s, "--workers 1 --max-queue-delay-us 300000 --max-batch 64", NULL);
+    enum { N = 16 };
+    client            c[N];
+    pthread_t         th[N];
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, N);
+    char *req[4];
+    for (int i = 0; i < 4; i++) {
+        char *one = make_request(4, 0), *cut;
+        // series i of the 4 alone: the i-th object of "series"
+        char *at = strstr(one, "{\"id\":\"s");
+        for (int k = 0; k < i; k++) at = strstr(at + 1, "{\"id\":\"s");
+        cut = strstr(at + 1, ",{\"id\":\"s");
+        size_t n = cut ? (size_t)(cut - at) : strlen(at) - 2;
+        req[i]   = malloc(n + 16);
+        snprintf(req[i], n + 16, "{\"series\":[%.*s]}", (int)n, at);
+        free(one);
+    }
+    for (int i = 0; i < N; i++) {
+        c[i] = (client){.port = s.port, .body = req[i % 4], .go = &go};
+        pthread_create(&th[i], NULL, client_main, &c[i]);
+    }
+    for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&go);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(c[i].rc, 0);
+        assert_int_equal(c[i].r.status, 200);
+        if (i < 4) {
+            size_t wl;
+            char  *w = expected_forecast(req[i], &wl);
+            assert_body(&c[i].r, w, wl);
+            free(w);
+        } else {
+            assert_int_equal(c[i].r.len, c[i % 4].r.len);
+            assert_memory_equal(c[i].r.body, c[i % 4].r.body, c[i].r.len);
+        }
+    }
+    for (int i = 0; i < N; i++) resp_free(&c[i].r);
+    double batches = metric(s.port, "tft_batch_size_count"), ones = metric(s.port, "tft_batch_size_bucket{le=\"1\"}");
+    assert_true(metric(s.port, "tft_series_total") == N);
+    if (!(batches > ones)) fail_msg("no batch had more than one series: %g batches, %g of size 1", batches, ones);
+    assert_true(batches < N);
+    for (int i = 0; i < 4; i++) free(req[i]);
+    srv_stop(&s);
+}
+
+static void expect_error(int port, const char *method, const char *path, const char *hdrs, const char *body,
+                         int status, const char *code) {
+    resp r;
+    if (http(port, method, path, hdrs ? hdrs : "Content-Type: application/json\r\n", body, body ? strlen(body) : 0,
+             &r) != 0)
+        fail_msg("%s %s: no response (want %d %s)", method, path, status, code);
+    if (r.status != status) fail_msg("%s %s: status %d, want %d (%s)", method, path, r.status, status, r.body);
+    if (code) {
+        char want[96];
+        snprintf(want, sizeof want, "{\"error\":{\"code\":\"%s\",\"message\":\"", code);
+        if (strncmp(r.body, want, strlen(want)) != 0)
+            fail_msg("%s %s: body %s, want code %s", method, path, r.body, code);
+        assert_string_equal(resp_header(&r, "Content-Type"), "application/json");
+        // no internals: no file paths, no model file name
+        assert_null(strstr(r.body, ".safetensors"));
+        assert_null(strstr(r.body, "weights/"));
+        assert_null(strstr(r.body, "/work"));
+    }
+    resp_free(&r);
+}
+
+// The 422 body names the code, the series and the field.
+static void expect_422(int port, const char *body, const char *code, const char *series_field) {
+    resp r;
+    assert_int_equal(post(port, "/v1/forecast", body, &r), 0);
+    if (r.status != 422) fail_msg("status %d, want 422 %s: %s", r.status, code, r.body);
+    char want[96];
+    snprintf(want, sizeof want, "{\"error\":{\"code\":\"%s\"", code);
+    if (strncmp(r.body, want, strlen(want)) != 0) fail_msg("body %s, want code %s", r.body, code);
+    if (series_field && !strstr(r.body, series_field)) fail_msg("body %s does not have %s", r.body, series_field);
+    resp_free(&r);
+}
+
+static void test_errors(void **state) {
+    (void)state;
+    srv s;
+    srv_start(&s, "--max-body-bytes 400000 --max-series 8 --max-header-bytes 16384 --max-queue-delay-us 0", NULL);
+    int p = s.port;
+    // 400
+    expect_error(p, "POST", "/v1/forecast", NULL, "{\"series\": [", 400, "malformed_json");
+    expect_error(p, "POST", "/v1/forecast", NULL, "{\"series\":[],\"series\":[]}", 400, "duplicate_key");
+    expect_error(p, "POST", "/v1/forecast", "X-Request-Timeout-Ms: soon\r\n", sample, 400, "bad_header");
+    // 404
+    expect_error(p, "GET", "/nope", NULL, NULL, 404, "not_found");
+    expect_error(p, "GET", "/v1/models/other", NULL, NULL, 404, "unknown_model");
+    char *other = with(sample, "{\"horizon\"", "{\"model\":\"other\",\"horizon\"");
+    expect_error(p, "POST", "/v1/forecast", NULL, other, 404, "unknown_model");
+    free(other);
+    // 405 (+ Allow)
+    resp r;
+    assert_int_equal(http(p, "GET", "/v1/forecast", NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 405);
+    assert_string_equal(resp_header(&r, "Allow"), "POST");
+    resp_free(&r);
+    assert_int_equal(http(p, "POST", "/metrics", NULL, "x", 1, &r), 0);
+    assert_int_equal(r.status, 405);
+    assert_string_equal(resp_header(&r, "Allow"), "GET, HEAD");
+    resp_free(&r);
+    // 413: body over --max-body-bytes, answered on Content-Length before the body is sent (the client
+    // sends only the headers), then as a chunked body counted as it arrives; too many series
+    int fd = connect_to(p);
+    assert_true(fd >= 0);
+    const char *h413 = "POST /v1/forecast HTTP/1.1\r\nHost: x\r\nContent-Length: 500000\r\n\r\n";
+    assert_int_equal(send_all(fd, h413, strlen(h413)), 0);
+    assert_int_equal(read_resp(fd, &r, 0), 0);
+    assert_int_equal(r.status, 413);
+    assert_non_null(strstr(r.body, "\"code\":\"body_too_large\""));
+    resp_free(&r);
+    close(fd);
+    fd = connect_to(p);
+    assert_true(fd >= 0);
+    h413 = "POST /v1/forecast HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    assert_int_equal(send_all(fd, h413, strlen(h413)), 0);
+    static char chunk[16 + 50000];
+    int  hl = snprintf(chunk, sizeof chunk, "%x\r\n", 50000);
+    memset(chunk + hl, ' ', 50000), memcpy(chunk + hl + 50000, "\r\n", 2);
+    for (int i = 0; i < 10; i++) assert_int_equal(send_all(fd, chunk, (size_t)hl + 50002), 0);
+    assert_int_equal(send_all(fd, "0\r\n\r\n", 5), 0);
+    assert_int_equal(read_resp(fd, &r, 0), 0);
+    assert_int_equal(r.status, 413);
+    assert_non_null(strstr(r.body, "\"code\":\"body_too_large\""));
+    resp_free(&r);
+    close(fd);
+    char *nine = make_request(9, 100);
+    expect_error(p, "POST", "/v1/forecast", NULL, nine, 413, "too_many_elements");
+    free(nine);
+    // 415
+    expect_error(p, "POST", "/v1/forecast", "Content-Type: text/csv\r\n", sample, 415, "unsupported_media_type");
+    // 422, one per kind of bad input; curl's default form content type is accepted (the request is JSON)
+    char *x = with(sample, "\"interpret\":false", "\"interpret\":false,\"extra\":1");
+    expect_422(p, x, "unknown_key", NULL);
+    free(x);
+    x = with(sample, "\"cpu_pct\":[", "\"cpu_pct\":[1e400,");
+    expect_422(p, x, "non_finite_input", "\"series\":0,\"field\":\"history.cpu_pct[0]\"");
+    free(x);
+    x = with(sample, "\"profile\":\"database\"", "\"profile\":\"atlantis\"");
+    expect_422(p, x, "unknown_category", "\"series\":0,\"field\":\"profile\"");
+    free(x);
+    x = make_request(2, 100); // min_encoder_length is 144
+    expect_422(p, x, "history_too_short", "\"series\":0,\"field\":\"history\"");
+    free(x);
+    x = with(sample, "\"horizon\":96", "\"horizon\":97");
+    expect_422(p, x, "horizon_out_of_range", "\"field\":\"horizon\"");
+    free(x);
+    x = with(sample, "5664,5665,", "5664,5666,");
+    expect_422(p, x, "time_index_not_increasing", "\"series\":0,\"field\":\"time_idx\"");
+    free(x);
+    x = with(sample, ",\"profile\":\"database\"", "");
+    expect_422(p, x, "missing_variable", "\"series\":0,\"field\":\"static.profile\"");
+    free(x);
+    x = with(sample, "\"net\":[", "\"nte\":[");
+    expect_422(p, x, "not_a_model_input", NULL);
+    free(x);
+    x = make_request(2, 0);
+    char *y = with(x, "\"disk_io\":[", "\"disk_io\":\"none\",\"x\":[");
+    expect_422(p, y, "wrong_type", "\"field\":\"history.disk_io\"");
+    free(x), free(y);
+    // HTTP framing: a request line / header over --max-header-bytes (MHD's own 414 / 431, HTML body)
+    char *longp = malloc(20001);
+    memset(longp, 'a', 20000), longp[0] = '/', longp[20000] = 0;
+    expect_error(p, "GET", longp, NULL, NULL, 414, NULL);
+    char *bigh = malloc(20020);
+    snprintf(bigh, 20020, "X-Big: %.*s\r\n", 20000, longp + 1);
+    expect_error(p, "GET", "/metrics", bigh, NULL, 431, NULL);
+    free(longp), free(bigh);
+    // Transfer-Encoding other than chunked, and TE + Content-Length (request smuggling shapes)
+    expect_error(p, "POST", "/v1/forecast", "Transfer-Encoding: gzip\r\n", NULL, 501, "not_implemented");
+    expect_error(p, "POST", "/v1/forecast", "Transfer-Encoding: chunked\r\n", "{}", 400, "bad_request");
+    // the server still answers properly afterwards, and counted the errors
+    size_t wl;
+    char  *w = expected_forecast(sample, &wl);
+    assert_int_equal(http(p, "POST", "/v1/forecast", "Content-Type: application/x-www-form-urlencoded\r\n", sample,
+                          sample_len, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_body(&r, w, wl);
+    resp_free(&r);
+    free(w);
+    assert_true(metric(p, "tft_http_requests_total{endpoint=\"forecast\",code=\"422\"}") == 9);
+    srv_stop(&s);
+}
+
+static const char *const slow_env[] = {"TFT_SERVER_TEST_BATCH_DELAY_MS=2500", NULL};
+
+// --workers 1 --queue-cap 1 and every batch held 2.5 s: A runs, B waits in the queue, C finds it full
+// and is answered 503 + Retry-After at once, without waiting for A or B.
+static void test_queue_full(void **state) {
+    (void)state;
+    srv s;
+    srv_start(&s, "--workers 1 --queue-cap 1 --max-queue-delay-us 0", slow_env);
+    char     *one = make_request(1, 0);
+    client    a = {.port = s.port, .body = one}, b = {.port = s.port, .body = one};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, client_main, &a);
+    wait_metric(s.port, "tft_workers_busy", 1); // A is on the worker
+    wait_metric(s.port, "tft_queue_depth", 0);
+    pthread_create(&tb, NULL, client_main, &b);
+    wait_metric(s.port, "tft_queue_depth", 1); // B waits
+    resp    r;
+    int64_t t0 = now_ms();
+    assert_int_equal(post(s.port, "/v1/forecast", one, &r), 0);
+    int64_t ms = now_ms() - t0;
+    assert_int_equal(r.status, 503);
+    assert_string_equal(resp_header(&r, "Retry-After"), "1");
+    assert_non_null(strstr(r.body, "\"code\":\"queue_full\""));
+    resp_free(&r);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.r.status, 200);
+    assert_int_equal(b.r.status, 200);
+    if (ms >= 1000) fail_msg("the 503 took %lld ms (it must not wait for the worker)", (long long)ms);
+    assert_true(metric(s.port, "tft_rejected_total{reason=\"queue_full\"}") == 1);
+    resp_free(&a.r), resp_free(&b.r);
+    free(one);
+    srv_stop(&s);
+}
+
+// A request whose deadline (X-Request-Timeout-Ms: 300) passes while it waits behind a 2.5 s batch is
+// answered 504 at its deadline, and its series is never computed.
+static void test_deadline(void **state) {
+    (void)state;
+    srv s;
+    srv_start(&s, "--workers 1 --max-queue-delay-us 0", slow_env);
+    char     *one = make_request(1, 0);
+    client    a = {.port = s.port, .body = one};
+    pthread_t ta;
+    pthread_create(&ta, NULL, client_main, &a);
+    wait_metric(s.port, "tft_workers_busy", 1);
+    client b = {.port = s.port, .body = one, .hdrs = "Content-Type: application/json\r\nX-Request-Timeout-Ms: 300\r\n"};
+    client_main(&b);
+    assert_int_equal(b.rc, 0);
+    assert_int_equal(b.r.status, 504);
+    assert_non_null(strstr(b.r.body, "\"code\":\"deadline_exceeded\""));
+    pthread_join(ta, NULL);
+    assert_int_equal(a.r.status, 200);
+    if (b.ms >= a.ms) fail_msg("the 504 (%lld ms) came after the batch it waited for (%lld ms)", (long long)b.ms,
+                               (long long)a.ms);
+    wait_metric(s.port, "tft_workers_busy", 0);
+    assert_true(metric(s.port, "tft_rejected_total{reason=\"deadline\"}") == 1);
+    assert_true(metric(s.port, "tft_series_total") == 1); // A's series only
+    assert_true(metric(s.port, "tft_http_requests_total{endpoint=\"forecast\",code=\"504\"}") == 1);
+    resp_free(&a.r), resp_free(&b.r);
+    free(one);
+    srv_stop(&s);
+}
+
+// The request with the first value of column `name` replaced by `value` (malloc'd).
+static char *with_first_value(const char *req, const char *name, const char *value) {
+    char key[64];
+    snprintf(key, sizeof key, "\"%s\":[", name);
+    const char *at = strstr(req, key);
+    assert_non_null(at);
+    at += strlen(key);
+    size_t vl = strcspn(at, ",]"), pre = (size_t)(at - req);
+    char  *s  = malloc(strlen(req) + strlen(value) + 1);
+    memcpy(s, req, pre);
+    strcpy(s + pre, value);
+    strcat(s, at + vl);
+    return s;
+}
+
+// A request that passes tft_series_check but fails in the model (disk_io 1e300: finite as a double,
+// Inf once scaled to float32) shares a batch with a good one: the batch is re-run request by request,
+// the good one gets its forecast (bitwise) and the bad one a 422 naming its series and column.
+static void test_batch_failure_isolated(void **state) {
+    (void)state;
+    static const char *const env[] = {"TFT_SERVER_TEST_BATCH_DELAY_MS=700", NULL};
+    srv                      s;
+    srv_start(&s, "--workers 1 --max-queue-delay-us 0 --max-batch 8", env);
+    char     *good = make_request(1, 0), *bad = with_first_value(good, "disk_io", "1e300");
+    client    hold = {.port = s.port, .body = good}, g = {.port = s.port, .body = good};
+    client    b    = {.port = s.port, .body = bad};
+    pthread_t th, tg, tb;
+    pthread_create(&th, NULL, client_main, &hold);
+    wait_metric(s.port, "tft_workers_busy", 1); // the worker holds `hold`; g and b queue up together
+    pthread_create(&tg, NULL, client_main, &g);
+    pthread_create(&tb, NULL, client_main, &b);
+    wait_metric(s.port, "tft_queue_depth", 2);
+    pthread_join(th, NULL), pthread_join(tg, NULL), pthread_join(tb, NULL);
+    assert_int_equal(hold.r.status, 200);
+    assert_int_equal(g.r.status, 200);
+    size_t wl;
+    char  *w = expected_forecast(good, &wl);
+    assert_body(&g.r, w, wl);
+    if (b.r.status != 422 || !strstr(b.r.body, "\"code\":\"non_finite_input\"") ||
+        !strstr(b.r.body, "\"series\":0,\"field\":\"disk_io\""))
+        fail_msg("bad request: %d %s", b.r.status, b.r.body);
+    assert_true(metric(s.port, "tft_batch_retries_total") == 1);
+    resp_free(&hold.r), resp_free(&g.r), resp_free(&b.r);
+    free(w), free(good), free(bad);
+    srv_stop(&s);
+}
+
+// Readiness and liveness; SIGTERM with requests running and queued: readiness goes 503 (asked on a
+// keep-alive connection opened before), new connections are refused, every running and queued
+// request is answered 200, exit 0.
+static void test_health_and_drain(void **state) {
+    (void)state;
+    static const char *const env[] = {"TFT_SERVER_TEST_BATCH_DELAY_MS=700", NULL};
+    srv                      s;
+    srv_start(&s, "--workers 1 --max-queue-delay-us 0 --max-batch 1", env);
+    resp r;
+    assert_int_equal(http(s.port, "GET", "/v2/health/live", NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_int_equal(http(s.port, "HEAD", "/v2/health/ready", NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    int ka = connect_to(s.port); // keep-alive connection, for after the listener closes
+    assert_true(ka >= 0);
+    assert_int_equal(http_fd(ka, "GET", "/v2/health/ready", NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "{\"ready\":true}");
+    resp_free(&r);
+    enum { N = 3 };
+    char     *one = make_request(1, 0);
+    client    c[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        c[i] = (client){.port = s.port, .body = one};
+        pthread_create(&th[i], NULL, client_main, &c[i]);
+    }
+    wait_metric(s.port, "tft_queue_depth", N - 1); // one running, two queued
+    kill(s.pid, SIGTERM);
+    // readiness goes 503 (with Connection: close) while the requests drain
+    for (int64_t t0 = now_ms();; nap_ms(5)) {
+        assert_true(now_ms() - t0 < TIMEOUT_S * 1000);
+        assert_int_equal(http_fd(ka, "GET", "/v2/health/ready", NULL, NULL, 0, &r), 0);
+        int st = r.status;
+        if (st == 503) {
+            assert_string_equal(resp_header(&r, "X-Tft-Error-Code"), "not_ready"); // (v2 error shape)
+            assert_true(strncmp(r.body, "{\"error\":\"", 10) == 0);
+            assert_string_equal(resp_header(&r, "Connection"), "close");
+            assert_non_null(resp_header(&r, "Retry-After"));
+        }
+        resp_free(&r);
+        if (st == 503) break;
+        assert_int_equal(st, 200);
+    }
+    close(ka);
+    // the listener is closed: new connections are refused
+    for (int64_t t0 = now_ms();; nap_ms(5)) {
+        assert_true(now_ms() - t0 < TIMEOUT_S * 1000);
+        int fd = connect_to(s.port);
+        if (fd < 0) break;
+        close(fd);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(c[i].rc, 0);
+        assert_int_equal(c[i].r.status, 200);
+        resp_free(&c[i].r);
+    }
+    free(one);
+    assert_int_equal(srv_wait(&s), 0);
+    srv_clean(&s);
+}
+
+// A second SIGTERM during a drain ends the process at once (status 1), not after the running batch.
+static void test_second_sigterm(void **state) {
+    (void)state;
+    static const char *const env[] = {"TFT_SERVER_TEST_BATCH_DELAY_MS=20000", NULL};
+    srv                      s;
+    srv_start(&s, "--workers 1 --max-queue-delay-us 0", env);
+    char     *one = make_request(1, 0);
+    client    c   = {.port = s.port, .body = one};
+    pthread_t th;
+    pthread_create(&th, NULL, client_main, &c);
+    wait_metric(s.port, "tft_workers_busy", 1);
+    kill(s.pid, SIGTERM);
+    for (int64_t t0 = now_ms();; nap_ms(5)) { // the first signal is taken: readiness goes 503
+        assert_true(now_ms() - t0 < TIMEOUT_S * 1000);
+        resp r;
+        if (http(s.port, "GET", "/v2/health/ready", NULL, NULL, 0, &r) != 0) break; // listener closed
+        int st = r.status;
+        resp_free(&r);
+        if (st == 503) break;
+    }
+    int64_t t0 = now_ms();
+    kill(s.pid, SIGTERM);
+    assert_int_equal(srv_wait(&s), 1);
+    if (now_ms() - t0 > 10000) fail_msg("the second SIGTERM took %lld ms", (long long)(now_ms() - t0));
+    srv_clean(&s);
+    pthread_join(th, NULL); // its connection was cut: no answer
+    assert_int_equal(c.rc, -1);
+    free(one);
+}
+
+typedef struct loader {
+    int              port;
+    const char      *body;
+    _Atomic int     *stop;
+    int              ok, unavailable, refused, broken; // 200s, 503s, connect refused, sent but no answer
+    int              other;
+} loader;
+
+static void *loader_main(void *arg) {
+    loader *l = arg;
+    while (!atomic_load(l->stop)) {
+        int fd = connect_to(l->port);
+        if (fd < 0) {
+            l->refused++;
+            nap_ms(2);
+            continue;
+        }
+        resp r;
+        if (http_fd(fd, "POST", "/v1/forecast", "Content-Type: application/json\r\n", l->body, strlen(l->body), &r)) {
+            l->broken++;
+        } else {
+            if (r.status == 200) l->ok++;
+            else if (r.status == 503) l->unavailable++;
+            else l->other++;
+            resp_free(&r);
+        }
+        close(fd);
+    }
+    return NULL;
+}
+
+static int count_lines(const char *s, const char *needle) {
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p++) n++;
+    return n;
+}
+
+// SIGTERM in the middle of a steady load: every request the server saw (an access log line) got its
+// complete answer (the clients' count of answers equals the log's), and the server exits 0.
+static void test_sigterm_under_load(void **state) {
+    (void)state;
+    srv s;
+    srv_start(&s, "--workers 1 --max-queue-delay-us 2000 --queue-cap 1000 --access-log", NULL);
+    enum { N = 8 };
+    char       *one  = make_request(1, 0);
+    _Atomic int stop = 0;
+    loader      l[N];
+    pthread_t   th[N];
+    for (int i = 0; i < N; i++) {
+        l[i] = (loader){.port = s.port, .body = one, .stop = &stop};
+        pthread_create(&th[i], NULL, loader_main, &l[i]);
+    }
+    for (int64_t t0 = now_ms(); metric(s.port, "tft_series_total") < 20; nap_ms(5))
+        assert_true(now_ms() - t0 < TIMEOUT_S * 1000);
+    kill(s.pid, SIGTERM);
+    int rc = srv_wait(&s);
+    atomic_store(&stop, 1);
+    for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+    int ok = 0, unavailable = 0, broken = 0, other = 0;
+    for (int i = 0; i < N; i++) {
+        ok += l[i].ok, unavailable += l[i].unavailable;
+        broken += l[i].broken, other += l[i].other;
+    }
+    char *log = slurp(s.out, NULL);
+    srv_clean(&s);
+    assert_int_equal(rc, 0);
+    assert_int_equal(other, 0);
+    int logged_ok = count_lines(log, "POST /v1/forecast 200 "), logged_503 = count_lines(log, "POST /v1/forecast 503 ");
+    // connections the kernel had queued but the server never accepted are reset when the listener closes:
+    // those are "broken" for the client and absent from the log; everything the server saw was answered
+    if (logged_ok != ok || logged_503 != unavailable)
+        fail_msg("clients got %d x 200 and %d x 503, the server logged %d and %d (broken: %d)", ok, unavailable,
+                 logged_ok, logged_503, broken);
+    assert_true(ok >= 20);
+    free(log), free(one);
+}
+
+// KServe v2: server and model metadata, model readiness, an infer whose JSON answer equals the
+// in-process tft_predict_net's (written by the same codec), and 413 past --max-batch.
+static char *v2_request(int B, int Te, int Td) {
+    int    Nc = gi->n_cats, Nr = gi->n_reals, nt = gi->n_targets;
+    size_t cap = 1u << 22, k = 0;
+    char  *s   = malloc(cap);
+    k += (size_t)snprintf(s + k, cap - k, "{\"id\":\"t1\",\"inputs\":[");
+    const char *names[] = {"encoder_cat", "encoder_cont", "decoder_cat", "decoder_cont"};
+    for (int i = 0; i < 4; i++) {
+        int cat = i % 2 == 0, T = i < 2 ? Te : Td, C = cat ? Nc : Nr;
+        k += (size_t)snprintf(s + k, cap - k, "%s{\"name\":\"%s\",\"datatype\":\"%s\",\"shape\":[%d,%d,%d],\"data\":[",
+                              i ? "," : "", names[i], cat ? "INT32" : "FP32", B, T, C);
+        for (int j = 0; j < B * T * C; j++)
+            k += cat ? (size_t)snprintf(s + k, cap - k, "%s0", j ? "," : "")
+                     : (size_t)snprintf(s + k, cap - k, "%s%.6g", j ? "," : "", sin(0.37 * j) * 0.8);
+        k += (size_t)snprintf(s + k, cap - k, "]}");
+    }
+    k += (size_t)snprintf(s + k, cap - k,
+                          ",{\"name\":\"encoder_lengths\",\"datatype\":\"INT32\",\"shape\":[%d],\"data\":[", B);
+    for (int b = 0; b < B; b++) k += (size_t)snprintf(s + k, cap - k, "%s%d", b ? "," : "", b == 0 ? Te : Te - 10 * b);
+    k += (size_t)snprintf(s + k, cap - k,
+                          "]},{\"name\":\"decoder_lengths\",\"datatype\":\"INT32\",\"shape\":[%d],\"data\":[", B);
+    for (int b = 0; b < B; b++) k += (size_t)snprintf(s + k, cap - k, "%s%d", b ? "," : "", Td);
+    k += (size_t)snprintf(s + k, cap - k,
+                          "]},{\"name\":\"target_scale\",\"datatype\":\"FP32\",\"shape\":[%d,%d,2],\"data\":[", B, nt);
+    for (int j = 0; j < B * nt; j++) k += (size_t)snprintf(s + k, cap - k, "%s%g,%g", j ? "," : "", 10.0 + j, 2.0 + j);
+    snprintf(s + k, cap - k, "]}],\"outputs\":[{\"name\":\"prediction\"},{\"name\":\"static_weights\"}]}");
+    return s;
+}
+
+static void test_kserve_v2(void **state) {
+    (void)state;
+    srv s;
+    srv_start(&s, "--max-batch 4 --max-queue-delay-us 0", NULL);
+    int  p = s.port;
+    resp r;
+    assert_int_equal(http(p, "GET", "/v2", NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"name\":"));
+    resp_free(&r);
+    assert_int_equal(http(p, "GET", "/v2/models/default", NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"name\":\"default\""));
+    resp_free(&r);
+    char path[128];
+    snprintf(path, sizeof path, "/v2/models/default/versions/%.12s/ready", gi->sha256);
+    assert_int_equal(http(p, "GET", path, NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_int_equal(http(p, "GET", "/v2/models/other", NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 404);
+    assert_non_null(strstr(r.body, "\"error\":"));
+    resp_free(&r);
+    assert_int_equal(http(p, "GET", "/v2/models/default/versions/000000000000", NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+
+    // infer: the whole answer equals the codec's on the in-process tft_predict_net outputs
+    int   Te = gi->max_encoder_length, Td = gi->max_prediction_length;
+    char *body = v2_request(3, Te, Td);
+    assert_int_equal(post(p, "/v2/models/default/infer", body, &r), 0);
+    if (r.status != 200) fail_msg("v2 infer: %d %s", r.status, r.body);
+    size_t        n    = strlen(body);
+    char         *copy = strdup(body);
+    tft_req_arena a;
+    tft_req_arena_init(&a, arena, ARENA_BYTES, NULL);
+    tft_v2_infer  inf;
+    tft_req_error e;
+    assert_int_equal(tft_v2_decode_infer(gm, copy, n, n, &a, &inf, &e), 0);
+    float *pred = malloc(sizeof(float) * tft_v2_output_floats(gm, &inf.in, TFT_V2_OUT_PREDICTION));
+    float *sw   = malloc(sizeof(float) * (tft_v2_output_floats(gm, &inf.in, TFT_V2_OUT_STATIC_WEIGHTS) + 1));
+    tft_context       *c  = NULL;
+    tft_context_params cp = tft_context_default_params();
+    cp.max_batch          = 3;
+    assert_int_equal(tft_context_new(gm, &cp, &c), TFT_OK);
+    tft_net_output out = {.prediction = pred, .static_weights = sw};
+    assert_int_equal(tft_predict_net(c, &inf.in, &out), TFT_OK);
+    char   version[16];
+    snprintf(version, sizeof version, "%.12s", gi->sha256);
+    size_t  cap  = 8u << 20;
+    char   *want = malloc(cap);
+    ssize_t wl   = tft_v2_write_infer(want, cap, gm, "default", version, &inf, &out, NULL);
+    assert_true(wl > 0);
+    assert_body(&r, want, (size_t)wl);
+    resp_free(&r);
+    tft_context_free(c);
+    free(pred), free(sw), free(want), free(copy), free(body);
+
+    // more series than --max-batch: 413; a bad tensor: the v2 error shape {"error": "..."}
+    body = v2_request(5, Te, Td);
+    assert_int_equal(post(p, "/v2/models/default/infer", body, &r), 0);
+    assert_int_equal(r.status, 413);
+    assert_string_equal(resp_header(&r, "X-Tft-Error-Code"), "too_many_series");
+    assert_true(strncmp(r.body, "{\"error\":\"", 10) == 0);
+    resp_free(&r);
+    free(body);
+    assert_int_equal(post(p, "/v2/models/default/infer", "{\"inputs\":[]}", &r), 0);
+    assert_int_equal(r.status / 100, 4);
+    assert_true(strncmp(r.body, "{\"error\":\"", 10) == 0);
+    resp_free(&r);
+    assert_true(metric(p, "tft_http_requests_total{endpoint=\"v2_infer\",code=\"200\"}") == 1);
+    srv_stop(&s);
+}
+
+// GET /v1/models describes the model; /metrics has the documented families.
+static void test_models_and_metrics(void **state) {
+    (void)state;
+    srv s;
+    srv_start(&s, NULL, NULL);
+    resp r;
+    assert_int_equal(http(s.port, "GET", "/v1/models", NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    const char *need[] = {"\"name\":\"default\"", "\"sha256\":\"", "\"n_parameters\":80629",
+                          "\"encoder_length\":{\"min\":144,\"max\":288}",
+                          "\"prediction_length\":{\"min\":96,\"max\":96}",
+                          "\"targets\":[\"cpu_pct\",\"mem_pct\"]", "{\"name\":\"profile\",\"kind\":\"categorical\"}",
+                          "{\"name\":\"cpu_pct\",\"kind\":\"real\"}", "\"future\":[{\"name\":\"weekday\""};
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+        if (!strstr(r.body, need[i])) fail_msg("/v1/models lacks %s: %s", need[i], r.body);
+    resp_free(&r);
+    assert_int_equal(http(s.port, "GET", "/v1/models/default", NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_true(strncmp(r.body, "{\"name\":\"default\"", 17) == 0);
+    resp_free(&r);
+    assert_int_equal(http(s.port, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    const char *fam[] = {"tft_model_info{name=\"default\"",
+                         "tft_http_requests_total{endpoint=\"models\",code=\"200\"} 2",
+                         "tft_http_request_duration_seconds_bucket{endpoint=\"models\",le=\"+Inf\"} 2",
+                         "tft_batch_size_count 0", "tft_queue_depth 0", "tft_rejected_total{reason=\"queue_full\"} 0",
+                         "tft_stage_seconds_total{stage=\"compute\"}", "tft_workers "};
+    for (size_t i = 0; i < sizeof fam / sizeof fam[0]; i++)
+        if (!strstr(r.body, fam[i])) fail_msg("/metrics lacks %s", fam[i]);
+    resp_free(&r);
+    srv_stop(&s);
+}
+
+static int run_cmd(const char *args, char **out) {
+    char cmd[512], path[] = "/tmp/tft_srv_cmd_XXXXXX";
+    int  fd = mkstemp(path);
+    close(fd);
+    snprintf(cmd, sizeof cmd, "%s %s >%s 2>&1", SERVER, args, path);
+    int rc = system(cmd);
+    *out   = slurp(path, NULL);
+    unlink(path);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void test_flags(void **state) {
+    (void)state;
+    char *o;
+    assert_int_equal(run_cmd("--help", &o), 0);
+    const char *fl[] = {"--model", "--host", "--port", "--workers", "--max-batch", "--max-queue-delay-us",
+                        "--queue-cap", "--request-timeout-ms", "--max-body-bytes", "--max-series", "--max-values",
+                        "--max-connections", "--drain-timeout-s", "--log-level", "--access-log", "TFT_SERVER_PORT"};
+    for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++)
+        if (!strstr(o, fl[i])) fail_msg("--help does not mention %s", fl[i]);
+    free(o);
+    assert_int_equal(run_cmd("--bogus", &o), 2);
+    assert_non_null(strstr(o, "unknown option '--bogus'"));
+    free(o);
+    assert_int_equal(run_cmd("--port 8080", &o), 2);
+    assert_non_null(strstr(o, "--model is required"));
+    free(o);
+    assert_int_equal(run_cmd("--model " MODEL " --port 70000", &o), 2);
+    assert_non_null(strstr(o, "--port must be"));
+    free(o);
+    assert_int_equal(run_cmd("--model " MODEL " --log-level loud", &o), 2);
+    free(o);
+    assert_int_equal(run_cmd("--model /nonexistent/m.safetensors --port 0", &o), 1);
+    assert_non_null(strstr(o, "tft-server: error:"));
+    free(o);
+    assert_int_equal(run_cmd("--model " MODEL " --port 0 --host 256.1.1.1", &o), 1);
+    free(o);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_flags, kill_servers),
+        cmocka_unit_test_teardown(test_models_and_metrics, kill_servers),
+        cmocka_unit_test_teardown(test_forecast_bitwise, kill_servers),
+        cmocka_unit_test_teardown(test_errors, kill_servers),
+        cmocka_unit_test_teardown(test_coalescing, kill_servers),
+        cmocka_unit_test_teardown(test_queue_full, kill_servers),
+        cmocka_unit_test_teardown(test_deadline, kill_servers),
+        cmocka_unit_test_teardown(test_batch_failure_isolated, kill_servers),
+        cmocka_unit_test_teardown(test_health_and_drain, kill_servers),
+        cmocka_unit_test_teardown(test_second_sigterm, kill_servers),
+        cmocka_unit_test_teardown(test_sigterm_under_load, kill_servers),
+        cmocka_unit_test_teardown(test_kserve_v2, kill_servers),
+    };
+    return cmocka_run_group_tests_name("server", tests, setup, teardown);
+}
