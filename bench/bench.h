@@ -2,7 +2,7 @@
 // configuration so results can be grepped, diffed and plotted.
 //
 // Usage:
-//   bench_header("ops");                               // "# bench=ops cpu=... blas_core=... threads=..."
+//   bench_header("ops");                               // "# bench=ops cpu=... cores=.. pus=.. blas_core=..."
 //   bench_res r;
 //   BENCH_RUN(3, 0.25, r, { tft_op_linear(...); });   // warmup 3, then ~0.25 s of timed reps
 //   printf("op=linear R=%d med_us=%.2f p90_us=%.2f gflops=%.2f\n", R, r.med_us, r.p90_us,
@@ -14,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#ifdef TFT_BENCH_HWLOC
+#include <hwloc.h>
+#endif
 
 #define BENCH_MIN_REPS 5
 #define BENCH_MAX_REPS 2000
@@ -93,17 +97,61 @@ static inline void bench_cpu_model(char *buf, size_t n) {
     fclose(f);
 }
 
-// One header line: which bench, the CPU, OpenBLAS's core and build config, its thread count.
+// "cores=N pus=M" from hwloc (the cores and hardware threads this process may use: hwloc honours
+// the cgroup cpuset), or "cores=? pus=N" from sysconf when the bench is built without hwloc
+// (the Makefile defines TFT_BENCH_HWLOC when libhwloc-dev is installed).
+static inline void bench_topology(char *buf, size_t n) {
+#ifdef TFT_BENCH_HWLOC
+    hwloc_topology_t topo;
+    if (hwloc_topology_init(&topo) == 0 && hwloc_topology_load(topo) == 0) {
+        snprintf(buf, n, "cores=%d pus=%d hwloc=1", hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE),
+                 hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU));
+        hwloc_topology_destroy(topo);
+        return;
+    }
+#endif
+    snprintf(buf, n, "cores=? pus=%ld hwloc=0", sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+// One header line: which bench, the CPU, the topology, OpenBLAS's core and build config, its
+// thread count.
 static inline void bench_header(const char *name) {
-    char cpu[256];
+    char cpu[256], topo[96];
     bench_cpu_model(cpu, sizeof cpu);
+    bench_topology(topo, sizeof topo);
     char cfg[256];
     snprintf(cfg, sizeof cfg, "%s", openblas_get_config());
     for (char *c = cfg; *c; c++)
         if (*c == ' ')
             *c = '_';
-    printf("# bench=%s cpu=%s blas_core=%s blas_threads=%d blas_config=%s\n", name, cpu,
+    printf("# bench=%s cpu=%s %s blas_core=%s blas_threads=%d blas_config=%s\n", name, cpu, topo,
            openblas_get_corename(), openblas_get_num_threads(), cfg);
     fflush(stdout);
+}
+
+// The roofline reference: OpenBLAS's square SGEMM (n x n x n, C = A·Bᵀ as the TFT layers compute)
+// on `threads` BLAS threads, timed for ~budget_s after 2 warm-up calls. Returns the stats; the rate
+// is bench_gflops(2n³, r.min_us) (best) or (…, r.med_us). Leaves OpenBLAS on 1 thread and sleeps
+// 0.3 s so that its worker threads, which spin after a call, are idle before the caller times
+// anything else.
+static inline bench_res bench_sgemm(int n, int threads, double budget_s) {
+    float *a = malloc(sizeof(float) * (size_t)n * n), *b = malloc(sizeof(float) * (size_t)n * n);
+    float *c = malloc(sizeof(float) * (size_t)n * n);
+    bench_res r = {0, 0, 0, 0};
+    if (!a || !b || !c) {
+        free(a), free(b), free(c);
+        return r;
+    }
+    for (size_t i = 0; i < (size_t)n * n; i++)
+        a[i] = (float)(i % 97) * 0.01f - 0.5f, b[i] = (float)(i % 89) * 0.01f - 0.4f, c[i] = 0.0f;
+    openblas_set_num_threads(threads);
+    BENCH_RUN(2, budget_s, r, {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    });
+    openblas_set_num_threads(1);
+    free(a), free(b), free(c);
+    struct timespec ts = {0, 300000000};
+    nanosleep(&ts, NULL);
+    return r;
 }
 #endif

@@ -39,18 +39,14 @@ static void line(const char *op, int B, int R, const char *shape, bench_res r, d
     fflush(stdout);
 }
 
-// Reference rate: a square SGEMM straight through OpenBLAS (what the BLAS can do on this box).
+// Reference rate: a square SGEMM straight through OpenBLAS, one thread (what the BLAS can do on this
+// box; bench_forward's roofline uses the same bench_sgemm of bench.h).
 // (tft_op_linear does not use OpenBLAS: see ops/linear.c; the *_sgemm_ref lines compare shapes.)
 static void bench_sgemm_ref(void) {
     const int n = 512;
-    float    *a = falloc((size_t)n * n, 1), *b = falloc((size_t)n * n, 2), *c = falloc((size_t)n * n, 3);
-    bench_res r;
-    BENCH_RUN(2, budget, r, {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-    });
+    bench_res r = bench_sgemm(n, 1, budget);
     printf("op=sgemm_ref dev=cpu M=%d N=%d K=%d med_us=%.2f p90_us=%.2f gflops=%.2f reps=%d\n", n, n, n,
            r.med_us, r.p90_us, bench_gflops(2.0 * n * n * n, r.med_us), r.reps);
-    free(a), free(b), free(c);
 }
 
 // The op (row-invariant blocked kernel) and, on the same shape, OpenBLAS sgemm for comparison.
@@ -63,6 +59,13 @@ static void linear_pair(const char *op, int B, int R, int Cin, int Cout) {
     bench_res    r;
     BENCH_RUN(3, budget, r, { tft_op_linear(y, Cout, x, Cin, W, b, R, Cin, Cout, 0); });
     line(op, B, R, shape, r, flop, bytes);
+    float *P = falloc(tft_op_pack_floats(Cin, Cout), 8); // W packed as at model load (what the engine runs)
+    tft_op_pack(P, W, Cin, Cout);
+    BENCH_RUN(3, budget, r, { tft_op_linear_packed(y, Cout, x, Cin, W, P, b, R, Cin, Cout, 0); });
+    char packed[64];
+    snprintf(packed, sizeof packed, "%s_packed", op);
+    line(packed, B, R, shape, r, flop, bytes);
+    free(P);
     BENCH_RUN(3, budget, r, {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, Cout, Cin, 1.0f, x, Cin, W, Cin, 0.0f, y,
                     Cout);
@@ -100,6 +103,9 @@ static void bench_grn(int B, int H) {
                    NULL,
                    NULL,
                    NULL,
+                   NULL,
+                   NULL,
+                   NULL,
                    NULL};
     float    *x = falloc((size_t)R * H, 9), *y = falloc((size_t)R * H, 10), *ctx = falloc((size_t)B * H, 11);
     float    *scr = falloc(tft_op_grn_scratch(R, &w), 12);
@@ -109,6 +115,19 @@ static void bench_grn(int B, int H) {
     snprintf(shape, sizeof shape, "H=%d", H);
     line("grn", B, R, shape, r, 2.0 * R * ((double)H * H * 2 + (double)H * 2 * H), 0);
     free(p), free(x), free(y), free(ctx), free(scr);
+}
+
+// Scratch for tft_op_attention (a series' K transposed), grown as needed.
+static float *att_scratch(int te, int td, int nh, int d) {
+    static float *buf;
+    static size_t cap;
+    size_t        n = tft_op_attention_scratch(te, td, nh, d);
+    if (n > cap) {
+        free(buf);
+        buf = falloc(n, 99);
+        cap = n;
+    }
+    return buf;
 }
 
 static void bench_attention(int B, int H) {
@@ -123,7 +142,8 @@ static void bench_attention(int B, int H) {
     for (int b = 0; b < B; b++)
         enc[b] = TE - (b % 5), dec[b] = TD;
     bench_res r;
-    BENCH_RUN(3, budget, r, { tft_op_attention(out, attn, Q, K, V, enc, dec, B, TE, TD, NH, D, 1, -1e9f); });
+    float    *scr = att_scratch(TE, TD, NH, D);
+    BENCH_RUN(3, budget, r, { tft_op_attention(out, attn, Q, K, V, enc, dec, B, TE, TD, NH, D, 1, -1e9f, scr); });
     char shape[64];
     snprintf(shape, sizeof shape, "Te=%d Td=%d NH=%d D=%d", TE, TD, NH, D);
     line("attention", B, B * TD, shape, r, 2.0 * 2.0 * B * TD * NH * (double)T * D, 0);

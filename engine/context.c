@@ -27,8 +27,9 @@ TFT_API tft_status tft_context_new(const tft_model *m, const tft_context_params 
     if (!c) return tft__fail(TFT_ERR_NOMEM, "tft_context_new: out of memory");
     c->m         = m;
     c->max_batch = cp.max_batch;
-    int lanes    = cp.n_threads < 1 ? 1 : cp.n_threads;
-    c->n_lanes   = lanes < cp.max_batch ? lanes : cp.max_batch;
+    // one lane per thread, even past max_batch: a one-series call splits its rows across the lanes
+    // (forward.c), so every lane needs its own scratch
+    c->n_lanes   = cp.n_threads < 1 ? 1 : cp.n_threads;
     // each lane is sized for its share of max_batch, ceil(max_batch / lanes) series; lane 0 for all
     // of it, since a call with a zero-length history is not split (tft_lanes_for)
     int32_t per = (cp.max_batch + c->n_lanes - 1) / c->n_lanes;
@@ -46,6 +47,8 @@ TFT_API tft_status tft_context_new(const tft_model *m, const tft_context_params 
         }
         memset(ln->arena, 0, ln->arena_bytes); // touch every page now, not during a forecast
         tft_plan_carve(m, ln->max_batch, ln->arena, &ln->a);
+        ln->a.ctx  = c;
+        ln->a.lane = l;
     }
     if ((st = tft_pool_start(&c->pool, c->n_lanes - 1)) != TFT_OK) goto fail;
     *out = c;

@@ -2,6 +2,7 @@
 #ifndef TFT_INTERNAL_H
 #define TFT_INTERNAL_H
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -143,7 +144,7 @@ struct tft_model {
     tft_emb *embs;           int32_t n_embs;
     tft_vsn  vsn_static, vsn_enc, vsn_dec;
     tft_grn_w sc_sel, sc_h, sc_c, sc_enr;         // static context GRNs
-    struct { const float *w_ih, *w_hh, *b_ih, *b_hh; } lstm_enc[8], lstm_dec[8];
+    struct { const float *w_ih, *w_hh, *b_ih, *b_hh, *w_ih_p, *w_hh_p; } lstm_enc[8], lstm_dec[8];
     const float *post_lstm_glu_w, *post_lstm_glu_b, *post_lstm_ln_w, *post_lstm_ln_b;
     tft_grn_w    enrich;                          // static_enrichment (with ctx_w)
     float       *att_q_w, *att_q_b, *att_k_w, *att_k_b; // stacked heads: [NH*D, H], [NH*D]
@@ -152,6 +153,10 @@ struct tft_model {
     tft_grn_w    pos_ff;
     const float *pre_out_glu_w, *pre_out_glu_b, *pre_out_ln_w, *pre_out_ln_b;
     float       *out_w, *out_b;                   // stacked output layers: [NT*Q, H], [NT*Q]
+    // every GEMM weight above packed once for the kernels (tft_op_pack; *_p of the GRNs and LSTMs too)
+    float       *packed;                          // the block holding them
+    const float *post_lstm_glu_p, *post_attn_glu_p, *pre_out_glu_p, *att_q_p, *att_k_p, *att_v_p, *att_wh_p;
+    const float *out_p, *ctx_e_p, *ctx_d_p, *ctx_enr_p; // output layers; static context projections
 
     // preprocessing (series level)
     const char     **targets;     // [NT]
@@ -180,19 +185,31 @@ struct tft_model {
 };
 
 // ---- context ---------------------------------------------------------------------------------
+// The forward runs the static encoder over the whole batch, then the rest on chunks of
+// TFT_CHUNK series (forward.c): chunk buffers are sized for min(max_batch, TFT_CHUNK) series.
+#ifndef TFT_CHUNK // (-DTFT_CHUNK=n to experiment)
+#define TFT_CHUNK 4
+#endif
+#define TFT_VSN_ROWS TFT_GRN_ROWS // rows a variable selection network processes at a time
+
 typedef struct tft_acts {            // every activation, carved from the arena (see plan.c)
-    // static VSN (B rows)
-    float *s_flat, *s_outs, *s_w, *s_xi, *c_sel, *c_h, *c_c, *c_enr, *ctx_e, *ctx_d, *ctx_enr;
-    // time-varying VSNs (compact rows: encoder B*Te, decoder B*Td)
-    float *e_flat, *e_outs, *e_w, *e_emb;
-    float *d_flat, *d_outs, *d_w, *d_emb;
-    // [B, T, H] sequences, encoder steps then decoder steps per series
+    int32_t chunk;                   // series per chunk
+    struct tft_context *ctx;         // the owning context and this arena's lane (set by context.c;
+    int32_t             lane;        // a one-series call on lane 0 may split its rows across lanes)
+    // batch-wide (max_batch rows): the static encoder, the static contexts and their projections
+    float *s_w, *s_xi, *c_sel, *c_h, *c_c, *c_enr, *ctx_e, *ctx_d, *ctx_enr;
+    // batch-wide outputs read after the walk: selection weights [B*Te, ne], [B*Td, nd], attention
+    // weights [B, Td, NH, T]
+    float *e_w, *d_w, *attn;
+    // one VSN row block: inputs [TFT_VSN_ROWS, in_total], single-variable outputs [n, rows, H]
+    float *v_flat, *v_outs;
+    // per chunk (C series): [C, T, H] sequences, encoder steps then decoder steps per series
     float *emb, *lstm_out, *phi, *theta;
-    // LSTM
-    float *xp, *layer_a, *layer_b, *h, *c, *gates, *hh, *hrow, *crow;
+    // LSTM (per chunk)
+    float *xp, *layer_a, *layer_b, *h, *c, *hh, *hrow, *crow; // xp: [S, C, 4H] time-major, sorted
     int32_t *order, *run;
-    // attention and heads (decoder rows B*Td)
-    float *K, *V, *Qm, *q_in, *attn, *att_o, *att_p, *alpha, *psi, *out, *phi_dec, *y;
+    // attention and heads (per chunk; decoder rows C*Td)
+    float *K, *V, *Qm, *att_o, *att_p, *alpha, *psi, *out, *y, *kt;
     float *scratch;                  // GRN / gate scratch
     // series-level staging: network inputs built from raw rows
     int32_t *p_enc_cat, *p_dec_cat, *p_enc_len, *p_dec_len;
@@ -212,6 +229,7 @@ typedef struct tft_pool {            // workers for lanes 1..n (lane 0 is the ca
     pthread_t       threads[TFT_MAX_LANES];
     tft_pool_arg    args[TFT_MAX_LANES];
     int             n, inited, stop, active, pending;
+    int             busy;            // a multi-lane run is under way (read and written by lane 0 only)
     uint64_t        gen;             // bumped per job; workers wait for a new value
     pthread_mutex_t mu;
     pthread_cond_t  go, done;
@@ -221,6 +239,16 @@ typedef struct tft_pool {            // workers for lanes 1..n (lane 0 is the ca
 tft_status tft_pool_start(tft_pool *p, int n_workers);
 void       tft_pool_run(tft_pool *p, tft_job_fn fn, void *arg, int lanes); // returns when all lanes are done
 void       tft_pool_stop(tft_pool *p);
+// A spinning barrier for the lanes of one run (the split forward): every lane calls wait, the last
+// to arrive releases the others. Spins (with the CPU's pause hint), then yields, so a lane whose
+// partner was descheduled does not burn its core for long.
+typedef struct tft_barrier {
+    _Atomic int      count;
+    _Atomic unsigned gen;
+    int              n;
+} tft_barrier;
+void tft_barrier_init(tft_barrier *b, int n);
+void tft_barrier_wait(tft_barrier *b);
 
 typedef struct tft_lane {            // one thread's share of a context: its own arena
     uint8_t   *arena;
@@ -243,6 +271,8 @@ struct tft_context {
 tft_status tft_model_bind(tft_model *m); // config + tensors -> the structs above
 // plan.c: carves every activation for (model, max_batch) from base (NULL: only sizes); returns bytes
 size_t tft_plan_carve(const tft_model *m, int32_t max_batch, uint8_t *base, tft_acts *a);
+// plan.c: FLOPs the forward computes for one series (Te, Td: the call's steps; its own lengths)
+double tft_plan_flops(const tft_model *m, int Te, int Td, int enc_len, int dec_len);
 // forward.c: the graph walk on validated network-level input, in one lane's activations
 tft_status tft_forward(const tft_model *m, tft_acts *a, const tft_net_input *in, tft_net_output *out);
 // context.c: the finiteness / index checks of a network input (shared with the series level)

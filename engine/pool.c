@@ -1,6 +1,8 @@
 // pool.c: the worker threads of a context, started once by tft_context_new. A call hands every
 // lane the same job; lane 0 runs on the caller's thread, lanes 1..n-1 on the workers, and the call
 // returns when all are done. No allocation and no thread creation per call.
+#include <sched.h>
+#include <stdatomic.h>
 #include <string.h>
 #include "internal.h"
 
@@ -49,6 +51,7 @@ void tft_pool_run(tft_pool *p, tft_job_fn fn, void *arg, int lanes) {
         fn(arg, 0);
         return;
     }
+    p->busy = 1;
     pthread_mutex_lock(&p->mu);
     p->fn      = fn;
     p->arg     = arg;
@@ -61,6 +64,31 @@ void tft_pool_run(tft_pool *p, tft_job_fn fn, void *arg, int lanes) {
     pthread_mutex_lock(&p->mu);
     while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
+    p->busy = 0;
+}
+
+void tft_barrier_init(tft_barrier *b, int n) {
+    atomic_init(&b->count, 0);
+    atomic_init(&b->gen, 0u);
+    b->n = n;
+}
+
+void tft_barrier_wait(tft_barrier *b) {
+    const unsigned g = atomic_load_explicit(&b->gen, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) == b->n - 1) {
+        atomic_store_explicit(&b->count, 0, memory_order_relaxed); // before the release below
+        atomic_fetch_add_explicit(&b->gen, 1u, memory_order_acq_rel);
+        return;
+    }
+    for (unsigned spins = 0; atomic_load_explicit(&b->gen, memory_order_acquire) == g; spins++) {
+        if (spins < 4096) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        } else {
+            sched_yield(); // the lane we wait for may have lost its core: give it back
+        }
+    }
 }
 
 void tft_pool_stop(tft_pool *p) {

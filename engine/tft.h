@@ -118,7 +118,8 @@ TFT_API int tft_model_input_is_categorical(const tft_model *m, const char *name)
 typedef struct tft_context_params {
     int32_t max_batch;  // series per call this context can take (default 64)
     int32_t n_threads;  // worker threads (0 or 1: the caller's thread only; at most 64). A call's
-                        // series are split between them; the result is bitwise the same for any count.
+                        // series are split between them (a one-series call: its rows); the result is
+                        // bitwise the same for any count.
     int32_t reserved[6];
 } tft_context_params;
 TFT_API tft_context_params tft_context_default_params(void);

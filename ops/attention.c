@@ -14,131 +14,152 @@ static inline int key_masked(int j, int q, int Te, int enc_len, int dec_len, int
 }
 
 #define LANES 8 // vector width the loops are written for (fixed inner counts vectorize at -O2)
-#define JBLK 64 // keys per transposed K block
-#define DBLK 64 // head dims per transposed K block / per output chunk
+#define JBLK 64 // keys scored at a time (JBLK independent accumulators)
+#define DBLK 64 // head dims per output chunk in A·V
 #define HG 4    // heads accumulated together in A·V
 typedef float vf8 __attribute__((vector_size(LANES * sizeof(float))));
 
-// S[q, j0 + jj] (+)= Σ_{d in [d0, d0 + nd)} Q[q, d] · K[j0 + jj, d], d ascending, one float
-// accumulator per score (kept in the attn row between d chunks). kt: [nd, JBLK], K^T of the block,
-// zero past nj. The order depends only on D, never on where a key sits, so a key's score is the
-// same with or without padding around it.
-__attribute__((always_inline)) static inline void scores_block(float *restrict arow, int     ldarow,
-                                                               const float *restrict Qh, int ldq, int Td,
-                                                               const float *restrict kt, int nd, int first,
-                                                               int j0, int nj) {
-    for (int q = 0; q < Td; q++) {
-        const float *qv = Qh + (size_t)q * ldq;
-        float       *s  = arow + (size_t)q * ldarow + j0;
-        float        acc[JBLK]; // JBLK independent chains: the d loop is throughput-, not latency-bound
-        if (first) { // the common case (D <= DBLK): a plain zero fill, no masked load from the row
-            for (int jj = 0; jj < JBLK; jj++)
-                acc[jj] = 0.0f;
-        } else {
-            for (int jj = 0; jj < JBLK; jj++)
-                acc[jj] = jj >= nj ? 0.0f : s[jj];
-        }
-        for (int d = 0; d < nd; d++) {
+size_t tft_op_attention_scratch(int Te, int Td, int NH, int D) {
+    return (size_t)NH * D * ((size_t)Te + Td + JBLK);
+}
+
+// Decoder keys query q sees: [Te, Te + visible_dec(...)) (key_masked() as a range).
+static inline int visible_dec(int q, int causal, int dec_len, int Td) {
+    const int nv = causal ? q : dec_len;
+    return nv < 0 ? 0 : (nv < Td ? nv : Td);
+}
+
+// s[j] = (Σ_{d < D} qv[d] · K[j, d]) / sqrtd for the keys j in [lo, hi), d ascending from +0, one
+// float accumulator per score: the order depends only on D, never on where a key sits, so a key's
+// score is the same with or without padding around it. kt: K^T of the head, rows of length ldk
+// (>= hi + JBLK - 1, zero past the keys), so whole JBLK blocks are read and the tail is not stored.
+__attribute__((always_inline)) static inline void scores_range(float *restrict s, const float *restrict qv, int D,
+                                                               const float *restrict kt, size_t ldk, int lo, int hi,
+                                                               float sqrtd) {
+    const vf8 sd = (vf8){sqrtd, sqrtd, sqrtd, sqrtd, sqrtd, sqrtd, sqrtd, sqrtd};
+    for (int j0 = lo; j0 < hi; j0 += JBLK) { // JBLK = 8 vectors: 8 independent chains over d
+        const int nj = hi - j0 < JBLK ? hi - j0 : JBLK;
+        vf8       a[8];
+        for (int v = 0; v < 8; v++)
+            a[v] = (vf8){0};
+        for (int d = 0; d < D; d++) {
             const float  qd = qv[d];
-            const float *kr = kt + (size_t)d * JBLK;
-            for (int jj = 0; jj < JBLK; jj++)
-                acc[jj] += qd * kr[jj];
+            const float *kr = kt + (size_t)d * ldk + j0;
+            for (int v = 0; v < 8; v++) {
+                vf8 k;
+                memcpy(&k, kr + v * LANES, sizeof k);
+                a[v] += qd * k;
+            }
         }
-        for (int jj = 0; jj < nj; jj++)
-            s[jj] = acc[jj];
+        for (int v = 0; v < 8; v++)
+            a[v] = a[v] / sd; // the division torch does
+        if (nj == JBLK) {
+            memcpy(s + j0, a, sizeof a);
+        } else {
+            float t[JBLK];
+            memcpy(t, a, sizeof t);
+            for (int jj = 0; jj < nj; jj++)
+                s[j0 + jj] = t[jj];
+        }
     }
 }
 
-// Fast path, per series b and head h (plain loops the compiler vectorizes, no BLAS):
-//   S = Q_h·K_hᵀ by transposed K blocks (scores_block), then per query: S /= sqrt((float)D) (a
-//   division, as torch does), masked_fill, softmax in place in attn[b,q,h,:] (its serial sum keeps
-//   masked zeros from changing the bits); head[d] = Σ_j A[j]·V[b,j,d], j in order;
-//   out[b,q,:] = (Σ_h head) / NH (torch.mean over heads: sum in order, then divide).
+// Per series b: K_b is transposed once into kt ([NH*D, T + JBLK], the scratch); then per decoder
+// query q every head's row is scored (visible keys only: masked entries are overwritten by the
+// softmax), softmaxed in place in attn[b,q,h,:] (tft_op_masked_softmax) and summed against V while
+// the NH rows are still in L1: head[d] = Σ_j A[j]·V[b,j,d], j in order, over the visible keys when
+// the softmax gave the masked ones exactly 0 (adding an exact 0 never changes a sum that starts from
+// +0, so skipping them gives the same bits), else over all keys; out[b,q,:] = (Σ_h head) / NH
+// (torch.mean over heads: sum in order, then divide). No BLAS; plain loops the compiler vectorizes.
 // A series gives the same bits alone or padded inside a batch (tests/test_ops_blocks.c).
 __attribute__((always_inline)) static inline void
 attention_body(float *out, float *attn, const float *Q, const float *K, const float *V,
                const int32_t *enc_len, const int32_t *dec_len, int B, int Te, int Td, int NH, int D,
-               int causal, float mask_bias) {
-    const int   T     = Te + Td;
-    const int   HD    = NH * D;
-    const float sqrtd = sqrtf((float)D);
-    float       kt[DBLK * JBLK]; // 16 KiB
+               int causal, float mask_bias, float *kt, int q0, int q1) {
+    const int    T     = Te + Td;
+    const int    HD    = NH * D;
+    const size_t ldk   = (size_t)T + JBLK;
+    const float  sqrtd = sqrtf((float)D);
+    for (int hd = 0; hd < HD; hd++) // the tail past T is read (whole blocks), never stored: zeros
+        for (int j = T; j < (int)ldk; j++)
+            kt[(size_t)hd * ldk + j] = 0.0f;
     for (int b = 0; b < B; b++) {
         const float *Kb = K + (size_t)b * T * HD;
         const float *Vb = V + (size_t)b * T * D;
         const float *Qb = Q + (size_t)b * Td * HD;
         float       *Ab = attn + (size_t)b * Td * NH * T; // [Td, NH, T]
-        for (int h = 0; h < NH; h++) {
-            for (int j0 = 0; j0 < T; j0 += JBLK) {
-                const int nj = T - j0 < JBLK ? T - j0 : JBLK;
-                for (int d0 = 0; d0 < D; d0 += DBLK) {
-                    const int nd = D - d0 < DBLK ? D - d0 : DBLK;
-                    for (int d = 0; d < nd; d++)
-                        for (int jj = 0; jj < JBLK; jj++)
-                            kt[(size_t)d * JBLK + jj] =
-                                jj < nj ? Kb[(size_t)(j0 + jj) * HD + (size_t)h * D + d0 + d] : 0.0f;
-                    scores_block(Ab + (size_t)h * T, NH * T, Qb + (size_t)h * D + d0, HD, Td, kt, nd, d0 == 0,
-                                 j0, nj);
+        for (int j = 0; j < T; j++)
+            for (int hd = 0; hd < HD; hd++)
+                kt[(size_t)hd * ldk + j] = Kb[(size_t)j * HD + hd];
+        // visible keys of query q: encoder [0, ne), decoder [Te, Te + nv): key_masked() as ranges
+        const int ne = enc_len[b] < 0 ? 0 : (enc_len[b] < Te ? enc_len[b] : Te);
+        for (int q = q0; q < q1; q++) {
+            const int nv   = visible_dec(q, causal, dec_len[b], Td);
+            float    *Aq   = Ab + (size_t)q * NH * T;         // [NH, T]
+            int       zero = 1;                               // masked weights all exactly 0
+            for (int h = 0; h < NH; h++) {
+                float       *srow = Aq + (size_t)h * T;
+                const float *qv   = Qb + (size_t)q * HD + (size_t)h * D;
+                const float *kh   = kt + (size_t)h * D * ldk;
+                scores_range(srow, qv, D, kh, ldk, 0, ne, sqrtd);
+                scores_range(srow, qv, D, kh, ldk, Te, Te + nv, sqrtd);
+                zero &= tft_op_masked_softmax(srow, T, ne, Te, nv, mask_bias); // masked: mask_bias, softmax
+            }
+            float *Oq = out + ((size_t)b * Td + q) * D; // [D]
+            // the keys summed over: the visible ranges, or all T when a masked weight is not 0
+            const int rlo[2] = {0, Te}, rhi[2] = {zero ? ne : T, Te + nv}, nr = zero ? 2 : 1;
+            if (D % LANES == 0) {
+                // per LANES-dim slice: HG heads at a time share each V row (HG independent chains,
+                // each head's sum over j in key order, multiply then add), their sums added to the
+                // head total in head order from +0, then the mean
+                for (int dc = 0; dc < D; dc += LANES) {
+                    vf8 sum = {0};
+                    for (int h0 = 0; h0 < NH; h0 += HG) {
+                        const int    ng = NH - h0 < HG ? NH - h0 : HG;
+                        const float *w0 = Aq + (size_t)h0 * T;
+                        const float *w1 = ng > 1 ? w0 + T : w0, *w2 = ng > 2 ? w0 + 2 * (size_t)T : w0;
+                        const float *w3 = ng > 3 ? w0 + 3 * (size_t)T : w0;
+                        vf8          a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+                        for (int rg = 0; rg < nr; rg++)
+                            for (int j = rlo[rg]; j < rhi[rg]; j++) {
+                                vf8 v;
+                                memcpy(&v, Vb + (size_t)j * D + dc, sizeof v);
+                                a0 += w0[j] * v, a1 += w1[j] * v, a2 += w2[j] * v, a3 += w3[j] * v;
+                            }
+                        sum += a0;
+                        if (ng > 1)
+                            sum += a1;
+                        if (ng > 2)
+                            sum += a2;
+                        if (ng > 3)
+                            sum += a3;
+                    }
+                    if (NH > 1)
+                        sum = sum / (float)NH;
+                    memcpy(Oq + dc, &sum, sizeof sum);
                 }
+                continue;
             }
-            for (int q = 0; q < Td; q++) {
-                float *s = Ab + ((size_t)q * NH + h) * T;
-                // visible keys: encoder [0, ne), decoder [Te, Te + nv): key_masked() as ranges
-                const int ne = enc_len[b] < 0 ? 0 : (enc_len[b] < Te ? enc_len[b] : Te);
-                int       nv = causal ? q : dec_len[b];
-                nv           = nv < 0 ? 0 : (nv < Td ? nv : Td);
-                for (int j = 0; j < ne; j++)
-                    s[j] = s[j] / sqrtd;
-                for (int j = Te; j < Te + nv; j++)
-                    s[j] = s[j] / sqrtd;
-                tft_op_masked_softmax(s, T, ne, Te, nv, mask_bias); // masked keys: mask_bias, then softmax
-            }
-        }
-        for (int q = 0; q < Td; q++) {
-            const float *Aq = Ab + (size_t)q * NH * T;        // [NH, T]
-            float       *Oq = out + ((size_t)b * Td + q) * D; // [D]
-            for (int d0 = 0; d0 < D; d0 += DBLK) {
+            for (int d0 = 0; d0 < D; d0 += DBLK) { // D not a multiple of LANES: the same sums, scalar
                 const int nd = D - d0 < DBLK ? D - d0 : DBLK;
                 float     sum[DBLK];
                 for (int d = 0; d < nd; d++)
                     sum[d] = 0.0f;
-                // HG heads at a time share each V row and give HG independent chains; within a head
-                // the sum over j stays in key order
                 for (int h0 = 0; h0 < NH; h0 += HG) {
                     const int ng = NH - h0 < HG ? NH - h0 : HG;
                     float     head[HG][DBLK];
-                    for (int g = 0; g < HG; g++)
-                        for (int d = 0; d < DBLK; d++)
+                    for (int g = 0; g < ng; g++)
+                        for (int d = 0; d < nd; d++)
                             head[g][d] = 0.0f;
-                    if (nd % LANES == 0) {
-                        // the same sums (key order, multiply then add) with each head's LANES
-                        // accumulators in a register across the keys instead of a stack round trip
-                        const float *w0 = Aq + (size_t)h0 * T;
-                        const float *w1 = ng > 1 ? w0 + T : w0, *w2 = ng > 2 ? w0 + 2 * (size_t)T : w0;
-                        const float *w3 = ng > 3 ? w0 + 3 * (size_t)T : w0;
-                        for (int dc = 0; dc < nd; dc += LANES) {
-                            vf8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-                            for (int j = 0; j < T; j++) {
-                                vf8 v;
-                                memcpy(&v, Vb + (size_t)j * D + d0 + dc, sizeof v);
-                                a0 += w0[j] * v, a1 += w1[j] * v, a2 += w2[j] * v, a3 += w3[j] * v;
+                    for (int rg = 0; rg < nr; rg++)
+                        for (int j = rlo[rg]; j < rhi[rg]; j++) {
+                            const float *v = Vb + (size_t)j * D + d0;
+                            for (int g = 0; g < ng; g++) {
+                                const float w = Aq[(size_t)(h0 + g) * T + j];
+                                for (int d = 0; d < nd; d++)
+                                    head[g][d] += w * v[d];
                             }
-                            memcpy(&head[0][dc], &a0, sizeof a0), memcpy(&head[1][dc], &a1, sizeof a1);
-                            memcpy(&head[2][dc], &a2, sizeof a2), memcpy(&head[3][dc], &a3, sizeof a3);
                         }
-                    } else
-                    for (int j = 0; j < T; j++) {
-                        const float *v = Vb + (size_t)j * D + d0;
-                        for (int g = 0; g < ng; g++) {
-                            const float w = Aq[(size_t)(h0 + g) * T + j];
-                            int         d = 0;
-                            for (; d + LANES <= nd; d += LANES)
-                                for (int l = 0; l < LANES; l++)
-                                    head[g][d + l] += w * v[d + l];
-                            for (; d < nd; d++)
-                                head[g][d] += w * v[d];
-                        }
-                    }
                     for (int g = 0; g < ng; g++)
                         for (int d = 0; d < nd; d++)
                             sum[d] += head[g][d];
@@ -154,8 +175,8 @@ attention_body(float *out, float *attn, const float *Q, const float *K, const fl
 // multiply, then add (no FMA; -std=c11 disables contraction), so both give the same bits.
 static void attention_generic(float *out, float *attn, const float *Q, const float *K, const float *V,
                               const int32_t *enc_len, const int32_t *dec_len, int B, int Te, int Td, int NH,
-                              int D, int causal, float mask_bias) {
-    attention_body(out, attn, Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, mask_bias);
+                              int D, int causal, float mask_bias, float *kt, int q0, int q1) {
+    attention_body(out, attn, Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, mask_bias, kt, q0, q1);
 }
 
 #if (defined(__x86_64__) || defined(__i386__)) && !defined(TFT_NO_AVX2)
@@ -164,23 +185,30 @@ __attribute__((target("avx2"))) static void attention_avx2(float *out, float *at
                                                            const float *K, const float *V,
                                                            const int32_t *enc_len, const int32_t *dec_len,
                                                            int B, int Te, int Td, int NH, int D, int causal,
-                                                           float mask_bias) {
-    attention_body(out, attn, Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, mask_bias);
+                                                           float mask_bias, float *kt, int q0, int q1) {
+    attention_body(out, attn, Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, mask_bias, kt, q0, q1);
 }
 #endif
 
-void tft_op_attention(float *out, float *attn, const float *Q, const float *K, const float *V,
-                      const int32_t *enc_len, const int32_t *dec_len, int B, int Te, int Td, int NH, int D,
-                      int causal, float mask_bias) {
-    if (B <= 0 || Td <= 0 || NH <= 0 || D <= 0)
+void tft_op_attention_q(float *out, float *attn, const float *Q, const float *K, const float *V,
+                        const int32_t *enc_len, const int32_t *dec_len, int B, int Te, int Td, int NH, int D,
+                        int causal, float mask_bias, float *scratch, int q0, int q1) {
+    q0 = q0 < 0 ? 0 : q0, q1 = q1 > Td ? Td : q1;
+    if (B <= 0 || Td <= 0 || NH <= 0 || D <= 0 || q0 >= q1)
         return;
 #ifdef HAVE_AVX2_CLONE
     if (__builtin_cpu_supports("avx2")) {
-        attention_avx2(out, attn, Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, mask_bias);
+        attention_avx2(out, attn, Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, mask_bias, scratch, q0, q1);
         return;
     }
 #endif
-    attention_generic(out, attn, Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, mask_bias);
+    attention_generic(out, attn, Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, mask_bias, scratch, q0, q1);
+}
+
+void tft_op_attention(float *out, float *attn, const float *Q, const float *K, const float *V,
+                      const int32_t *enc_len, const int32_t *dec_len, int B, int Te, int Td, int NH, int D,
+                      int causal, float mask_bias, float *scratch) {
+    tft_op_attention_q(out, attn, Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, mask_bias, scratch, 0, Td);
 }
 
 // Reference: plain loops, double dot products and softmax; weights rounded to float before

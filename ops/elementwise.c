@@ -1,13 +1,14 @@
 // elementwise.c: ELU, GLU, row softmax, the LSTM cell and output de-normalization (fast float
 // loops and _ref twins), plus the branch-free exp/sigmoid/tanh they share.
 //
-// Vectorization: the Makefile builds with -O2, whose "very cheap" vectorizer cost model only
-// vectorizes loops whose trip count is a known multiple of the vector width. The hot loops are
-// therefore written as blocks of BLK = 8 elements (a fixed-count inner loop the compiler turns
-// into SIMD code) plus a scalar tail, and the transcendental functions below are plain
-// branch-free float code instead of libm calls (which never vectorize without -ffast-math).
+// Vectorization: the transcendental functions are plain branch-free float code (ops/vmath.h)
+// instead of libm calls (which never vectorize without -ffast-math). The hot loops run on explicit
+// 8-lane vectors (vmath.h's vexpf8 family, the same operations lane by lane as the scalar
+// functions), two vectors interleaved statement by statement where a single exp chain would leave
+// the core waiting on latency, plus a scalar tail: any element gives the same bits in any path.
 #include "ops.h"
 #include "lanes.h"
+#include "vmath.h"
 
 #include <float.h>
 #include <math.h>
@@ -50,91 +51,19 @@
 #define DISPATCH(NAME, ARGS) NAME##_generic ARGS
 #endif
 
-// ---- branch-free float exp family ---------------------------------------------------------
-// c ? a : b as a bit blend. A plain ?: between two computed floats becomes a branch (GCC sinks
-// the arms' arithmetic into it and, with -ftrapping-math, will not speculate it back), which
-// stops vectorization; the blend keeps both arms unconditional.
-static inline float sel(int c, float a, float b) {
-    uint32_t ua, ub;
-    memcpy(&ua, &a, sizeof ua);
-    memcpy(&ub, &b, sizeof ub);
-    const uint32_t m = 0u - (uint32_t)(c != 0), r = (ua & m) | (ub & ~m);
-    float          f;
-    memcpy(&f, &r, sizeof f);
-    return f;
-}
-
-// exp(x), Cephes expf: x = n·ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), e^r by a degree-6
-// polynomial, times 2^n applied as two exact power-of-two factors (so n in [-150, 129] never leaves
-// the normal exponent range). Max error about 1.5 ulp (PyTorch's vectorized Sleef expf: 1 ulp).
-// x > 88.72 -> inf, x < -103.97 -> 0 (exactly: masked softmax entries get weight 0), NaN -> NaN.
-static inline float vexpf(float x) {
-    x             = sel(x < -104.0f, -104.0f, x); // NaN compares false and stays NaN
-    x             = sel(x > 89.0f, 89.0f, x);
-    const float t = x * 1.44269504088896341f + 12582912.0f; // 1.5·2^23: round(x·log2 e) lands in
-    const float n = t - 12582912.0f;                        // the low mantissa bits of t
-    uint32_t    tb;
-    memcpy(&tb, &t, sizeof tb);
-    const int32_t ni  = (int32_t)(tb - 0x4B400000u); // n as an integer (|n| <= 151)
-    float         r   = x - n * 0.693359375f;
-    r                 = r - n * -2.12194440e-4f;
-    float p           = 1.9875691500e-4f;
-    p                 = p * r + 1.3981999507e-3f;
-    p                 = p * r + 8.3334519073e-3f;
-    p                 = p * r + 4.1665795894e-2f;
-    p                 = p * r + 1.6666665459e-1f;
-    p                 = p * r + 5.0000001201e-1f;
-    p                 = p * (r * r) + r + 1.0f;
-    const int32_t  n1 = ni / 2, n2 = ni - n1;
-    const uint32_t b1 = (uint32_t)(n1 + 127) << 23, b2 = (uint32_t)(n2 + 127) << 23;
-    float          s1, s2;
-    memcpy(&s1, &b1, sizeof s1);
-    memcpy(&s2, &b2, sizeof s2);
-    return p * s1 * s2;
-}
-
-// exp(x) - 1 for x <= 0 (the only domain its callers use): a degree-8 Taylor polynomial on
-// (-0.35, 0], where exp(x) - 1 would cancel, else vexpf(x) - 1 (result in [-1, -0.295]).
-static inline float vexpm1f_neg(float x) {
-    float p           = 1.0f / 40320.0f;
-    p                 = p * x + 1.0f / 5040.0f;
-    p                 = p * x + 1.0f / 720.0f;
-    p                 = p * x + 1.0f / 120.0f;
-    p                 = p * x + 1.0f / 24.0f;
-    p                 = p * x + 1.0f / 6.0f;
-    p                 = p * x + 0.5f;
-    p                 = p * x + 1.0f;
-    const float small = p * x;
-    const float big   = vexpf(x) - 1.0f;
-    return sel(x > -0.35f, small, big);
-}
-
-// σ(x) = 1 / (1 + exp(-x)), the form PyTorch's CPU kernel uses.
-static inline float vsigmoidf(float x) {
-    return 1.0f / (1.0f + vexpf(-x));
-}
-
-// tanh(x) = sign(x) · (-t / (t + 2)) with t = expm1(-2|x|) in (-1, 0]: no cancellation near 0,
-// no overflow for large |x|.
-static inline float vtanhf(float x) {
-    const float t = vexpm1f_neg(-2.0f * fabsf(x));
-    return copysignf(-t / (t + 2.0f), x);
-}
-
 static inline double sigmoid_d(double x) {
     return 1.0 / (1.0 + exp(-x));
 }
 
-// ---- ELU (alpha 1): x > 0 ? x : expm1(x) --------------------------------------------------
-static inline float elu1(float v) {
-    return sel(v > 0.0f, v, vexpm1f_neg(v));
-}
-
+// ---- ELU (alpha 1): x > 0 ? x : expm1(x), elu1() in vmath.h ----------------------------------
 BODY void elu_body(float *x, size_t n) {
     size_t i = 0;
+    for (; i + 2 * BLK <= n; i += 2 * BLK) {
+        const tft_vf8x2 e = elu8x2(vload8x2(x + i, x + i + BLK));
+        vstore8(x + i, e.v[0]), vstore8(x + i + BLK, e.v[1]);
+    }
     for (; i + BLK <= n; i += BLK)
-        for (int k = 0; k < BLK; k++)
-            x[i + k] = elu1(x[i + k]);
+        vstore8(x + i, elu8(vload8(x + i)));
     for (; i < n; i++)
         x[i] = elu1(x[i]);
 }
@@ -159,13 +88,13 @@ BODY void glu_body(float *y, const float *z, int R, int C) {
         const float *g  = a + C;                 // [C] gate half
         float       *yr = y + (size_t)r * C;
         int          c  = 0;
-        for (; c + BLK <= C; c += BLK) {
-            float t[BLK];
-            for (int k = 0; k < BLK; k++)
-                t[k] = a[c + k] * vsigmoidf(g[c + k]);
-            for (int k = 0; k < BLK; k++)
-                yr[c + k] = t[k];
+        for (; c + 2 * BLK <= C; c += 2 * BLK) { // both blocks are read before either is written
+            const tft_vf8x2 sg = vsigmoidf8x2(vload8x2(g + c, g + c + BLK));
+            const tft_vf8   t0 = vload8(a + c) * sg.v[0], t1 = vload8(a + c + BLK) * sg.v[1];
+            vstore8(yr + c, t0), vstore8(yr + c + BLK, t1);
         }
+        for (; c + BLK <= C; c += BLK)
+            vstore8(yr + c, vload8(a + c) * vsigmoidf8(vload8(g + c)));
         for (; c < C; c++) {
             const float t = a[c] * vsigmoidf(g[c]);
             yr[c]         = t;
@@ -213,8 +142,7 @@ BODY void softmax_body(float *x, int R, int C) {
         const float m      = seg_max(xr, C, -INFINITY);
         int         c;
         for (c = 0; c + BLK <= C; c += BLK)
-            for (int k = 0; k < BLK; k++)
-                xr[c + k] = vexpf(xr[c + k] - m);
+            vstore8(xr + c, vexpf8(vload8(xr + c) - vsplat8(m)));
         for (; c < C; c++)
             xr[c] = vexpf(xr[c] - m);
         float sum = 0.0f;
@@ -245,7 +173,44 @@ void tft_op_softmax(float *x, int R, int C) {
 // plain row softmax runs, exactly as the library does.
 
 
-BODY void masked_softmax_body(float *x, int C, int ne, int d0, int nv, float mask_bias) {
+// exp(x[c] - m) in place over one segment, returning its tft_lane_sum (lane k sums positions
+// c = k mod BLK from the segment's start, then tft_lane_sum's tree): the same bits as an exp pass
+// followed by tft_lane_sum, in one pass.
+BODY float exp_seg_sum(float *x, int n, float m) {
+    const tft_vf8 mv  = vsplat8(m);
+    tft_vf8       acc = vsplat8(0.0f);
+    int           c   = 0;
+    for (; c + 2 * BLK <= n; c += 2 * BLK) { // two blocks interleaved, added to the lanes in order
+        tft_vf8x2 d = vload8x2(x + c, x + c + BLK);
+        d.v[0] = d.v[0] - mv, d.v[1] = d.v[1] - mv;
+        const tft_vf8x2 e = vexpf8x2(d);
+        vstore8(x + c, e.v[0]), vstore8(x + c + BLK, e.v[1]);
+        acc = acc + e.v[0];
+        acc = acc + e.v[1];
+    }
+    for (; c + BLK <= n; c += BLK) {
+        const tft_vf8 e = vexpf8(vload8(x + c) - mv);
+        vstore8(x + c, e);
+        acc = acc + e;
+    }
+    float a[BLK];
+    vstore8(a, acc);
+    for (int k = 0; c < n; c++, k++) {
+        x[c] = vexpf(x[c] - m);
+        a[k] += x[c];
+    }
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+BODY void scale_seg(float *x, int n, float inv) {
+    int c = 0;
+    for (; c + BLK <= n; c += BLK)
+        vstore8(x + c, vload8(x + c) * inv);
+    for (; c < n; c++)
+        x[c] *= inv;
+}
+
+BODY int masked_softmax_body(float *x, int C, int ne, int d0, int nv, float mask_bias) {
     float m = seg_max(x + d0, nv, seg_max(x, ne, -INFINITY));
     if (ne + nv == 0 || !(mask_bias - m < -104.0f)) { // exp(mask_bias - m) would not be exactly 0
         for (int c = ne; c < d0; c++)
@@ -253,39 +218,50 @@ BODY void masked_softmax_body(float *x, int C, int ne, int d0, int nv, float mas
         for (int c = d0 + nv; c < C; c++)
             x[c] = mask_bias;
         softmax_body(x, 1, C);
-        return;
+        return 0;
     }
-    float *segs[2] = {x, x + d0};
-    int    lens[2] = {ne, nv};
-    for (int g = 0; g < 2; g++) {
-        float *restrict xs = segs[g];
-        for (int c = 0; c < lens[g]; c++)
-            xs[c] = vexpf(xs[c] - m);
-    }
-    const float inv = 1.0f / (tft_lane_sum(x, ne) + tft_lane_sum(x + d0, nv));
-    for (int g = 0; g < 2; g++) {
-        float *restrict xs = segs[g];
-        for (int c = 0; c < lens[g]; c++)
-            xs[c] *= inv;
-    }
+    const float se  = exp_seg_sum(x, ne, m);
+    const float sd  = exp_seg_sum(x + d0, nv, m);
+    const float inv = 1.0f / (se + sd);
+    scale_seg(x, ne, inv);
+    scale_seg(x + d0, nv, inv);
     for (int c = ne; c < d0; c++)
         x[c] = 0.0f;
     for (int c = d0 + nv; c < C; c++)
         x[c] = 0.0f;
+    return 1;
 }
 
-CLONES(masked_softmax, (float *x, int C, int ne, int d0, int nv, float mask_bias), (x, C, ne, d0, nv, mask_bias))
-void tft_op_masked_softmax(float *x, int C, int ne, int d0, int nv, float mask_bias) {
-    DISPATCH(masked_softmax, (x, C, ne, d0, nv, mask_bias));
+#ifdef HAVE_AVX2_CLONE
+static int masked_softmax_generic(float *x, int C, int ne, int d0, int nv, float mask_bias) {
+    return masked_softmax_body(x, C, ne, d0, nv, mask_bias);
 }
+AVX2_ATTR static int masked_softmax_avx2(float *x, int C, int ne, int d0, int nv, float mask_bias) {
+    return masked_softmax_body(x, C, ne, d0, nv, mask_bias);
+}
+int tft_op_masked_softmax(float *x, int C, int ne, int d0, int nv, float mask_bias) {
+    return USE_AVX2() ? masked_softmax_avx2(x, C, ne, d0, nv, mask_bias)
+                      : masked_softmax_generic(x, C, ne, d0, nv, mask_bias);
+}
+#else
+int tft_op_masked_softmax(float *x, int C, int ne, int d0, int nv, float mask_bias) {
+    return masked_softmax_body(x, C, ne, d0, nv, mask_bias);
+}
+#endif
 
 // Reference: masked_fill with mask_bias, then a double-precision softmax of the whole row.
-void tft_op_masked_softmax_ref(float *x, int C, int ne, int d0, int nv, float mask_bias) {
+int tft_op_masked_softmax_ref(float *x, int C, int ne, int d0, int nv, float mask_bias) {
     for (int c = ne; c < d0; c++)
         x[c] = mask_bias;
     for (int c = d0 + nv; c < C; c++)
         x[c] = mask_bias;
     tft_op_softmax_ref(x, 1, C);
+    int zero = 1; // whether every masked key got exactly 0
+    for (int c = ne; c < d0; c++)
+        zero &= x[c] == 0.0f;
+    for (int c = d0 + nv; c < C; c++)
+        zero &= x[c] == 0.0f;
+    return zero;
 }
 
 void tft_op_softmax_ref(float *x, int R, int C) {
@@ -322,12 +298,15 @@ BODY void lstm_cell_body(float *h, float *c, const float *gates, int n, int H) {
         float       *hr = h + (size_t)r * H;
         float       *cr = c + (size_t)r * H;
         int          k  = 0;
-        for (; k + BLK <= H; k += BLK) {
-            float cn[BLK], hn[BLK];
-            for (int j = 0; j < BLK; j++)
-                lstm_elem(g, cr, H, k + j, &cn[j], &hn[j]);
-            for (int j = 0; j < BLK; j++)
-                cr[k + j] = cn[j], hr[k + j] = hn[j];
+        for (; k + BLK <= H; k += BLK) { // lstm_elem on 8 lanes
+            const tft_vf8 ig = vsigmoidf8(vload8(g + k));
+            const tft_vf8 fg = vsigmoidf8(vload8(g + H + k));
+            const tft_vf8 cg = vtanhf8(vload8(g + 2 * H + k));
+            const tft_vf8 og = vsigmoidf8(vload8(g + 3 * H + k));
+            const tft_vf8 fc = fg * vload8(cr + k);
+            const tft_vf8 ic = ig * cg;
+            const tft_vf8 cn = fc + ic;
+            vstore8(cr + k, cn), vstore8(hr + k, og * vtanhf8(cn));
         }
         for (; k < H; k++) {
             float cn, hn;
@@ -340,6 +319,79 @@ BODY void lstm_cell_body(float *h, float *c, const float *gates, int n, int H) {
 CLONES(lstm_cell, (float *h, float *c, const float *gates, int n, int H), (h, c, gates, n, H))
 void tft_op_lstm_cell(float *h, float *c, const float *gates, int n, int H) {
     DISPATCH(lstm_cell, (h, c, gates, n, H));
+}
+
+// ---- LSTM cell with the gate sum fused: gates = xg + hg (the input and recurrent projections,
+// each with its own bias, summed as torch's cell does), then the cell above on the sums. The sum is
+// the same float add as a separate pass, so the result is bitwise that of add + tft_op_lstm_cell.
+static inline void lstm_elem_add(const float *xg, const float *hg, const float *c, int H, int k, float *cn,
+                                 float *hn) {
+    const float ig = vsigmoidf(xg[k] + hg[k]);
+    const float fg = vsigmoidf(xg[H + k] + hg[H + k]);
+    const float cg = vtanhf(xg[2 * H + k] + hg[2 * H + k]);
+    const float og = vsigmoidf(xg[3 * H + k] + hg[3 * H + k]);
+    const float fc = fg * c[k];
+    const float ic = ig * cg;
+    *cn            = fc + ic;
+    *hn            = og * vtanhf(*cn);
+}
+
+BODY void lstm_cell_add_body(float *h, float *c, const float *xg, const float *hg, int n, int H) {
+    for (int r = 0; r < n; r++) {
+        const float *x  = xg + (size_t)r * 4 * H;
+        const float *g  = hg + (size_t)r * 4 * H;
+        float       *hr = h + (size_t)r * H;
+        float       *cr = c + (size_t)r * H;
+        int          k  = 0;
+        for (; k + 2 * BLK <= H; k += 2 * BLK) { // lstm_elem_add on two interleaved 8-lane vectors
+            const int j = k + BLK;
+            tft_vf8x2 ig = vload8x2(x + k, x + j), fg = vload8x2(x + H + k, x + H + j);
+            tft_vf8x2 cg = vload8x2(x + 2 * H + k, x + 2 * H + j), og = vload8x2(x + 3 * H + k, x + 3 * H + j);
+            const tft_vf8x2 hi = vload8x2(g + k, g + j), hf = vload8x2(g + H + k, g + H + j);
+            const tft_vf8x2 hc = vload8x2(g + 2 * H + k, g + 2 * H + j), ho = vload8x2(g + 3 * H + k, g + 3 * H + j);
+            FOR2(i) ig.v[i] = ig.v[i] + hi.v[i], fg.v[i] = fg.v[i] + hf.v[i];
+            FOR2(i) cg.v[i] = cg.v[i] + hc.v[i], og.v[i] = og.v[i] + ho.v[i];
+            ig = vsigmoidf8x2(ig), fg = vsigmoidf8x2(fg), cg = vtanhf8x2(cg), og = vsigmoidf8x2(og);
+            tft_vf8x2 cn = vload8x2(cr + k, cr + j);
+            FOR2(i) cn.v[i] = fg.v[i] * cn.v[i] + ig.v[i] * cg.v[i]; // (f·c) + (i·c~), as lstm_elem_add
+            const tft_vf8x2 tc = vtanhf8x2(cn);
+            vstore8(cr + k, cn.v[0]), vstore8(cr + j, cn.v[1]);
+            vstore8(hr + k, og.v[0] * tc.v[0]), vstore8(hr + j, og.v[1] * tc.v[1]);
+        }
+        for (; k + BLK <= H; k += BLK) { // lstm_elem_add on 8 lanes
+            const tft_vf8 ig = vsigmoidf8(vload8(x + k) + vload8(g + k));
+            const tft_vf8 fg = vsigmoidf8(vload8(x + H + k) + vload8(g + H + k));
+            const tft_vf8 cg = vtanhf8(vload8(x + 2 * H + k) + vload8(g + 2 * H + k));
+            const tft_vf8 og = vsigmoidf8(vload8(x + 3 * H + k) + vload8(g + 3 * H + k));
+            const tft_vf8 fc = fg * vload8(cr + k);
+            const tft_vf8 ic = ig * cg;
+            const tft_vf8 cn = fc + ic;
+            vstore8(cr + k, cn), vstore8(hr + k, og * vtanhf8(cn));
+        }
+        for (; k < H; k++) {
+            float cn, hn;
+            lstm_elem_add(x, g, cr, H, k, &cn, &hn);
+            cr[k] = cn, hr[k] = hn;
+        }
+    }
+}
+
+CLONES(lstm_cell_add, (float *h, float *c, const float *xg, const float *hg, int n, int H), (h, c, xg, hg, n, H))
+void tft_op_lstm_cell_add(float *h, float *c, const float *xg, const float *hg, int n, int H) {
+    DISPATCH(lstm_cell_add, (h, c, xg, hg, n, H));
+}
+
+// Reference: the float sum (as the library's cell), then the cell in double.
+void tft_op_lstm_cell_add_ref(float *h, float *c, const float *xg, const float *hg, int n, int H) {
+    for (int r = 0; r < n; r++)
+        for (int k = 0; k < H; k++) {
+            const float *x = xg + (size_t)r * 4 * H, *g = hg + (size_t)r * 4 * H;
+            double       ig = sigmoid_d(x[k] + g[k]), fg = sigmoid_d(x[H + k] + g[H + k]);
+            double       cg = tanh((double)(x[2 * H + k] + g[2 * H + k])), og = sigmoid_d(x[3 * H + k] + g[3 * H + k]);
+            double       cn      = fg * (double)c[(size_t)r * H + k] + ig * cg;
+            c[(size_t)r * H + k] = (float)cn;
+            h[(size_t)r * H + k] = (float)(og * tanh(cn));
+        }
 }
 
 void tft_op_lstm_cell_ref(float *h, float *c, const float *gates, int n, int H) {

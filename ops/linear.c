@@ -9,6 +9,9 @@
 // 16 KiB per KC = 256 slice), with GCC vector types. Two builds of the same source: AVX2 + FMA
 // (fused multiply-add, picked at run time when the CPU has it) and portable (multiply, then add).
 // Each is batch-invariant; their last bits differ from each other.
+// tft_op_linear_packed (at the end) reads W from panels packed once at model load: no per-call
+// packing, one- and two-row tiles that span several panels (the LSTM step at batch 1), and the same
+// per-element arithmetic, hence the same bits as tft_op_linear.
 #include "ops.h"
 
 #include <string.h>
@@ -232,4 +235,155 @@ void tft_op_linear_ref(float *y, int ldy, const float *x, int ldx, const float *
             yr[c] = (float)acc;
         }
     }
+}
+
+// ---- packed panels: W packed once (at model load) for the AVX2 kernels ----------------------
+// Panel j holds output columns [16j, 16j + 16) for every k: P[(j*Cin + k)*16 + c] = W[16j + c, k],
+// zero past Cout. The kernels below read whole panels, so no call packs anything, and a tile may
+// span several panels (the one-row case: the LSTM's h·W_hhᵀ at batch 1). Per output element the
+// arithmetic is exactly that of tft_op_linear above (same init, same k order, same FMA), so packed
+// and unpacked calls give the same bits.
+size_t tft_op_pack_floats(int Cin, int Cout) {
+    if (Cin <= 0 || Cout <= 0)
+        return 0;
+    return (size_t)((Cout + NB - 1) / NB) * NB * (size_t)Cin;
+}
+
+void tft_op_pack(float *P, const float *W, int Cin, int Cout) {
+    for (int c0 = 0; c0 < Cout; c0 += NB)
+        pack_wt(P + (size_t)c0 * Cin, W, Cin, c0, Cout - c0 < NB ? Cout - c0 : NB, 0, Cin);
+}
+
+#ifdef HAVE_AVX2_CLONE
+// One tile: MR rows (rt..) x NP panels (j0..), 2*NP accumulators per row, all in registers (MR*2*NP
+// <= 12). MR and NP are constants at every call site, so the loops unroll completely.
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+ptile(float *y, int ldy, const float *x, int ldx, const float *P, const float *b, int Cin, int Cout, int accumulate,
+      int rt, int j0, const int MR, const int NP) {
+    vf8 acc[6][8];
+    const vf8 zero = {0};
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 8
+        for (int v = 0; v < 2 * NP; v++) {
+            const int c0 = j0 * NB + v * 8;
+            float    *yp = y + (size_t)(rt + r) * ldy + c0;
+            if (c0 + 8 <= Cout) {
+                vf8 a = zero;
+                if (accumulate)
+                    LD8(a, yp);
+                if (b) {
+                    vf8 bv;
+                    LD8(bv, b + c0);
+                    a = a + bv;
+                }
+                acc[r][v] = a;
+            } else { // the last, partial vector: element by element, as load_tile does
+                float t[8];
+                for (int c = 0; c < 8; c++) {
+                    float e = 0.0f;
+                    if (c0 + c < Cout) {
+                        e = accumulate ? yp[c] : 0.0f;
+                        if (b)
+                            e = e + b[c0 + c];
+                    }
+                    t[c] = e;
+                }
+                LD8(acc[r][v], t);
+            }
+        }
+    const float *pj = P + (size_t)j0 * NB * Cin;
+    const float *xr = x + (size_t)rt * ldx;
+    for (int k = 0; k < Cin; k++) {
+        vf8 w[8];
+#pragma GCC unroll 8
+        for (int v = 0; v < 2 * NP; v++)
+            LD8(w[v], pj + ((size_t)(v / 2) * Cin + k) * NB + (v % 2) * 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < MR; r++) {
+            const __m256 s = _mm256_set1_ps(xr[(size_t)r * ldx + k]);
+#pragma GCC unroll 8
+            for (int v = 0; v < 2 * NP; v++)
+                acc[r][v] = (vf8)_mm256_fmadd_ps(s, (__m256)w[v], (__m256)acc[r][v]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 8
+        for (int v = 0; v < 2 * NP; v++) {
+            const int c0 = j0 * NB + v * 8;
+            float    *yp = y + (size_t)(rt + r) * ldy + c0;
+            if (c0 + 8 <= Cout) {
+                ST8(yp, acc[r][v]);
+            } else if (c0 < Cout) {
+                float t[8];
+                ST8(t, acc[r][v]);
+                for (int c = 0; c < Cout - c0; c++)
+                    yp[c] = t[c];
+            }
+        }
+}
+
+// Rows rt.. (MR of them) times panels [j0, j1) in tiles of NP panels ((j1 - j0) % NP == 0). One
+// small function per (MR, NP), not inlined into a common caller: GCC then keeps every accumulator
+// of the tile in a register (inlined together, the tiles' pointers crowded them onto the stack).
+#define PROW(MR, NP)                                                                                          \
+    __attribute__((target("avx2,fma"), noinline)) static void prow_##MR##_##NP(                               \
+        float *y, int ldy, const float *x, int ldx, const float *P, const float *b, int Cin, int Cout,        \
+        int accumulate, int rt, int j0, int j1) {                                                             \
+        for (int j = j0; j < j1; j += NP)                                                                     \
+            ptile(y, ldy, x, ldx, P, b, Cin, Cout, accumulate, rt, j, MR, NP);                                \
+    }
+PROW(6, 1)
+PROW(5, 1)
+PROW(4, 1)
+PROW(3, 1)
+PROW(2, 2)
+PROW(2, 1)
+PROW(1, 4)
+PROW(1, 2)
+PROW(1, 1)
+
+// Rows in tiles of 6 x one panel; the remaining 1-5 rows (all of them for the LSTM's h·W_hhᵀ at
+// batch 1) take several panels per tile when they are one or two, so that a tile always has 8-12
+// independent accumulator chains: 1 x 4 panels, 2 x 2 panels. More would spill (accumulators +
+// panel vectors + the broadcast must fit the 16 ymm registers).
+__attribute__((target("avx2,fma"))) static void linear_packed_avx2(float *y, int ldy, const float *x, int ldx,
+                                                                   const float *P, const float *b, int R, int Cin,
+                                                                   int Cout, int accumulate) {
+    const int np = (Cout + NB - 1) / NB;
+    int       rt = 0;
+    for (; rt + MB <= R; rt += MB)
+        prow_6_1(y, ldy, x, ldx, P, b, Cin, Cout, accumulate, rt, 0, np);
+    const int mr = R - rt;
+    if (mr == 1) {
+        const int j4 = np / 4 * 4, j2 = j4 + (np - j4) / 2 * 2;
+        prow_1_4(y, ldy, x, ldx, P, b, Cin, Cout, accumulate, rt, 0, j4);
+        prow_1_2(y, ldy, x, ldx, P, b, Cin, Cout, accumulate, rt, j4, j2);
+        prow_1_1(y, ldy, x, ldx, P, b, Cin, Cout, accumulate, rt, j2, np);
+    } else if (mr == 2) {
+        const int j2 = np / 2 * 2;
+        prow_2_2(y, ldy, x, ldx, P, b, Cin, Cout, accumulate, rt, 0, j2);
+        prow_2_1(y, ldy, x, ldx, P, b, Cin, Cout, accumulate, rt, j2, np);
+    } else if (mr == 3) {
+        prow_3_1(y, ldy, x, ldx, P, b, Cin, Cout, accumulate, rt, 0, np);
+    } else if (mr == 4) {
+        prow_4_1(y, ldy, x, ldx, P, b, Cin, Cout, accumulate, rt, 0, np);
+    } else if (mr == 5) {
+        prow_5_1(y, ldy, x, ldx, P, b, Cin, Cout, accumulate, rt, 0, np);
+    }
+}
+#endif
+
+// x: [R, Cin] (ld ldx)   W: [Cout, Cin]   P: tft_op_pack(W) or NULL   b: [Cout] or NULL   y: [R, Cout] (ld ldy)
+void tft_op_linear_packed(float *y, int ldy, const float *x, int ldx, const float *W, const float *P, const float *b,
+                          int R, int Cin, int Cout, int accumulate) {
+#ifdef HAVE_AVX2_CLONE
+    if (P && R > 0 && Cout > 0 && Cin > 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        linear_packed_avx2(y, ldy, x, ldx, P, b, R, Cin, Cout, accumulate);
+        return;
+    }
+#endif
+    (void)P; // portable build, or no panels: the same bits through the unpacked kernels
+    tft_op_linear(y, ldy, x, ldx, W, b, R, Cin, Cout, accumulate);
 }

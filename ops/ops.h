@@ -22,6 +22,15 @@ void tft_op_linear(float *y, int ldy, const float *x, int ldx, const float *W, c
 void tft_op_linear_ref(float *y, int ldy, const float *x, int ldx, const float *W, const float *b, int R,
                        int Cin, int Cout, int accumulate);
 
+// The same product from W packed once into column panels (done at model load): bitwise the same
+// result as tft_op_linear, without its per-call packing, and a vectorized path for one or two rows.
+// P: tft_op_pack_floats(Cin, Cout) floats filled by tft_op_pack(P, W, Cin, Cout), or NULL (then this
+// is tft_op_linear). W is still read by the portable build. Its _ref twin is tft_op_linear_ref.
+size_t tft_op_pack_floats(int Cin, int Cout);
+void   tft_op_pack(float *P, const float *W, int Cin, int Cout);
+void   tft_op_linear_packed(float *y, int ldy, const float *x, int ldx, const float *W, const float *P,
+                            const float *b, int R, int Cin, int Cout, int accumulate);
+
 // ---- elementwise --------------------------------------------------------------------------
 // x[i] = ELU(x[i]) (alpha 1), in place, n elements.
 void tft_op_elu(float *x, size_t n);
@@ -39,6 +48,10 @@ void tft_op_add_layernorm(float *y, const float *x, const float *skip, const flo
                           int C, float eps);
 void tft_op_add_layernorm_ref(float *y, const float *x, const float *skip, const float *w, const float *b,
                               int R, int C, float eps);
+// The same with row strides: x (ld ldx), skip (ld lds, or NULL), y (ld ldy); y may alias x or skip.
+// Its _ref twin is tft_op_add_layernorm_ref applied row by row.
+void tft_op_add_layernorm_ld(float *y, int ldy, const float *x, int ldx, const float *skip, int lds,
+                             const float *w, const float *b, int R, int C, float eps);
 
 // F.interpolate(mode="linear", align_corners=True) along features, n -> m, with torch >= 2.0's
 // float32 index arithmetic (TFT_SPEC.md §3.3): scale=(float)(n-1)/(float)(m-1) (0 if m==1),
@@ -62,8 +75,9 @@ void tft_op_softmax_ref(float *x, int R, int C);
 // (0 <= ne <= d0 <= d0 + nv <= C): the result equals masked_fill(masked, mask_bias) + softmax, with
 // the masked keys exactly 0 whenever exp(mask_bias - max) underflows (always for -1e9). Padding-
 // invariant: its arithmetic depends only on the visible keys, not on where the segments sit.
-void tft_op_masked_softmax(float *x, int C, int ne, int d0, int nv, float mask_bias);
-void tft_op_masked_softmax_ref(float *x, int C, int ne, int d0, int nv, float mask_bias);
+// Returns 1 when every masked key got exactly 0 (then a sum over keys may skip them), else 0.
+int tft_op_masked_softmax(float *x, int C, int ne, int d0, int nv, float mask_bias);
+int tft_op_masked_softmax_ref(float *x, int C, int ne, int d0, int nv, float mask_bias);
 
 // ---- gated blocks -------------------------------------------------------------------------
 // Weights of a GatedResidualNetwork GRN(i -> h -> o) (§3.7). ctx_w is not used by the op (the
@@ -76,9 +90,17 @@ typedef struct tft_grn_w {
     const float *ln_w, *ln_b;      // [o]      gate_norm.add_norm.norm
     const float *rs_mask, *rs_w, *rs_b; // [o]  resample_norm (only when i != o, else NULL)
     const float *ctx_w;            // [h, c] or NULL: context.weight (no bias), for the caller
+    // fc1, fc2 and the GLU packed by tft_op_pack at model load, or NULL (packed per call); same bits
+    const float *fc1_p, *fc2_p, *glu_p;
 } tft_grn_w;
 
-// Floats of scratch tft_op_grn needs for R rows.
+// Rows a GRN or GateAddNorm processes at a time: each block runs through every stage while its
+// intermediates (fc1, fc2, GLU outputs) stay in L1, instead of streaming [R, h] arrays through memory.
+#ifndef TFT_GRN_ROWS // (-DTFT_GRN_ROWS=n to experiment; a multiple of 6, the GEMM's row tile)
+#define TFT_GRN_ROWS 48
+#endif
+
+// Floats of scratch tft_op_grn needs for R rows (for min(R, TFT_GRN_ROWS) rows: blocks reuse it).
 size_t tft_op_grn_scratch(int R, const tft_grn_w *w);
 // y = LayerNorm_o( GLU(fc2(ELU(fc1(x) + ctx))) + residual ),  residual = x if i == o else ResampleNorm(x)
 // x: [R, i] (ld ldx)   y: [R, o] contiguous (must not alias x)
@@ -99,6 +121,11 @@ void tft_op_gate_add_norm(float *y, const float *x, int R, int Cin, int C, const
 void tft_op_gate_add_norm_ref(float *y, const float *x, int R, int Cin, int C, const float *glu_w,
                               const float *glu_b, const float *skip, int ldskip, const float *ln_w,
                               const float *ln_b, float *scratch);
+// The same with the GLU weights packed (glu_p: tft_op_pack(glu_w, Cin, 2C), or NULL); bitwise equal.
+// Rows run in blocks of TFT_GRN_ROWS: scratch needs 2C * min(R, TFT_GRN_ROWS) floats.
+void tft_op_gate_add_norm_p(float *y, const float *x, int R, int Cin, int C, const float *glu_w,
+                            const float *glu_p, const float *glu_b, const float *skip, int ldskip,
+                            const float *ln_w, const float *ln_b, float *scratch);
 
 // ---- inputs -------------------------------------------------------------------------------
 // Embedding lookup, summed over ncols index columns (nn.Embedding when ncols == 1, EmbeddingBag
@@ -125,6 +152,10 @@ void tft_op_vsn_combine_ref(float *y, const float *outs, const float *wts, int R
 // gates: [n, 4H] pre-activations (W_ih·x + b_ih + W_hh·h + b_hh)   h, c: [n, H] updated in place
 void tft_op_lstm_cell(float *h, float *c, const float *gates, int n, int H);
 void tft_op_lstm_cell_ref(float *h, float *c, const float *gates, int n, int H);
+// The same step with the gate sum fused: gates = xg + hg (float add), xg, hg: [n, 4H] (input and
+// recurrent projections, each with its bias). Bitwise equal to the add followed by tft_op_lstm_cell.
+void tft_op_lstm_cell_add(float *h, float *c, const float *xg, const float *hg, int n, int H);
+void tft_op_lstm_cell_add_ref(float *h, float *c, const float *xg, const float *hg, int n, int H);
 
 // ---- attention ----------------------------------------------------------------------------
 // Interpretable multi-head attention core (§5.7) for B series, Td decoder queries over T = Te + Td keys:
@@ -134,9 +165,17 @@ void tft_op_lstm_cell_ref(float *h, float *c, const float *gates, int n, int H);
 //   out[b,q,:] = mean_h Σ_j A[b,q,h,j] V[b,j,:]   (heads summed in order, then divided by NH)
 // Q: [B, Td, NH*D]   K: [B, T, NH*D]   V: [B, T, D]   enc_len, dec_len: [B]
 // attn: [B, Td, NH, T] (written: the softmax weights)   out: [B, Td, D]
-void tft_op_attention(float *out, float *attn, const float *Q, const float *K, const float *V,
-                      const int32_t *enc_len, const int32_t *dec_len, int B, int Te, int Td, int NH, int D,
-                      int causal, float mask_bias);
+// scratch: tft_op_attention_scratch(Te, Td, NH, D) floats (a series' K, transposed). The _ref twin
+// takes none.
+size_t tft_op_attention_scratch(int Te, int Td, int NH, int D);
+void   tft_op_attention(float *out, float *attn, const float *Q, const float *K, const float *V,
+                        const int32_t *enc_len, const int32_t *dec_len, int B, int Te, int Td, int NH, int D,
+                        int causal, float mask_bias, float *scratch);
+// Only the decoder queries [q0, q1) of every series (their out and attn rows; the others are not
+// touched): the same bits as those rows of tft_op_attention, so query ranges can run on threads.
+void   tft_op_attention_q(float *out, float *attn, const float *Q, const float *K, const float *V,
+                          const int32_t *enc_len, const int32_t *dec_len, int B, int Te, int Td, int NH, int D,
+                          int causal, float mask_bias, float *scratch, int q0, int q1);
 void tft_op_attention_ref(float *out, float *attn, const float *Q, const float *K, const float *V,
                           const int32_t *enc_len, const int32_t *dec_len, int B, int Te, int Td, int NH, int D,
                           int causal, float mask_bias);

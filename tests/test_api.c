@@ -153,6 +153,49 @@ static void test_threads_bitwise(void **state) {
     free_batch(batch, N);
 }
 
+// A one-series call with several threads splits its rows across them (engine/forward.c): every
+// output (quantiles, attention, selection weights) is bitwise the one-thread result, for contexts
+// of max_batch 1 and 8, and a threaded call allocates nothing.
+static void test_one_series_threads_bitwise(void **state) {
+    env                  *e  = *state;
+    const tft_model_info *mi = tft_model_get_info(e->m);
+    const size_t na = (size_t)e->Td * mi->n_heads * (mi->max_encoder_length + e->Td);
+    const size_t ne = (size_t)mi->max_encoder_length * mi->n_encoder_vars, nd = (size_t)e->Td * mi->n_decoder_vars;
+    const size_t ns = (size_t)mi->n_static_vars + 1;
+    float *q[2], *att[2], *ew[2], *dw[2], *sw[2];
+    for (int k = 0; k < 2; k++)
+        q[k] = calloc((size_t)e->per, 4), att[k] = calloc(na, 4), ew[k] = calloc(ne + 1, 4), dw[k] = calloc(nd + 1, 4),
+        sw[k] = calloc(ns, 4);
+    tft_series batch[64];
+    make_batch(e, batch, 16); // histories of several lengths
+    for (int i = 0; i < 16; i++) {
+        for (int threads = 1; threads <= 3; threads++)
+            for (int mb = 1; mb <= 8; mb += 7) {
+                tft_context_params cp = tft_context_default_params();
+                cp.max_batch = mb, cp.n_threads = threads;
+                tft_context *c = NULL;
+                assert_int_equal(tft_context_new(e->m, &cp, &c), TFT_OK);
+                int                 k = threads == 1 && mb == 1 ? 0 : 1;
+                tft_forecast_output o = {.quantiles = q[k], .attention = att[k], .static_weights = sw[k],
+                                         .encoder_weights = ew[k], .decoder_weights = dw[k]};
+                assert_int_equal(tft_forecast(c, &batch[i], 1, &o), TFT_OK);
+                if (k) {
+                    assert_memory_equal(q[0], q[1], (size_t)e->per * 4);
+                    assert_memory_equal(att[0], att[1], na * 4);
+                    assert_memory_equal(ew[0], ew[1], ne * 4);
+                    assert_memory_equal(dw[0], dw[1], nd * 4);
+                    assert_memory_equal(sw[0], sw[1], (ns - 1) * 4);
+                    uint64_t before = tft_debug_alloc_count();
+                    assert_int_equal(tft_forecast(c, &batch[i], 1, &o), TFT_OK);
+                    assert_int_equal(tft_debug_alloc_count() - before, 0);
+                }
+                tft_context_free(c);
+            }
+    }
+    for (int k = 0; k < 2; k++) free(q[k]), free(att[k]), free(ew[k]), free(dw[k]), free(sw[k]);
+    free_batch(batch, 16);
+}
+
 static void test_deterministic(void **state) {
     env         *e = *state;
     tft_context *c = ctx(e, e->r.n);
@@ -475,6 +518,7 @@ static void test_threads_error_names_series(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_invariance), cmocka_unit_test(test_threads_bitwise),
+        cmocka_unit_test(test_one_series_threads_bitwise),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_no_allocation),    cmocka_unit_test(test_bad_nan),
         cmocka_unit_test(test_bad_lengths),      cmocka_unit_test(test_bad_categories),

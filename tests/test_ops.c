@@ -143,6 +143,51 @@ static void test_linear_row_invariance(void **state) {
     }
 }
 
+// Weights packed at load (tft_op_pack): vs _ref with the GEMM tolerance, and bitwise equal to the
+// unpacked kernel (the packed one only reads W from panels; each element's arithmetic is the same),
+// including row-invariance over uneven row splits (1, 2, 3, 5 and 6-row tiles, multi-panel tiles).
+static void test_linear_packed(void **state) {
+    (void)state;
+    static const int shapes[][3] = {{1, 1, 1},    {1, 32, 128}, {2, 32, 128}, {3, 7, 13},  {4, 16, 16},
+                                    {5, 33, 65},  {6, 101, 7},  {7, 16, 64},  {13, 8, 1}, {37, 300, 17},
+                                    {64, 128, 512}, {2, 1023, 9}};
+    uint64_t seed = 900;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int variant = 0; variant < 4; variant++) {
+            const int R = shapes[s][0], Cin = shapes[s][1], Cout = shapes[s][2];
+            const int ldx = Cin + (variant & 1 ? 3 : 0), ldy = Cout + (variant & 2 ? 5 : 0);
+            const int with_bias = variant != 2, acc = variant == 3;
+            tu_rng    rng = tu_rng_new(seed++);
+            float    *x = tu_alloc((size_t)R * ldx), *W = tu_alloc((size_t)Cout * Cin), *b = tu_alloc(Cout);
+            float    *P  = tu_alloc(tft_op_pack_floats(Cin, Cout));
+            float    *y0 = tu_alloc((size_t)R * ldy), *yp = tu_alloc((size_t)R * ldy), *yu = tu_alloc((size_t)R * ldy);
+            float    *yr = tu_alloc((size_t)R * ldy), *ys = tu_alloc((size_t)R * ldy);
+            tu_fill(&rng, x, (size_t)R * ldx, -1.0f, 1.0f);
+            tu_fill(&rng, W, (size_t)Cout * Cin, -0.5f, 0.5f);
+            tu_fill(&rng, b, Cout, -1.0f, 1.0f);
+            tu_fill(&rng, y0, (size_t)R * ldy, -2.0f, 2.0f);
+            tft_op_pack(P, W, Cin, Cout);
+            const float *bb = with_bias ? b : NULL;
+            memcpy(yp, y0, (size_t)R * ldy * 4), memcpy(yu, y0, (size_t)R * ldy * 4);
+            memcpy(yr, y0, (size_t)R * ldy * 4), memcpy(ys, y0, (size_t)R * ldy * 4);
+            tft_op_linear_packed(yp, ldy, x, ldx, W, P, bb, R, Cin, Cout, acc);
+            tft_op_linear(yu, ldy, x, ldx, W, bb, R, Cin, Cout, acc);
+            tft_op_linear_ref(yr, ldy, x, ldx, W, bb, R, Cin, Cout, acc);
+            for (int r0 = 0, step = 1; r0 < R; r0 += step, step = step % 6 + 1) { // rows 1, 2, ... 6 at a time
+                const int n = R - r0 < step ? R - r0 : step;
+                tft_op_linear_packed(ys + (size_t)r0 * ldy, ldy, x + (size_t)r0 * ldx, ldx, W, P, bb, n, Cin, Cout,
+                                     acc);
+            }
+            char name[112];
+            snprintf(name, sizeof name, "linear_packed R=%d Cin=%d Cout=%d ldx=%d ldy=%d bias=%d acc=%d", R, Cin,
+                     Cout, ldx, ldy, with_bias, acc);
+            TU_ASSERT_CLOSE(name, yp, yr, (size_t)R * ldy, 1e-5, tu_gemm_rtol(Cin));
+            TU_ASSERT_CLOSE("linear_packed == linear (bitwise)", yp, yu, (size_t)R * ldy, 0.0, 0.0);
+            TU_ASSERT_CLOSE("linear_packed row invariance", ys, yp, (size_t)R * ldy, 0.0, 0.0);
+            free(x), free(W), free(b), free(P), free(y0), free(yp), free(yu), free(yr), free(ys);
+        }
+}
+
 // ---- elementwise --------------------------------------------------------------------------
 
 static const size_t ew_sizes[] = {1, 7, 13, 31, 33, 1000, 64 * 384 * 32};
@@ -639,6 +684,84 @@ static void test_interp_random(void **state) {
     }
 }
 
+// The vectorized interpolation (in-register permutes for n <= 16) and ResampleNorm's fused
+// interp-and-gate pass against the float32 formula of ops.h evaluated here in plain float: equal
+// bit for bit (the op's contract is that exact arithmetic), for widths around the 8 and 16 edges.
+static void test_interp_float_formula(void **state) {
+    (void)state;
+    tu_rng           rng         = tu_rng_new(13);
+    static const int shapes[][2] = {{2, 3}, {7, 8}, {8, 9}, {9, 31}, {16, 32}, {16, 35}, {15, 64}, {17, 40},
+                                    {3, 1}, {16, 7}, {12, 13}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int R = 11, n = shapes[s][0], m = shapes[s][1], ldx = n + 2;
+        float    *x = tu_alloc((size_t)R * ldx), *y = tu_alloc((size_t)R * m), *want = tu_alloc((size_t)R * m);
+        float    *mask = tu_alloc(m), *w = tu_alloc(m), *b = tu_alloc(m), *yr = tu_alloc((size_t)R * m);
+        tu_fill(&rng, x, (size_t)R * ldx, -4.0f, 4.0f);
+        tu_fill(&rng, mask, m, -3.0f, 3.0f);
+        tu_fill(&rng, w, m, 0.5f, 1.5f);
+        tu_fill(&rng, b, m, -0.5f, 0.5f);
+        const float scale = m > 1 ? (float)(n - 1) / (float)(m - 1) : 0.0f;
+        for (int r = 0; r < R; r++)
+            for (int i = 0; i < m; i++) {
+                const float src = scale * (float)i;
+                int         i0  = (int)src;
+                i0              = i0 < n - 1 ? i0 : n - 1;
+                const int i1    = i0 + (i0 < n - 1);
+                float       l1  = src - (float)i0;
+                l1              = l1 < 0.0f ? 0.0f : (l1 > 1.0f ? 1.0f : l1);
+                const float l0  = 1.0f - l1;
+                const float p0 = l0 * x[(size_t)r * ldx + i0], p1 = l1 * x[(size_t)r * ldx + i1];
+                want[(size_t)r * m + i] = p0 + p1;
+            }
+        tft_op_interp(y, x, ldx, R, n, m);
+        TU_ASSERT_CLOSE("interp == float formula (bitwise)", y, want, (size_t)R * m, 0.0, 0.0);
+        // ResampleNorm = LayerNorm(interp · 2σ(mask)): the same LayerNorm op on the formula's values
+        for (int r = 0; r < R; r++)
+            for (int i = 0; i < m; i++) {
+                const float g           = 2.0f * (1.0f / (1.0f + expf(-mask[i])));
+                want[(size_t)r * m + i] = want[(size_t)r * m + i] * g;
+            }
+        tft_op_add_layernorm(want, want, NULL, w, b, R, m, 1e-5f);
+        tft_op_resample_norm(y, x, ldx, R, n, m, mask, w, b);
+        TU_ASSERT_CLOSE("resample_norm == formula + layernorm (bitwise)", y, want, (size_t)R * m, 0.0, 0.0);
+        tft_op_resample_norm_ref(yr, x, ldx, R, n, m, mask, w, b);
+        TU_ASSERT_CLOSE("resample_norm vs ref", y, yr, (size_t)R * m, ATOL_NORM, RTOL_NORM);
+        free(x), free(y), free(want), free(mask), free(w), free(b), free(yr);
+    }
+}
+
+// LayerNorm rows go 8 at a time through a lane-per-row kernel and one at a time otherwise: a row
+// gives the same bits in either, and with any row stride (tft_op_add_layernorm_ld).
+static void test_layernorm_row_invariance(void **state) {
+    (void)state;
+    tu_rng           rng  = tu_rng_new(14);
+    static const int Cs[] = {1, 3, 7, 8, 13, 32, 33, 128};
+    for (size_t s = 0; s < sizeof Cs / sizeof Cs[0]; s++) {
+        const int C = Cs[s], R = 21, ld = C + 3;
+        float    *x = tu_alloc((size_t)R * ld), *k = tu_alloc((size_t)R * ld), *w = tu_alloc(C), *b = tu_alloc(C);
+        float    *all = tu_alloc((size_t)R * C), *one = tu_alloc((size_t)R * C), *lds = tu_alloc((size_t)R * ld);
+        float    *ref = tu_alloc((size_t)R * C), *xc = tu_alloc((size_t)R * C), *kc = tu_alloc((size_t)R * C);
+        tu_fill(&rng, x, (size_t)R * ld, -3.0f, 3.0f);
+        tu_fill(&rng, k, (size_t)R * ld, -1.0f, 1.0f);
+        tu_fill(&rng, w, C, 0.5f, 1.5f);
+        tu_fill(&rng, b, C, -0.5f, 0.5f);
+        for (int r = 0; r < R; r++)
+            memcpy(xc + (size_t)r * C, x + (size_t)r * ld, 4 * (size_t)C),
+                memcpy(kc + (size_t)r * C, k + (size_t)r * ld, 4 * (size_t)C);
+        tft_op_add_layernorm(all, xc, kc, w, b, R, C, 1e-5f);
+        for (int r = 0; r < R; r++)
+            tft_op_add_layernorm(one + (size_t)r * C, xc + (size_t)r * C, kc + (size_t)r * C, w, b, 1, C, 1e-5f);
+        TU_ASSERT_CLOSE("layernorm 8 rows == 1 row (bitwise)", all, one, (size_t)R * C, 0.0, 0.0);
+        tft_op_add_layernorm_ld(lds, ld, x, ld, k, ld, w, b, R, C, 1e-5f);
+        for (int r = 0; r < R; r++)
+            memcpy(one + (size_t)r * C, lds + (size_t)r * ld, 4 * (size_t)C);
+        TU_ASSERT_CLOSE("layernorm strided == contiguous (bitwise)", one, all, (size_t)R * C, 0.0, 0.0);
+        tft_op_add_layernorm_ref(ref, xc, kc, w, b, R, C, 1e-5f);
+        TU_ASSERT_CLOSE("layernorm vs ref", all, ref, (size_t)R * C, ATOL_NORM, RTOL_NORM);
+        free(x), free(k), free(w), free(b), free(all), free(one), free(lds), free(ref), free(xc), free(kc);
+    }
+}
+
 static void test_resample_norm(void **state) {
     (void)state;
     tu_rng           rng         = tu_rng_new(12);
@@ -758,9 +881,13 @@ static void test_masked_softmax(void **state) {
             float    *x = tu_alloc((size_t)C);
             tu_fill(&rng, x, (size_t)C, -30.0f, 30.0f);
             float *xr = tu_dup(x, (size_t)C);
-            tft_op_masked_softmax(x, C, ne, d0, nv, biases[bi]);
-            tft_op_masked_softmax_ref(xr, C, ne, d0, nv, biases[bi]);
+            const int z  = tft_op_masked_softmax(x, C, ne, d0, nv, biases[bi]);
+            const int zr = tft_op_masked_softmax_ref(xr, C, ne, d0, nv, biases[bi]);
             TU_ASSERT_CLOSE("masked_softmax", x, xr, (size_t)C, ATOL_EW, RTOL_NORM);
+            // the "masked keys are exactly 0" flag: 1 when it says so (-1e9, something visible)
+            assert_int_equal(z, biases[bi] == -1e9f && ne + nv > 0);
+            if (z)
+                assert_int_equal(zr, 1);
             if (biases[bi] == -1e9f && ne + nv > 0) {
                 for (int c = ne; c < d0; c++) assert_true(x[c] == 0.0f);
                 for (int c = d0 + nv; c < C; c++) assert_true(x[c] == 0.0f);
@@ -788,6 +915,7 @@ int main(void) {
         cmocka_unit_test(test_linear_exact),
         cmocka_unit_test(test_linear_degenerate),
         cmocka_unit_test(test_linear_row_invariance),
+        cmocka_unit_test(test_linear_packed),
         cmocka_unit_test(test_elu),
         cmocka_unit_test(test_glu),
         cmocka_unit_test(test_softmax),
@@ -799,6 +927,8 @@ int main(void) {
         cmocka_unit_test(test_interp_exact),
         cmocka_unit_test(test_interp_random),
         cmocka_unit_test(test_resample_norm),
+        cmocka_unit_test(test_interp_float_formula),
+        cmocka_unit_test(test_layernorm_row_invariance),
         cmocka_unit_test(test_denormalize_random),
         cmocka_unit_test(test_denormalize_exact),
     };

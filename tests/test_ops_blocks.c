@@ -21,6 +21,19 @@
 #define ATOL_NORM 1e-5
 #define RTOL_NORM 1e-4
 
+// Scratch for tft_op_attention (a series' K transposed), grown as needed, freed at exit.
+static float *att_scratch(int Te, int Td, int NH, int D) {
+    static float *buf;
+    static size_t cap;
+    size_t        n = tft_op_attention_scratch(Te, Td, NH, D);
+    if (n > cap) {
+        free(buf);
+        buf = tu_alloc(n);
+        cap = n;
+    }
+    return buf;
+}
+
 // ---- GateAddNorm --------------------------------------------------------------------------
 
 static void gan_case(uint64_t seed, int R, int Cin, int C, int pad_skip, int alias) {
@@ -48,12 +61,19 @@ static void gan_case(uint64_t seed, int R, int Cin, int C, int pad_skip, int ali
     snprintf(name, sizeof name, "gate_add_norm R=%d Cin=%d C=%d ldskip=%d alias=%d", R, Cin, C, ldskip,
              alias);
     TU_ASSERT_CLOSE(name, y, yr, (size_t)R * C, ATOL_NORM, RTOL_NORM);
+    if (!alias) { // GLU weights packed as at model load: bitwise the same output
+        float *P = tu_alloc(tft_op_pack_floats(Cin, 2 * C));
+        tft_op_pack(P, W, Cin, 2 * C);
+        tft_op_gate_add_norm_p(yr, x, R, Cin, C, W, P, b, skip, ldskip, lw, lb, scr);
+        TU_ASSERT_CLOSE("gate_add_norm packed == unpacked (bitwise)", yr, y, (size_t)R * C, 0.0, 0.0);
+        free(P);
+    }
     free(x), free(W), free(b), free(skip), free(lw), free(lb), free(y), free(yr), free(scr);
 }
 
 static void test_gate_add_norm(void **state) {
     (void)state;
-    static const int shapes[][3] = {{1, 1, 1}, {3, 7, 13}, {13, 31, 7}, {31, 16, 16}, {5, 33, 65}};
+    static const int shapes[][3] = {{1, 1, 1}, {3, 7, 13}, {13, 31, 7}, {31, 16, 16}, {5, 33, 65}, {101, 32, 32}};
     uint64_t         seed        = 200;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int v = 0; v < 3; v++)
@@ -117,6 +137,15 @@ static void grn_case(uint64_t seed, int R, int i, int h, int o, int ctx_group, i
     char name[96];
     snprintf(name, sizeof name, "grn R=%d %d->%d->%d ctx_group=%d ldx=%d", R, i, h, o, ctx_group, ldx);
     TU_ASSERT_CLOSE(name, y, yr, (size_t)R * o, ATOL_NORM, RTOL_NORM);
+    // weights packed as at model load: bitwise the same output
+    float *p1 = tu_alloc(tft_op_pack_floats(i, h)), *p2 = tu_alloc(tft_op_pack_floats(h, h));
+    float *p3 = tu_alloc(tft_op_pack_floats(h, 2 * o));
+    tft_op_pack(p1, g.w.fc1_w, i, h), tft_op_pack(p2, g.w.fc2_w, h, h), tft_op_pack(p3, g.w.glu_w, h, 2 * o);
+    tft_grn_w wp = g.w;
+    wp.fc1_p = p1, wp.fc2_p = p2, wp.glu_p = p3;
+    tft_op_grn(yr, x, ldx, R, &wp, ctx, ctx_group, scr);
+    TU_ASSERT_CLOSE("grn packed == unpacked (bitwise)", yr, y, (size_t)R * o, 0.0, 0.0);
+    free(p1), free(p2), free(p3);
     free(x), free(ctx), free(y), free(yr), free(scr), free(scr2);
     grn_free(&g);
 }
@@ -149,8 +178,8 @@ static void test_grn_exact(void **state) {
     (void)state;
     const float fc1_w = 2, fc1_b = -1, fc2_w = 1, fc2_b = 0, glu_w[2] = {1, 0}, glu_b[2] = {0, 0};
     const float ln_w = 3, ln_b = 0.5f; // 1-wide LayerNorm: (v - v) = 0 -> output = ln_b
-    tft_grn_w   w    = {1,     1,     1,     &fc1_w, &fc1_b, &fc2_w, &fc2_b, glu_w,
-                        glu_b, &ln_w, &ln_b, NULL,   NULL,   NULL,   NULL};
+    tft_grn_w   w    = {1,     1,     1,     &fc1_w, &fc1_b, &fc2_w, &fc2_b, glu_w, glu_b,
+                        &ln_w, &ln_b, NULL,   NULL,   NULL,   NULL,   NULL,   NULL,  NULL};
     const float x[2] = {0.25f, 4.0f};
     float       y[2], scr[8];
     assert_true(tft_op_grn_scratch(2, &w) <= 8);
@@ -266,6 +295,37 @@ static void test_lstm_cell(void **state) {
     }
 }
 
+// The cell with the gate sum fused (xg + hg): vs its _ref (same tolerance as the cell), and bitwise
+// equal to the separate float add followed by tft_op_lstm_cell.
+static void test_lstm_cell_add(void **state) {
+    (void)state;
+    tu_rng           rng         = tu_rng_new(510);
+    static const int shapes[][2] = {{1, 1}, {3, 7}, {13, 31}, {1, 32}, {64, 32}, {7, 160}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int n = shapes[s][0], H = shapes[s][1];
+        float    *xg = tu_alloc((size_t)n * 4 * H), *hg = tu_alloc((size_t)n * 4 * H), *g = tu_alloc((size_t)n * 4 * H);
+        float    *h = tu_alloc((size_t)n * H), *c = tu_alloc((size_t)n * H);
+        tu_fill(&rng, h, (size_t)n * H, -1.0f, 1.0f);
+        tu_fill(&rng, c, (size_t)n * H, -2.0f, 2.0f);
+        float *hr = tu_dup(h, (size_t)n * H), *cr = tu_dup(c, (size_t)n * H);
+        float *hs = tu_dup(h, (size_t)n * H), *cs = tu_dup(c, (size_t)n * H);
+        for (int step = 0; step < 5; step++) {
+            tu_fill(&rng, xg, (size_t)n * 4 * H, -4.0f, 4.0f);
+            tu_fill(&rng, hg, (size_t)n * 4 * H, -3.0f, 3.0f);
+            tft_op_lstm_cell_add(h, c, xg, hg, n, H);
+            tft_op_lstm_cell_add_ref(hr, cr, xg, hg, n, H);
+            for (size_t k = 0; k < (size_t)n * 4 * H; k++)
+                g[k] = xg[k] + hg[k];
+            tft_op_lstm_cell(hs, cs, g, n, H);
+        }
+        TU_ASSERT_CLOSE("lstm_cell_add c", c, cr, (size_t)n * H, ATOL_EW, 1e-5);
+        TU_ASSERT_CLOSE("lstm_cell_add h", h, hr, (size_t)n * H, ATOL_EW, 1e-5);
+        TU_ASSERT_CLOSE("lstm_cell_add == add + lstm_cell (bitwise) c", c, cs, (size_t)n * H, 0.0, 0.0);
+        TU_ASSERT_CLOSE("lstm_cell_add == add + lstm_cell (bitwise) h", h, hs, (size_t)n * H, 0.0, 0.0);
+        free(xg), free(hg), free(g), free(h), free(c), free(hr), free(cr), free(hs), free(cs);
+    }
+}
+
 // Known values: zero pre-activations give i = f = o = 1/2, c~ = 0, so c = c0/2, h = tanh(c)/2;
 // saturated gates (i = 1, f = 0, c~ = 1) give c = 1 whatever c0.
 static void test_lstm_cell_exact(void **state) {
@@ -324,7 +384,8 @@ static void attn_free(attn_bufs *a) {
 static void attn_case(uint64_t seed, int B, int Te, int Td, int NH, int D, int causal) {
     tu_rng    rng = tu_rng_new(seed);
     attn_bufs a   = attn_alloc(&rng, B, Te, Td, NH, D);
-    tft_op_attention(a.out, a.attn, a.Q, a.K, a.V, a.enc, a.dec, B, Te, Td, NH, D, causal, -1e9f);
+    tft_op_attention(a.out, a.attn, a.Q, a.K, a.V, a.enc, a.dec, B, Te, Td, NH, D, causal, -1e9f,
+                     att_scratch(Te, Td, NH, D));
     tft_op_attention_ref(a.outr, a.attnr, a.Q, a.K, a.V, a.enc, a.dec, B, Te, Td, NH, D, causal, -1e9f);
     char name[96];
     snprintf(name, sizeof name, "attention B=%d Te=%d Td=%d NH=%d D=%d causal=%d", B, Te, Td, NH, D, causal);
@@ -346,6 +407,16 @@ static void attn_case(uint64_t seed, int B, int Te, int Td, int NH, int D, int c
                         assert_true(w == 0.0f && a.attnr[(((size_t)b * Td + q) * NH + h) * T + j] == 0.0f);
                 }
         }
+    // the queries in uneven ranges (as the threads of a one-series call run them): bitwise the same
+    for (size_t i = 0; i < na; i++)
+        a.attnr[i] = NAN;
+    for (size_t i = 0; i < no; i++)
+        a.outr[i] = NAN;
+    for (int q0 = 0, step = 1; q0 < Td; q0 += step, step = step * 2 + 1)
+        tft_op_attention_q(a.outr, a.attnr, a.Q, a.K, a.V, a.enc, a.dec, B, Te, Td, NH, D, causal, -1e9f,
+                           att_scratch(Te, Td, NH, D), q0, q0 + step);
+    TU_ASSERT_CLOSE("attention query ranges == whole (bitwise) attn", a.attnr, a.attn, na, 0.0, 0.0);
+    TU_ASSERT_CLOSE("attention query ranges == whole (bitwise) out", a.outr, a.out, no, 0.0, 0.0);
     attn_free(&a);
 }
 
@@ -372,7 +443,8 @@ static void test_attention_batch_invariance(void **state) {
         tu_rng    rng = tu_rng_new(650 + causal);
         attn_bufs a   = attn_alloc(&rng, B, Te, Td, NH, D);
         a.enc[1] = 7, a.dec[1] = 4; // series 1 is shorter on both sides
-        tft_op_attention(a.out, a.attn, a.Q, a.K, a.V, a.enc, a.dec, B, Te, Td, NH, D, causal, -1e9f);
+        tft_op_attention(a.out, a.attn, a.Q, a.K, a.V, a.enc, a.dec, B, Te, Td, NH, D, causal, -1e9f,
+                     att_scratch(Te, Td, NH, D));
         // series 1 alone: keys = its 7 encoder steps then its 4 decoder steps; queries = its 4
         const int te = 7, td = 4, t1 = te + td;
         float    *Q1 = tu_alloc((size_t)td * HD), *K1 = tu_alloc((size_t)t1 * HD),
@@ -385,7 +457,7 @@ static void test_attention_batch_invariance(void **state) {
             memcpy(V1 + (size_t)j * D, a.V + ((size_t)1 * T + src) * D, (size_t)D * sizeof(float));
         }
         const int32_t e1 = te, d1 = td;
-        tft_op_attention(o1, w1, Q1, K1, V1, &e1, &d1, 1, te, td, NH, D, causal, -1e9f);
+        tft_op_attention(o1, w1, Q1, K1, V1, &e1, &d1, 1, te, td, NH, D, causal, -1e9f, att_scratch(te, td, NH, D));
         for (int q = 0; q < td; q++) {
             for (int d = 0; d < D; d++)
                 assert_true(o1[q * D + d] == a.out[((size_t)1 * Td + q) * D + d]);
@@ -409,21 +481,21 @@ static void test_attention_masks(void **state) {
     float       out[2], attn[2 * 4];
     // causal, enc_len 1: q0 sees {e0}; q1 sees {e0, d0}
     int32_t enc = 1, dec = 2;
-    tft_op_attention(out, attn, Q, K, V, &enc, &dec, 1, 2, 2, 1, 1, 1, -1e9f);
+    tft_op_attention(out, attn, Q, K, V, &enc, &dec, 1, 2, 2, 1, 1, 1, -1e9f, att_scratch(2, 2, 1, 1));
     const float want_c[8] = {1, 0, 0, 0, 0.5f, 0, 0.5f, 0};
     for (int i = 0; i < 8; i++)
         assert_true(attn[i] == want_c[i]);
     assert_true(out[0] == 1.0f && out[1] == 2.5f);
     // non-causal, dec_len 1: both queries see {e0, d0}
     dec = 1;
-    tft_op_attention(out, attn, Q, K, V, &enc, &dec, 1, 2, 2, 1, 1, 0, -1e9f);
+    tft_op_attention(out, attn, Q, K, V, &enc, &dec, 1, 2, 2, 1, 1, 0, -1e9f, att_scratch(2, 2, 1, 1));
     const float want_n[8] = {0.5f, 0, 0.5f, 0, 0.5f, 0, 0.5f, 0};
     for (int i = 0; i < 8; i++)
         assert_true(attn[i] == want_n[i]);
     assert_true(out[0] == 2.5f && out[1] == 2.5f);
     // enc_len 0, causal: query 0 is fully masked -> uniform over all 4 keys, padding included
     enc = 0, dec = 2;
-    tft_op_attention(out, attn, Q, K, V, &enc, &dec, 1, 2, 2, 1, 1, 1, -1e9f);
+    tft_op_attention(out, attn, Q, K, V, &enc, &dec, 1, 2, 2, 1, 1, 1, -1e9f, att_scratch(2, 2, 1, 1));
     for (int j = 0; j < 4; j++)
         assert_true(attn[j] == 0.25f);
     assert_true(out[0] == 3.75f);
@@ -435,7 +507,7 @@ static void test_attention_masks(void **state) {
     for (int j = 0; j < 4; j++)
         assert_true(attn[j] == 0.25f && attn[4 + j] == want_q1[j]);
     // mask_bias = -inf on a fully masked row gives NaN (as torch)
-    tft_op_attention(out, attn, Q, K, V, &enc, &dec, 1, 2, 2, 1, 1, 1, -INFINITY);
+    tft_op_attention(out, attn, Q, K, V, &enc, &dec, 1, 2, 2, 1, 1, 1, -INFINITY, att_scratch(2, 2, 1, 1));
     assert_true(isnan(attn[0]) && isnan(out[0]) && attn[6] == 1.0f);
 }
 
@@ -451,7 +523,7 @@ static void test_attention_scale_heads(void **state) {
     const float V[12] = {1, 0, 0, 0, 0, 1, 0, 0, 5, 5, 5, 5};
     int32_t     enc = 2, dec = 1;
     float       out[4], attn[6];
-    tft_op_attention(out, attn, Q, K, V, &enc, &dec, 1, 2, 1, 2, 4, 1, -1e9f);
+    tft_op_attention(out, attn, Q, K, V, &enc, &dec, 1, 2, 1, 2, 4, 1, -1e9f, att_scratch(2, 1, 2, 4));
     const double a0 = 1.0 / (1.0 + exp(-1.0)), a1 = 1.0 / (1.0 + exp(2.0)); // softmax(1, 0), softmax(0, 2)
     assert_true(fabs(attn[0] - a0) <= 1e-7 && fabs(attn[1] - (1 - a0)) <= 1e-7 && attn[2] == 0.0f);
     assert_true(fabs(attn[3] - a1) <= 1e-7 && fabs(attn[4] - (1 - a1)) <= 1e-7 && attn[5] == 0.0f);
@@ -470,6 +542,7 @@ int main(void) {
         cmocka_unit_test(test_prescale),
         cmocka_unit_test(test_lstm_cell),
         cmocka_unit_test(test_lstm_cell_exact),
+        cmocka_unit_test(test_lstm_cell_add),
         cmocka_unit_test(test_attention_random),
         cmocka_unit_test(test_attention_masks),
         cmocka_unit_test(test_attention_scale_heads),
