@@ -65,17 +65,180 @@ static void put_int(w *o, long long v) {
     put(o, t, (size_t)k);
 }
 
-static void put_float(w *o, float v) { // caller checked isfinite; uselocale(C) is in effect
-    char t[32];
-    int  k = snprintf(t, sizeof t, "%.9g", (double)v);
-    put(o, t, (size_t)k);
+// ------------------------------------------------------------------------------------------------
+// "%.9g" of a float without printf: byte-identical to snprintf("%.9g", (double)v) in the C locale
+// (the CLI prints with printf, and tests/test_json_out.c holds the server's answer to the CLI's
+// bytes), at a fraction of its cost (printf's generic multi-precision path is ~100-200 ns a float;
+// a forecast answer is ~1,300 floats a series).
+//
+// A finite float is m * 2^e exactly (m < 2^24). Its 9 significant digits are
+// q = round(v * 10^j) with 10^8 <= q < 10^9, rounded half to even on the exact binary value as
+// glibc's printf does, computed exactly in 128-bit integers:
+//  - e >= 0: v = m << e < 2^128 is an integer; below 10^9 it is printed as it is (%g's fixed form,
+//    no fraction), else q = v / 10^k with the remainder deciding the rounding (k <= 30);
+//  - e < 0: v * 10^j = (m * 10^j) / 2^-e: the product is exact in 128 bits while j <= 31 (10^31 <
+//    2^103, m < 2^24), q is its top bits and the shifted-out bits decide the rounding. That covers
+//    |v| >= ~1e-23; smaller magnitudes (and subnormals) go to snprintf, which is exact (and rare).
+// Then %g's layout: exponent form when the rounded value's decimal exponent X is < -4 or >= 9,
+// trailing zeros (and a bare '.') removed, "e+XX"/"e-XX" with at least two exponent digits.
+// Checked against snprintf on every finite float (bench_codec --exhaustive-floats) and on random
+// and edge patterns in tests/test_json_out.c.
+
+__extension__ typedef unsigned __int128 u128;
+
+#define G9_MAX 16 // "-1.23456789e-38": 15 bytes, +1 for the NUL of the snprintf fallback
+
+static const uint64_t pow10_u64[20] = {
+    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull, 1000000000ull,
+    10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull, 100000000000000ull, 1000000000000000ull,
+    10000000000000000ull, 100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull};
+
+// 10^k for k <= 38 (u128 holds up to ~3.4e38)
+static u128 pow10_u128(int k) { return k <= 19 ? pow10_u64[k] : (u128)pow10_u64[k - 19] * pow10_u64[19]; }
+
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                     "8081828384858687888990919293949596979899";
+
+// the 9 digits of q (10^8 <= q < 10^9) into d[0, 9)
+static void nine_digits(char *d, uint32_t q) {
+    for (int i = 7; i >= 1; i -= 2) {
+        uint32_t r = q % 100;
+        q /= 100;
+        d[i] = digit_pairs[2 * r], d[i + 1] = digit_pairs[2 * r + 1];
+    }
+    d[0] = (char)('0' + q);
 }
 
-// n floats "a,b,c" (no brackets); uselocale(C) is in effect
+// %g's layout of q (9 digits, 10^8 <= q < 10^9) times 10^(X - 8), after the sign
+static char *g9_layout(char *p, uint32_t q, int X) {
+    char d[9];
+    nine_digits(d, q);
+    int nd = 9;
+    while (nd > 1 && d[nd - 1] == '0') nd--;
+    if (X < -4 || X >= 9) {
+        *p++ = d[0];
+        if (nd > 1) {
+            *p++ = '.';
+            memcpy(p, d + 1, (size_t)nd - 1);
+            p += nd - 1;
+        }
+        *p++ = 'e';
+        *p++ = X < 0 ? '-' : '+';
+        int ax = X < 0 ? -X : X; // < 100 for any float
+        *p++ = digit_pairs[2 * ax], *p++ = digit_pairs[2 * ax + 1];
+    } else if (X >= 0) {
+        memcpy(p, d, (size_t)X + 1);
+        p += X + 1;
+        if (nd > X + 1) {
+            *p++ = '.';
+            memcpy(p, d + X + 1, (size_t)(nd - X - 1));
+            p += nd - X - 1;
+        }
+    } else {
+        *p++ = '0', *p++ = '.';
+        for (int z = 0; z < -X - 1; z++) *p++ = '0';
+        memcpy(p, d, (size_t)nd);
+        p += nd;
+    }
+    return p;
+}
+
+// floor(log10(2^L)) for |L| <= 1650 (Ryu's constant: 78913 / 2^18 ~ log10 2); arithmetic shift of a
+// negative product is avoided by the ceil identity floor(y) = -ceil(-y)
+static int floor_log10_pow2(int L) { return L >= 0 ? (L * 78913) >> 18 : -((-L * 78913 + (1 << 18) - 1) >> 18); }
+
+// The 9 significant digits of a finite non-zero normal float (bits b, sign ignored), rounded half
+// to even: *q in [10^8, 10^9) and the decimal exponent *X of q * 10^(X - 8). -1 when |v| < ~1e-23
+// (the 128-bit products would not hold it).
+static int g9_digits(uint32_t b, uint32_t *q, int *X) {
+    uint32_t m = (b & 0x7FFFFF) | 1u << 23;
+    int      e = (int)((b >> 23) & 0xFF) - 150;
+    int      x = floor_log10_pow2(e + 23); // v in [2^(e+23), 2^(e+24)): its decimal exponent is x or x + 1
+    if (e >= 0) {
+        u128 N = (u128)m << e, pk, t;
+        int  k = x - 8 < 0 ? 0 : x - 8;
+        for (;;) { // at most one correction of the estimate either way
+            pk = pow10_u128(k), t = N / pk;
+            if (t >= 1000000000u) k++;
+            else if (t < 100000000u && k > 0) k--;
+            else break;
+        }
+        u128 r = N - t * pk; // 2r < 2 * 10^30: no overflow
+        *q     = (uint32_t)t;
+        if (2 * r > pk || (2 * r == pk && (*q & 1))) ++*q;
+        *X = k + 8;
+    } else {
+        int  s = -e, j = 8 - x;
+        u128 N, t;
+        for (;;) {
+            if (j > 31 || s >= 128) return -1;
+            N = j <= 19 ? (u128)m * pow10_u64[j] : (u128)(m * pow10_u64[j - 19]) * pow10_u64[19];
+            t = N >> s;
+            if (t >= 1000000000u) j--;
+            else if (t < 100000000u) j++;
+            else break;
+        }
+        u128 r = N & (((u128)1 << s) - 1), half = (u128)1 << (s - 1);
+        *q     = (uint32_t)t;
+        if (r > half || (r == half && (*q & 1))) ++*q;
+        *X = 8 - j;
+    }
+    if (*q == 1000000000u) *q = 100000000u, ++*X; // e.g. 999999999.5 -> 1.00000000e9
+    return 0;
+}
+
+// "%.9g" of finite v into out (at least G9_MAX bytes); returns the length. Needs uselocale(C) only
+// for the snprintf fallback (|v| < ~1e-23, subnormals).
+static size_t g9(char *out, float v) {
+    uint32_t b;
+    memcpy(&b, &v, sizeof b);
+    char *p = out;
+    if (b >> 31) *p++ = '-';
+    if ((b & 0x7FFFFFFF) == 0) { // +-0
+        *p++ = '0';
+        return (size_t)(p - out);
+    }
+    uint32_t q, ef = (b >> 23) & 0xFF; // the biased exponent: v = m * 2^(ef - 150), m < 2^24
+    int      X;
+    if (ef >= 150 && ef < 157) {
+        // v = m << e with e in [0, 7): an integer below 2^31; below 10^9 it is printed as it is (%g's
+        // fixed form, no fraction: 16777216 -> "16777216")
+        uint32_t n = ((b & 0x7FFFFF) | 1u << 23) << (ef - 150);
+        if (n < 1000000000u) {
+            char d[10];
+            int  k = 10;
+            do d[--k] = (char)('0' + n % 10), n /= 10;
+            while (n);
+            memcpy(p, d + k, (size_t)(10 - k));
+            return (size_t)(p + 10 - k - out);
+        }
+    }
+    if (ef == 0 || g9_digits(b, &q, &X) != 0) {
+        int n = snprintf(out, G9_MAX, "%.9g", (double)v); // uselocale(C) is in effect; writes the sign again
+        return n > 0 ? (size_t)n : 0;
+    }
+    return (size_t)(g9_layout(p, q, X) - out);
+}
+
+static void put_float(w *o, float v) { // caller checked isfinite; uselocale(C) is in effect
+    char t[G9_MAX];
+    put(o, t, g9(t, v));
+}
+
+// n floats "a,b,c" (no brackets); uselocale(C) is in effect. Straight into the buffer while there
+// is room for the longest one (the common case), through put() near the end.
 static void put_floats(w *o, const float *x, size_t n) {
     for (size_t i = 0; i < n && !o->full; i++) {
-        if (i) put(o, ",", 1);
-        put_float(o, x[i]);
+        if (o->cap - o->n > G9_MAX + 1) {
+            char *p = o->buf + o->n;
+            if (i) *p++ = ',';
+            p += g9(p, x[i]);
+            o->n = (size_t)(p - o->buf);
+        } else {
+            if (i) put(o, ",", 1);
+            put_float(o, x[i]);
+        }
     }
 }
 

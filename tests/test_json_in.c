@@ -253,6 +253,99 @@ static void test_numbers_bitwise_strtod(void **state) {
     free(body), free(j), free(lits), free(off);
 }
 
+// tft_req_json_double (the decoder's and the v2 codec's number conversion: Clinger's exact fast path,
+// the x87 one, strtod_l otherwise) is bitwise strtod on 10^7 literals the grammar accepts: short
+// decimals as forecasters send them, every digit count up to 22 with exponents near the fast
+// paths' limits, Python-repr style 17-digit doubles over the whole range and in the usual
+// magnitudes, and 19-digit literals within an ulp's fraction of a halfway point between doubles
+// (the x87 path's double rounding case).
+static uint64_t rng_state = 0x243F6A8885A308D3ull;
+static uint64_t rng(void) { // xorshift64*
+    rng_state ^= rng_state >> 12, rng_state ^= rng_state << 25, rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545F4914F6CDD1Dull;
+}
+
+static double random_double(void) {
+    for (;;) {
+        uint64_t b = rng();
+        double   d;
+        memcpy(&d, &b, 8);
+        if (isfinite(d)) return d;
+    }
+}
+
+static int random_literal(char *t, size_t cap) {
+    int k = 0;
+    switch (rng() % 6) {
+    case 0: { // 41.2, 63.05, 1000, -3.5e-2: up to 7 digits, up to 4 decimals, an exponent sometimes
+        uint64_t v = rng() % 10000000;
+        int      dec = (int)(rng() % 5);
+        k          = snprintf(t, cap, "%s%llu", rng() % 4 ? "" : "-", (unsigned long long)(v / 10000));
+        if (dec) {
+            uint64_t f = v % 10000, p = 1;
+            for (int i = 0; i < 4 - dec; i++) p *= 10;
+            k += snprintf(t + k, cap - (size_t)k, ".%0*llu", dec, (unsigned long long)(f / p));
+        }
+        if (rng() % 8 == 0) k += snprintf(t + k, cap - (size_t)k, "e%d", (int)(rng() % 11) - 5);
+        return k;
+    }
+    case 1: { // any digit counts (1..22) and decimal point, exponents around +-22 and +-27
+        int ni = (int)(rng() % 12), nf = (int)(rng() % 12);
+        if (rng() % 4 == 0) t[k++] = '-';
+        if (ni == 0) t[k++] = '0';
+        for (int q = 0; q < ni; q++) t[k++] = (char)('0' + (q == 0 ? 1 + rng() % 9 : rng() % 10));
+        if (nf) t[k++] = '.';
+        for (int q = 0; q < nf; q++) t[k++] = (char)('0' + rng() % 10);
+        if (rng() % 2) k += snprintf(t + k, cap - (size_t)k, "%c%s%d", rng() % 2 ? 'e' : 'E',
+                                     rng() % 2 ? "-" : (rng() % 2 ? "+" : ""), (int)(rng() % 40));
+        t[k] = 0;
+        return k;
+    }
+    case 2: // repr-style doubles over the whole range
+        return snprintf(t, cap, "%.17g", random_double());
+    case 3: { // repr-style and shorter doubles in the magnitudes of real series
+        double d = ldexp((double)(rng() >> 11), -53) * pow(10.0, (double)(rng() % 14) - 4.0);
+        return snprintf(t, cap, "%.*g", 1 + (int)(rng() % 19), rng() % 2 ? d : -d);
+    }
+    case 4: { // 17-digit doubles at the x87 path's exponent limits
+        double d = ldexp((double)(rng() >> 11), -53) * pow(10.0, (double)(rng() % 56) - 28.0);
+        return snprintf(t, cap, "%.17g", d);
+    }
+    default: { // near a halfway point between two doubles (the exact midpoint is a long double)
+        double      d   = ldexp((double)(rng() >> 11) + 0x1p52, (int)(rng() % 120) - 110);
+        long double mid = ((long double)d + (long double)nextafter(d, INFINITY)) / 2;
+        return snprintf(t, cap, "%.*Le", 14 + (int)(rng() % 5), mid);
+    }
+    }
+}
+
+static void test_numbers_bitwise_strtod_10m(void **state) {
+    (void)state;
+    enum { N = 10000000 };
+    static const char *const edges[] = {"9007199254740992", "9007199254740993", "9007199254740991e22",
+                                        "9007199254740993e-22", "18446744073709551615", "18446744073709551616",
+                                        "9999999999999999999e-27", "9999999999999999999e27", "1e-27", "1e27",
+                                        "4.9406564584124654e-324", "2.4703282292062327e-324", "2.4703282292062328e-324",
+                                        "1.7976931348623157e308", "1.7976931348623158e308", "1.7976931348623159e308",
+                                        "2.2250738585072011e-308", "2.2250738585072012e-308", "0.1", "0.2", "0.3",
+                                        "41.2", "63.05", "1000", "-3.5e-2", "-0", "0e-999", "1e-400", "1e400"};
+    char  t[96];
+    int   n   = 0;
+    for (int i = 0; i < N; i++) {
+        int k = i < (int)(sizeof edges / sizeof edges[0]) ? snprintf(t, sizeof t - 1, "%s", edges[i])
+                                                           : random_literal(t, sizeof t - 1);
+        t[k + 1] = 0;
+        t[k]     = ',';      // tft_req_json_double's literal ends before a delimiter it may overwrite
+        double got = tft_req_json_double(t, 0, k);
+        assert_int_equal(t[k], ',');
+        t[k]        = 0;
+        double want = strtod(t, NULL);
+        if (memcmp(&got, &want, 8) != 0) fail_msg("'%s': %.17g != strtod %.17g", t, got, want);
+        n++;
+    }
+    assert_int_equal(n, N);
+}
+
 typedef struct bad {
     const char *from, *to; // substitution in the fixture request; from NULL: `to` is the whole request
     int         http;
@@ -663,7 +756,7 @@ static void test_writer_error(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_goldens_same_as_cli), cmocka_unit_test(test_escapes_same_as_cli),
-        cmocka_unit_test(test_numbers_bitwise_strtod),
+        cmocka_unit_test(test_numbers_bitwise_strtod),       cmocka_unit_test(test_numbers_bitwise_strtod_10m),
         cmocka_unit_test(test_bad_requests),        cmocka_unit_test(test_jsmn_leniency),
         cmocka_unit_test(test_limits),              cmocka_unit_test(test_arena_too_small),
         cmocka_unit_test(test_no_heap_in_decoder),  cmocka_unit_test(test_writer_round_trip),

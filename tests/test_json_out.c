@@ -7,6 +7,10 @@
 //  - the optional fields left zero: the response of before (no "interpretation", no "timings")
 //  - errors: non-finite interpretation values (only the written ones count), missing encoder
 //    lengths or names, a length past Temax, every smaller buffer
+//  - the float printer (json_out.c's exact-integer "%.9g"): byte for byte snprintf("%.9g") on edge
+//    patterns (zeros, subnormals, every power of 2, the floats around every power of 10 and every
+//    9-digit rounding boundary, ties) and 2 x 10^6 random ones; also through tft_jw_floats at every
+//    buffer size near the end. (All 2^32 patterns: bench_codec --exhaustive-floats, by hand.)
 #include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
@@ -364,8 +368,110 @@ static int teardown(void **state) {
     return 0;
 }
 
+
+// ------------------------------------------------------------------------------------------------
+// the float printer against snprintf("%.9g", (double)f) (the test runs in the C locale)
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint64_t rng(void) { // xorshift64*: fast, good enough for test patterns
+    rng_state ^= rng_state >> 12, rng_state ^= rng_state << 25, rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545F4914F6CDD1Dull;
+}
+
+static unsigned long long float_checks;
+
+static void check_float_bits(uint32_t b) {
+    if ((b & 0x7F800000u) == 0x7F800000u) return; // Inf/NaN are never written
+    float f;
+    memcpy(&f, &b, 4);
+    char want[48], got[48];
+    int  k = snprintf(want, sizeof want, "%.9g", (double)f);
+    tft_jw o = {got, sizeof got, 0, 0};
+    tft_jw_float(&o, f);
+    float_checks++;
+    if (o.full || o.n != (size_t)k || memcmp(got, want, (size_t)k) != 0)
+        fail_msg("float bits 0x%08x: got '%.*s', snprintf says '%s'", b, (int)o.n, got, want);
+}
+
+// b and its neighbours within d ulps (same sign), both signs
+static void check_around(uint32_t b, int d) {
+    for (int i = -d; i <= d; i++) {
+        int64_t x = (int64_t)(b & 0x7FFFFFFFu) + i;
+        if (x < 0 || x > 0x7F7FFFFF) continue;
+        check_float_bits((uint32_t)x), check_float_bits((uint32_t)x | 0x80000000u);
+    }
+}
+
+static uint32_t bits_of(float f) {
+    uint32_t b;
+    memcpy(&b, &f, 4);
+    return b;
+}
+
+static void test_float_printer_as_snprintf(void **state) {
+    (void)state;
+    // zeros, the subnormal range's ends, the normal range's ends
+    static const uint32_t fixed[] = {0x00000000, 0x80000000, 0x00000001, 0x00000002, 0x007FFFFF, 0x00800000,
+                                     0x00800001, 0x7F7FFFFF, 0x7F7FFFFE, 0x3F800000, 0x4B7FFFFF, 0x4B800000,
+                                     0x4E6E6B28, 0x4E6E6B29, 0x4E6E6B27};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) check_around(fixed[i], 2);
+    // every power of 2, with neighbours
+    for (uint32_t ef = 0; ef < 255; ef++) check_around(ef << 23, 3);
+    // around every power of 10 and every 9-digit rounding boundary (d.dddddddd5 x 10^k for the top
+    // and bottom of the digit range and a few in between), with neighbours: the float nearest the
+    // decimal value (strtof) and +-4 ulps
+    static const char *const mant[] = {"1", "9.999999995", "9.99999999", "1.000000005", "1.00000001",
+                                       "5.000000005", "1.234567895", "3.333333335", "9.99999998"};
+    for (int k = -46; k <= 39; k++)
+        for (size_t i = 0; i < sizeof mant / sizeof mant[0]; i++) {
+            char lit[48];
+            snprintf(lit, sizeof lit, "%se%d", mant[i], k);
+            float f = strtof(lit, NULL);
+            if (isfinite(f)) check_around(bits_of(f), 4);
+        }
+    // exact ties at the 10th significant digit (binary fractions with few bits: 1000000.125 ...)
+    for (uint32_t n = 1000000; n < 1000000 + 4096; n++)
+        for (int s = 1; s <= 3; s++) check_around(bits_of((float)n + (float)(2 * (n % 4) + 1) / (float)(1 << s)), 1);
+    for (uint32_t n = 1; n < 1u << 20; n += 7) check_around(bits_of((float)n * 0.125f), 0);
+    // every integer-valued float near the 9-digit limit, and 2^24..2^31 (the integer fast path)
+    for (uint32_t n = 999999000u; n <= 1000001000u; n += 64) check_around(bits_of((float)n), 1);
+    for (uint32_t ef = 150; ef <= 158; ef++) check_around(ef << 23 | 0x7FFFFF, 2);
+    // random: uniform bit patterns (every exponent alike), then the magnitudes forecasts have
+    for (int i = 0; i < 1000000; i++) check_float_bits((uint32_t)rng());
+    for (int i = 0; i < 1000000; i++) {
+        uint32_t ef = 100 + (uint32_t)(rng() % 60); // ~1e-8 .. ~1e9
+        check_float_bits((uint32_t)(rng() & 0x807FFFFFu) | ef << 23);
+    }
+    assert_true(float_checks > 2000000);
+    // through tft_jw_floats at every capacity around the end (the direct and the put() paths), and
+    // tft_jw_floats's "a,b,c" layout
+    float  xs[64];
+    char   want[64 * 20], got[64 * 20 + 8];
+    size_t wl = 0;
+    for (int i = 0; i < 64; i++) {
+        xs[i] = (float)((int64_t)(rng() % 2000001) - 1000000) / (float)(1 + rng() % 997);
+        wl += (size_t)snprintf(want + wl, sizeof want - wl, "%s%.9g", i ? "," : "", (double)xs[i]);
+    }
+    for (size_t cap = wl - 40; cap <= wl + 2; cap++) {
+        memset(got, 'x', sizeof got);
+        tft_jw o = {got, cap, 0, 0};
+        tft_jw_floats(&o, xs, 64);
+        if (cap < wl) {
+            assert_true(o.full);
+            assert_int_equal(tft_jw_finish(&o), TFT_RESP_E_SMALL);
+            assert_true(o.n <= cap);
+        } else {
+            assert_false(o.full);
+            assert_int_equal(o.n, wl);
+            assert_memory_equal(got, want, wl);
+        }
+        assert_int_equal(got[cap], 'x'); // nothing past cap
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_float_printer_as_snprintf),
         cmocka_unit_test(test_interpretation_as_cli),
         cmocka_unit_test(test_timings_and_defaults),
         cmocka_unit_test(test_interpretation_errors),
