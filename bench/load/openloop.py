@@ -40,6 +40,12 @@ def rss_kib(pid):
 class Conn:
     def __init__(self, reader, writer):
         self.r, self.w = reader, writer
+        self.last = time.perf_counter()
+
+
+# tft-server closes a keep-alive connection idle for 10 s (--idle-timeout-s); like any pooling client,
+# never reuse one idle for longer than this (else a write races the server's close: a client-side error)
+IDLE_REUSE_S = 5.0
 
 
 async def read_response(r):
@@ -96,6 +102,9 @@ async def main():
 
     async def one():
         nonlocal n_conns
+        while free and time.perf_counter() - free[-1].last > IDLE_REUSE_S:
+            free.pop().w.close()  # stale: the server may have closed it
+            n_conns -= 1
         if free:
             c = free.pop()
         elif n_conns < a.max_conns:
@@ -126,6 +135,7 @@ async def main():
             n_conns -= 1
             c.w.close()
         else:
+            c.last = time.perf_counter()
             free.append(c)
 
     start = time.perf_counter()

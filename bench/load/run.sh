@@ -9,6 +9,7 @@
 # The server (I/O thread, batcher, one worker) is pinned to CPU 0, the load generators to CPU 1.
 #
 #   bash bench/load/run.sh [--quick]      (--quick: short durations, for trying the script)
+#   CAP=840 bash bench/load/run.sh        (only the soak and the overload, at 70% / 2x of CAP requests/s)
 # Needs: make (build/tft-server, bench_forward), wrk (apt), locust (pip). Output: key=value lines,
 # also saved in build/load/results.txt.
 set -euo pipefail
@@ -45,6 +46,14 @@ start_server() { # extra flags...
     URL=http://127.0.0.1:$PORT
 }
 stop_server() { kill -TERM $SERVER_PID; wait $SERVER_PID || true; }
+# the server's own view of /v1/forecast latency (headers in -> answer queued): share of requests within
+# each histogram bound, to tell server-side delay from the load generator's own
+server_latency() {
+    curl -s $URL/metrics | awk -v label="$1" '/^tft_http_request_duration_seconds_bucket\{endpoint="forecast"/ {
+        match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); n[++k] = $2; b[k] = le }
+        END { out = ""; for (i = 1; i <= k; i++) if (b[i] == "0.01" || b[i] == "0.025" || b[i] == "0.1" || b[i] == "0.25" || b[i] == "1")
+              out = out sprintf(" within_%ss=%.5f", b[i], n[i] / n[k]); print "server_latency label=" label " requests=" n[k] out }'
+}
 
 # sum and count of the server's batch-size histogram (series per forward call), series computed, and a
 # timestamp: the server-side throughput over a wrk window counts every series computed in it, also those
@@ -54,6 +63,7 @@ batch_stats() {
         /^tft_series_total/ {n=$2} END {printf "%.0f %.0f %.0f %s\n", s, c, n, t}'
 }
 
+if [ -n "${CAP:-}" ]; then echo "(CAP=$CAP given: closed loop, in-process and locust skipped)"; else
 echo "== closed loop (wrk)"
 start_server --queue-cap 4096
 for n in 1 64; do
@@ -92,15 +102,27 @@ stop_server
 
 # capacity: the best closed-loop 1-series rate measured above
 CAP=$(grep '^wrk label=series=1,' $OUT/results.txt | sed 's/.* rps=\([0-9.]*\).*/\1/' | sort -g | tail -1)
+fi
 echo "== soak: ${SOAK_S}s open loop at 70% of $CAP requests/s (1-series requests)"
 start_server --queue-cap 256
 taskset -c 1 python3 bench/load/openloop.py --url $URL/v1/forecast --body $OUT/body_1.json \
     --rate "$(awk -v c="$CAP" 'BEGIN {print c * 0.7}')" --seconds "$SOAK_S" --pid $SERVER_PID --label soak
+server_latency soak
+stop_server
+
+echo "== latency at 80% of capacity: 60 s open loop at 0.8 x $CAP requests/s (1-series requests)"
+start_server --queue-cap 256
+taskset -c 1 python3 bench/load/openloop.py --url $URL/v1/forecast --body $OUT/body_1.json \
+    --rate "$(awk -v c="$CAP" 'BEGIN {print c * 0.8}')" --seconds 60 --pid $SERVER_PID --rss-every 30 --label p80
+read -r s1 c1 _ _ < <(batch_stats)
+echo "p80 eff_batch=$(awk -v a="$s1" -v b="$c1" 'BEGIN {printf "%.2f", b ? a / b : 0}')"
+server_latency p80
 stop_server
 
 echo "== overload: ${OVER_S}s open loop at 2x $CAP requests/s, queue cap 64 requests"
 start_server --queue-cap 64
 taskset -c 1 python3 bench/load/openloop.py --url $URL/v1/forecast --body $OUT/body_1.json \
     --rate "$(awk -v c="$CAP" 'BEGIN {print c * 2}')" --seconds "$OVER_S" --pid $SERVER_PID --label overload
+server_latency overload
 stop_server
 echo "== done: $OUT/results.txt"
