@@ -434,13 +434,10 @@ static int tok_double(char *body, const jsmntok_t *t, double *out) {
 }
 static int to_double(dec *d, int i, double *out) { return tok_double(d->body, &d->t[i], out); }
 
-// exact integer: optional '-', digits only, no overflow (as tft_json_i64)
-static int to_i64(const dec *d, int i, int64_t *out) {
-    const jsmntok_t *t = &d->t[i];
-    if (t->type != JSMN_PRIMITIVE) return -1;
-    const char *s = d->body + t->start;
-    long        n = t->end - t->start, k = 0;
-    int         neg = 0;
+// exact integer: optional '-', digits only, no overflow (as tft_json_i64); shared with kserve.c
+int tft_req_json_i64(const char *s, long n, int64_t *out) {
+    long k   = 0;
+    int  neg = 0;
     if (k < n && s[k] == '-') neg = 1, k++;
     if (k >= n) return -1;
     uint64_t v = 0;
@@ -454,6 +451,11 @@ static int to_i64(const dec *d, int i, int64_t *out) {
     if (neg && v > (uint64_t)INT64_MAX + 1) return -1;
     *out = neg ? (int64_t)(0 - v) : (int64_t)v;
     return 0;
+}
+static int to_i64(const dec *d, int i, int64_t *out) {
+    const jsmntok_t *t = &d->t[i];
+    if (t->type != JSMN_PRIMITIVE) return -1;
+    return tft_req_json_i64(d->body + t->start, t->end - t->start, out);
 }
 
 static int count_values(dec *d, uint64_t n, int32_t si, const char *sid) {

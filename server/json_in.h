@@ -66,4 +66,6 @@ int tft_req_json_tokens(char *body, size_t len, tft_req_arena *a, void **toks, i
 // The number literal body[start, end) (grammar already checked by the pass above) as a double,
 // bitwise what strtod_l gives in the C locale. body[end] must be writable (it is restored).
 double tft_req_json_double(char *body, int start, int end);
+// The exact integer of the n bytes at s: optional '-', digits only, no overflow. 0, or -1 if it is not one.
+int tft_req_json_i64(const char *s, long n, int64_t *out);
 #endif

@@ -201,26 +201,11 @@ static int is_bool(const kd *d, int i, int *v) {
     return 1;
 }
 
-// exact integer: optional '-', digits only, no overflow (as json_in's and tft_json_i64)
+// exact integer (json_in's parser)
 static int to_i64(const kd *d, int i, int64_t *out) {
     const jsmntok_t *t = &d->t[i];
     if (t->type != JSMN_PRIMITIVE) return -1;
-    const char *s = d->body + t->start;
-    long        n = t->end - t->start, k = 0;
-    int         neg = 0;
-    if (k < n && s[k] == '-') neg = 1, k++;
-    if (k >= n) return -1;
-    uint64_t v = 0;
-    for (; k < n; k++) {
-        if (s[k] < '0' || s[k] > '9') return -1;
-        unsigned dg = (unsigned)(s[k] - '0');
-        if (v > (UINT64_MAX - dg) / 10) return -1;
-        v = v * 10 + dg;
-    }
-    if (!neg && v > (uint64_t)INT64_MAX) return -1;
-    if (neg && v > (uint64_t)INT64_MAX + 1) return -1;
-    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
-    return 0;
+    return tft_req_json_i64(d->body + t->start, t->end - t->start, out);
 }
 
 static int is_number(const kd *d, int i) {
