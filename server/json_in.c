@@ -14,6 +14,7 @@
 #define JSMN_PARENT_LINKS
 #define JSMN_STATIC
 #include <jsmn.h>
+#include "json_tok.h"
 
 #include "json_in.h"
 #include "../loader/json.h" // tft_json_utf8_seq: the one UTF-8 rule of the project
@@ -302,27 +303,12 @@ static int strict_pass(dec *d) {
 // ------------------------------------------------------------------------------------------------
 // pass 2: the schema walk
 
-// index just past the subtree of token i
-static int skip(const dec *d, int i) {
-    int j = i + 1;
-    while (j < d->nt && d->t[j].start < d->t[i].end) j++;
-    return j;
-}
+static int skip(const dec *d, int i) { return tft_tok_skip(d->t, d->nt, i); }
 
 static const char *str(const dec *d, int i) { return d->body + d->t[i].start; }
 static int         is(const dec *d, int i, const char *s) { return strcmp(str(d, i), s) == 0; }
 
-static const char *type_name(const dec *d, int i) {
-    const jsmntok_t *t = &d->t[i];
-    switch (t->type) {
-    case JSMN_OBJECT: return "an object";
-    case JSMN_ARRAY: return "an array";
-    case JSMN_STRING: return "a string";
-    default: break;
-    }
-    char c = d->body[t->start];
-    return c == 't' || c == 'f' ? "a boolean" : c == 'n' ? "null" : "a number";
-}
+static const char *type_name(const dec *d, int i) { return tft_tok_type_name(&d->t[i], d->body); }
 
 // 8 ASCII digits at p (all of them digits) as a number, SWAR (fast_float's parse_eight_digits_unrolled,
 // little-endian): three multiplies instead of a chain of eight multiply-adds. 0 if one is not a digit.

@@ -18,6 +18,7 @@
 #define JSMN_PARENT_LINKS
 #define JSMN_HEADER // the token type only: json_in.c owns the parser
 #include <jsmn.h>
+#include "json_tok.h"
 
 #include "kserve.h"
 #include <limits.h>
@@ -174,24 +175,10 @@ static void *take(tft_req_arena *a, size_t n, size_t count) { // 64-byte aligned
 #define NOSPACE(d) \
     fail(d, 413, "too_large", NULL, "request does not fit the decoder's arena (%zu bytes)", (d)->a->cap)
 
-static int skip(const kd *d, int i) { // index just past the subtree of token i
-    int j = i + 1;
-    while (j < d->nt && d->t[j].start < d->t[i].end) j++;
-    return j;
-}
+static int skip(const kd *d, int i) { return tft_tok_skip(d->t, d->nt, i); }
 static const char *str(const kd *d, int i) { return d->body + d->t[i].start; }
 
-static const char *type_name(const kd *d, int i) {
-    const jsmntok_t *t = &d->t[i];
-    switch (t->type) {
-    case JSMN_OBJECT: return "an object";
-    case JSMN_ARRAY: return "an array";
-    case JSMN_STRING: return "a string";
-    default: break;
-    }
-    char c = d->body[t->start];
-    return c == 't' || c == 'f' ? "a boolean" : c == 'n' ? "null" : "a number";
-}
+static const char *type_name(const kd *d, int i) { return tft_tok_type_name(&d->t[i], d->body); }
 
 static int is_bool(const kd *d, int i, int *v) {
     if (d->t[i].type != JSMN_PRIMITIVE) return 0;
