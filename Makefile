@@ -67,7 +67,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CLI_LIB_OBJ := $(filter-out $(BUILD)/engine/cli/tft_main.o,$(CLI_OBJ))
 # the HTTP server's codec (JSON request decoder, response writer, KServe v2): pure C, no MHD; linked
 # into the tests and the fuzz targets
-SERVER_SRC := $(wildcard server/json_in.c server/json_out.c server/kserve.c)
+SERVER_SRC := $(wildcard server/json_in.c server/json_out.c server/kserve.c server/errmap.c)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 ifneq ($(SERVER_OBJ),)
 .SECONDARY: $(SERVER_OBJ)

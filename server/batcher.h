@@ -74,12 +74,4 @@ void srv_batcher_drain(srv_batcher *b);              // run queued jobs without 
 int  srv_batcher_idle(srv_batcher *b);               // nothing queued, nothing running
 void srv_batcher_free(srv_batcher *b);               // stops the threads (after a drain: nothing is queued)
 
-// The HTTP status and error code for a failed tft_series_check / tft_forecast / tft_predict_net:
-// 422 for what is wrong with the input (history_too_short, unknown_category, non_finite_input ...),
-// 500 for a non-finite forecast or anything else.
-// msg is the message without its "series N 'ID': " prefix (srv_msg_detail), so that an id cannot
-// change the code.
-int srv_status_http(tft_status st, const char *msg, const char **code);
-// The part of an engine message after "series N 'ID': " when series[N] has that id; else msg.
-const char *srv_msg_detail(const char *msg, const tft_series *series, int32_t n);
 #endif

@@ -4,13 +4,15 @@
 // Per request (all memory is the request's own, from the HTTP layer's recycled buffers):
 //   on_head     route + method (404/405), Content-Type (415), the client's deadline header (400),
 //               draining / queue full (503 + Retry-After) -- all before a byte of body is read
-//   on_request  decode (json_in / kserve) into scratch 0, tft_series_check (422), outputs carved from
+//   on_request  decode (json_in / kserve) into scratch 0, tft_series_check / tft_net_check (422, the
+//               request's only validation: the workers do not re-check it), outputs carved from
 //               scratch 1, http_defer, srv_batcher_submit (503 if it refuses)
 //   done        (a worker or the batcher thread) the forecast or the error written into scratch 2,
 //               then http_resume: the I/O thread queues it
 //   on_done     metrics and the access log line
 #include "routes.h"
 #include "json_out.h"
+#include "errmap.h"
 #include "kserve.h"
 #include <ctype.h>
 #include <stdio.h>
@@ -223,35 +225,6 @@ static int is_arena_error(const tft_req_error *e) {
     return e->http == 413 && e->code && strcmp(e->code, "too_large") == 0 && strstr(e->message, "arena");
 }
 
-// "series 3 'db-01': ..." -> 3; -1 if the message does not start so.
-static int32_t series_of(const char *msg) {
-    int v = -1;
-    if (sscanf(msg, "series %d", &v) != 1) v = -1;
-    return v;
-}
-
-// The field a tft_series_check error is about, from its message (past "series N 'id': ") where it
-// names one.
-static void field_of(const char *code, const char *msg, char *field, size_t cap) {
-    field[0] = 0;
-    if (strcmp(code, "history_too_short") == 0) snprintf(field, cap, "history");
-    else if (strcmp(code, "horizon_out_of_range") == 0) snprintf(field, cap, "horizon");
-    else if (strcmp(code, "time_index_not_increasing") == 0) snprintf(field, cap, "time_idx");
-    else {
-        const char *at = msg; // the message past "series N 'id': "
-        if (strcmp(code, "unknown_category") == 0 && *at == '\'') { // 'name' = 'label' is a category ...
-            const char *e = strchr(at + 1, '\'');
-            if (e) snprintf(field, cap, "%.*s", (int)(e - at - 1), at + 1);
-        } else if (strcmp(code, "missing_variable") == 0) { // part is missing 'name'
-            const char *sp = strchr(at, ' '), *q = strstr(at, "is missing '");
-            if (sp && q) {
-                const char *n = q + 12, *e = strchr(n, '\'');
-                if (e) snprintf(field, cap, "%.*s.%.*s", (int)(sp - at), at, (int)(e - n), n);
-            }
-        }
-    }
-}
-
 static void count_stages(rctx *c, int64_t serialize_ns) {
     srv_metrics *m = &c->s->metrics;
     srv_job     *j = &c->job;
@@ -397,13 +370,12 @@ static void forecast(rctx *c) {
     }
     if (c->fr.model && strcmp(c->fr.model, s->cfg.model_name) != 0)
         return reply_error(c, 404, "unknown_model", "this server has no model of that name", -1, "model");
-    tft_status st = tft_series_check(s->model, c->fr.series, c->fr.n);
-    if (st != TFT_OK) {
-        const char *msg = tft_last_error(), *code, *detail = srv_msg_detail(msg, c->fr.series, c->fr.n);
-        int         http = srv_status_http(st, detail, &code);
-        char        field[96];
-        field_of(code, detail, field, sizeof field);
-        return reply_error(c, http, code, msg, series_of(msg), field);
+    // the request's one validation (the worker's context trusts it: checked_input)
+    if (tft_series_check(s->model, c->fr.series, c->fr.n) != TFT_OK) {
+        const tft_error *ed = tft_last_error_detail();
+        const char      *code;
+        int              http = srv_error_http(ed, &code);
+        return reply_error(c, http, code, ed->message, ed->series, ed->field);
     }
     // outputs: [n, nt, T, Q] quantiles, [n] encoder lengths, and the interpretation if asked for
     size_t n = (size_t)c->fr.n, T = (size_t)(c->fr.horizon ? c->fr.horizon : mi->max_prediction_length);
