@@ -26,6 +26,7 @@ static const char *USAGE_INFO = "usage: tft info MODEL\n"
 
 static const char *USAGE_PREDICT =
     "usage: tft predict MODEL INPUT.json [--format table|json|csv] [--interpret] [--max-batch N] [--threads N]\n"
+    "                   [--max-request-bytes N]\n"
     "  --format table   quantiles per target and horizon step, readable (default)\n"
     "  --format json    the response JSON of engine/cli/REQUEST.md\n"
     "  --format csv     series,target,step,<one column per quantile>\n"
@@ -33,7 +34,9 @@ static const char *USAGE_PREDICT =
     "                   (json: per series; table: the mean weight of each variable)\n"
     "  --max-batch N    series per forward pass (default 64)\n"
     "  --threads N      worker threads; a pass's series are split between them (default 1;\n"
-    "                   the forecast is bitwise the same for any N)\n";
+    "                   the forecast is bitwise the same for any N)\n"
+    "  --max-request-bytes N  refuse a request larger than N bytes (default 67108864, 64 MiB); a larger\n"
+    "                   input is refused before it is read (a file) or as soon as it passes N (a pipe)\n";
 
 static int die(int code, const char *fmt, const char *a, const char *b) {
     fprintf(stderr, "tft: error: ");
@@ -104,14 +107,31 @@ static int cmd_info(int argc, char **argv) {
 
 typedef enum { FMT_TABLE, FMT_JSON, FMT_CSV } out_format;
 
-// JSON string with the escapes RFC 8259 requires.
-static void json_str(const char *s) {
+// Length of the well-formed UTF-8 sequence at s (1..4), or 0 if s does not start one (RFC 3629:
+// no overlong forms, no surrogates, nothing past U+10FFFF).
+static int utf8_len(const unsigned char *s) {
+    unsigned char c = s[0];
+    if (c < 0x80) return 1;
+    int n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    if (n == 3 && ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F))) return 0; // overlong, surrogate
+    if (n == 4 && ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))) return 0; // overlong, > U+10FFFF
+    return n;
+}
+
+// JSON string with the escapes RFC 8259 requires. Bytes that are not UTF-8 (a file name is any bytes)
+// become U+FFFD, so the output stays valid JSON whatever the input.
+static void json_str(const char *str) {
+    const unsigned char *s = (const unsigned char *)str;
     putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') printf("\\%c", ch);
-        else if (ch < 0x20) printf("\\u%04x", ch);
-        else putchar(ch);
+    while (*s) {
+        unsigned char ch = *s;
+        int           n  = utf8_len(s);
+        if (n == 0) printf("\\ufffd"), s++;
+        else if (ch == '"' || ch == '\\') printf("\\%c", ch), s++;
+        else if (ch < 0x20) printf("\\u%04x", ch), s++;
+        else fwrite(s, 1, (size_t)n, stdout), s += n;
     }
     putchar('"');
 }
@@ -134,6 +154,7 @@ static int cmd_predict(int argc, char **argv) {
     }
     const char *pos[2];
     int         npos = 0, interpret = 0, max_batch = 64, threads = 1;
+    size_t      max_request = TFT_CLI_MAX_REQUEST_BYTES;
     out_format  fmt  = FMT_TABLE;
     for (int a = 0; a < argc; a++) {
         if (strcmp(argv[a], "--format") == 0 && a + 1 < argc) {
@@ -154,6 +175,12 @@ static int cmd_predict(int argc, char **argv) {
             long  v = strtol(argv[++a], &end, 10);
             if (*end || v < 1 || v > 64) return die(2, "--threads must be an integer in [1, 64], not '%s'%s", argv[a], "");
             threads = (int)v;
+        } else if (strcmp(argv[a], "--max-request-bytes") == 0 && a + 1 < argc) {
+            char     *end;
+            long long v = strtoll(argv[++a], &end, 10);
+            if (*end || v < 1 || v > (1LL << 40))
+                return die(2, "--max-request-bytes must be an integer in [1, 2^40], not '%s'%s", argv[a], "");
+            max_request = (size_t)v;
         } else if (argv[a][0] == '-' && argv[a][1] != 0) {
             return die(2, "unknown option '%s' (see tft predict --help)%s", argv[a], "");
         } else if (npos < 2) {
@@ -172,8 +199,8 @@ static int cmd_predict(int argc, char **argv) {
     char   err[400];
     size_t len  = 0;
     char  *text = NULL;
-    if (strcmp(pos[1], "-") == 0) text = tft_read_file("/dev/stdin", &len, err, sizeof err);
-    else text = tft_read_file(pos[1], &len, err, sizeof err);
+    if (strcmp(pos[1], "-") == 0) text = tft_read_file_max("/dev/stdin", max_request, &len, err, sizeof err);
+    else text = tft_read_file_max(pos[1], max_request, &len, err, sizeof err);
     if (!text) {
         tft_model_free(m);
         return die(1, "%s%s", err, "");
