@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include "../loader/loader.h"
 
@@ -178,11 +180,81 @@ static void test_predict_bad_requests(void **state) {
     expect_error("predict " MODEL " /nonexistent.json", 1, "cannot open /nonexistent.json");
 }
 
+// The request is capped (--max-request-bytes, default 64 MiB): /dev/zero and a pipe stop at the cap
+// instead of growing without bound, a large regular file is refused before it is read (a 2 GB sparse
+// file, answered in well under a second), and the flag raises or lowers the cap.
+static void test_predict_request_size_cap(void **state) {
+    (void)state;
+    expect_error("predict " MODEL " /dev/zero", 1, "/dev/zero is larger than the request size cap of 67108864");
+    expect_error("predict " MODEL " - < /dev/zero", 1, "/dev/stdin is larger than the request size cap of 67108864");
+    char big[64] = "/tmp/tft_cli_big_XXXXXX";
+    int  fd      = mkstemp(big);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)2 << 30), 0); // 2 GiB, sparse
+    close(fd);
+    char   args[256];
+    struct timespec t0, t1;
+    snprintf(args, sizeof args, "predict %s %s", MODEL, big);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    expect_error(args, 1, "is 2147483648 bytes, more than the request size cap of 67108864 (--max-request-bytes)");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    if (s > 1.0) fail_msg("refusing a 2 GiB request took %.2f s: it was read", s);
+    remove(big);
+    // the cap is the flag's: the fixture request passes with its own size, fails one byte below it
+    write_request(request);
+    size_t n = strlen(request);
+    char  *out, *err;
+    snprintf(args, sizeof args, "predict %s %s --max-request-bytes %zu", MODEL, req_path, n);
+    assert_int_equal(run(args, &out, &err), 0);
+    free(out), free(err);
+    snprintf(args, sizeof args, "predict %s %s --max-request-bytes %zu", MODEL, req_path, n - 1);
+    expect_error(args, 1, "more than the request size cap");
+    snprintf(args, sizeof args, "predict %s - --max-request-bytes %zu < %s", MODEL, n - 1, req_path); // a file
+    char msg[128];
+    snprintf(msg, sizeof msg, "/dev/stdin is %zu bytes, more than the request size cap of %zu", n, n - 1);
+    expect_error(args, 1, msg);
+    char pipe_cmd[512]; // a pipe: its size is unknown until it is read
+    snprintf(pipe_cmd, sizeof pipe_cmd, "cat %s | %s predict %s - --max-request-bytes %zu >%s 2>%s", req_path, TFT, MODEL,
+             n - 1, out_path, err_path);
+    int rc = system(pipe_cmd);
+    assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    err = slurp(err_path);
+    assert_non_null(strstr(err, "/dev/stdin is larger than the request size cap"));
+    free(err);
+    expect_error("predict " MODEL " x.json --max-request-bytes 0", 2, "--max-request-bytes must be");
+}
+
+// --format json is valid JSON whatever bytes the model's path holds: bytes that are not UTF-8
+// become U+FFFD (the model is named by its file name).
+static void test_predict_json_invalid_utf8_path(void **state) {
+    (void)state;
+    write_request(request);
+    char link[64]; // "/tmp/tft_cli_<0xff><0xc3>(_PID.safetensors": a stray byte, a truncated sequence
+    snprintf(link, sizeof link, "/tmp/tft_cli_%c%c(_%d.safetensors", 0xff, 0xc3, (int)getpid());
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    char target[4200];
+    snprintf(target, sizeof target, "%s/%s", cwd, MODEL);
+    assert_int_equal(symlink(target, link), 0);
+    char args[512], *out, *err;
+    snprintf(args, sizeof args, "predict '%s' %s --format json", link, req_path);
+    int rc = run(args, &out, &err);
+    remove(link);
+    if (rc != 0) fail_msg("exit %d: %s", rc, err);
+    const char *want = "{\"model\":{\"name\":\"tft_cli_\\ufffd\\ufffd(_";
+    if (strncmp(out, want, strlen(want)) != 0) fail_msg("output starts %.80s, want %s", out, want);
+    for (const unsigned char *p = (const unsigned char *)out; *p; p++)
+        if (*p >= 0x80) fail_msg("raw byte 0x%02x in the JSON output", *p); // (this output is all ASCII)
+    free(out), free(err);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help),           cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_info),           cmocka_unit_test(test_predict_formats),
-        cmocka_unit_test(test_predict_bad_requests),
+        cmocka_unit_test(test_predict_bad_requests), cmocka_unit_test(test_predict_request_size_cap),
+        cmocka_unit_test(test_predict_json_invalid_utf8_path),
     };
     return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }
