@@ -1112,6 +1112,17 @@ static void test_kserve_v2(void **state) {
     tft_context_free(c);
     free(pred), free(sw), free(want), free(copy), free(body);
 
+    // a category index past its embedding's vocabulary: refused on the I/O thread by the engine's
+    // tft_net_check, answered through the one error table (422 out_of_range, the element named)
+    body = v2_request(3, Te, Td);
+    assert_true(gi->n_cats > 0);
+    char *bad = with(body, "\"data\":[0,", "\"data\":[100000,"); // encoder_cat[0][0][0]
+    assert_int_equal(post(p, "/v2/models/default/infer", bad, &r), 0);
+    if (r.status != 422) fail_msg("v2 infer, category 100000: %d %s", r.status, r.body);
+    assert_string_equal(resp_header(&r, "X-Tft-Error-Code"), "out_of_range");
+    assert_non_null(strstr(r.body, "encoder_cat[0][0][0]"));
+    resp_free(&r);
+    free(bad), free(body);
     // more series than --max-batch: 413; a bad tensor: the v2 error shape {"error": "..."}
     body = v2_request(5, Te, Td);
     assert_int_equal(post(p, "/v2/models/default/infer", body, &r), 0);
