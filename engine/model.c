@@ -27,6 +27,7 @@
 #define CAP_HCS        4096      // a hidden_continuous_size
 #define CAP_VOCABULARY (1 << 24) // classes of one categorical encoder / embedding; rows of a group table
 #define CAP_GROUPS     64        // group columns of a GroupNormalizer
+#define CAP_ALIASES    65536     // entries of config.aliases (the file holds at most TFT_LD_MAX_TENSORS tensors)
 
 // ---- binding state ---------------------------------------------------------------------------
 typedef struct binder {
@@ -85,7 +86,7 @@ static tft_status get_num(const tft_json *obj, const char *key, const char *path
 // A config list or object of n entries over its cap: TFT_E_CONFIG_LIMIT naming the key.
 static tft_status too_many(const char *path, const char *key, size_t n, size_t cap, const char *what) {
     char field[128];
-    snprintf(field, sizeof field, "%s%s%s", path, key ? "." : "", key ? key : "");
+    snprintf(field, sizeof field, "%s%s%s", path, key && *path ? "." : "", key ? key : "");
     return tft__fail_at(TFT_ERR_FORMAT, TFT_E_CONFIG_LIMIT, -1, field, -1,
                         "model config: %s lists %zu %s, more than the cap of %zu (weights/FORMAT.md \"Limits\")", field,
                         n, what, cap);
@@ -581,6 +582,11 @@ static tft_status parse_dataset(tft_model *m, const tft_json *ds) {
         }
     }
     m->var_groups = tft_json_get(ds, "variable_groups");
+    if (m->var_groups) { // every categorical's encoder lookup walks all members: bound their total
+        size_t members = 0;
+        for (const tft_json *g = m->var_groups->child; g; g = g->next) members += g->type == TFT_JSON_ARRAY ? g->len : 1;
+        if (members > CAP_VARIABLES) return too_many("dataset", "variable_groups", members, CAP_VARIABLES, "members");
+    }
     TFT_TRY(parse_encoders(m, ds));
     TFT_TRY(parse_scalers(m, ds));
 
@@ -836,6 +842,8 @@ tft_status tft_model_bind(tft_model *m) {
     // copy every tensor into one aligned block (the file may not align them for float access)
     int32_t nt = tft_ld_count(m->file);
     binder  b  = {.m = m, .aliases = tft_json_get(m->cfg, "aliases")};
+    if (b.aliases && b.aliases->len > CAP_ALIASES) // each tensor lookup may search them
+        return too_many("", "aliases", b.aliases->len, CAP_ALIASES, "aliases");
     b.offset   = tft__calloc((size_t)nt + 1, sizeof *b.offset);
     b.used     = tft__calloc((size_t)nt + 1, 1);
     if (!b.offset || !b.used) {

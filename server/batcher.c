@@ -406,6 +406,7 @@ static void *worker_main(void *arg) {
     cp.max_batch          = b->cfg.max_batch;
     cp.n_threads          = 1;
     cp.checked_input      = 1; // every request passed tft_series_check / tft_net_check on the I/O thread
+    cp.max_memory_mib     = b->cfg.max_context_mib;
     tft_status st         = tft_context_new(b->m, &cp, &w->ctx);
     if (st != TFT_OK) snprintf(w->err, sizeof w->err, "%s", tft_last_error());
     pthread_mutex_lock(&b->mu);

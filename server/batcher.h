@@ -58,6 +58,7 @@ typedef struct srv_batcher_config {
     int64_t max_delay_ns;  // how long the oldest queued request may wait for company
     int32_t pin;           // 1: pin each worker to a core (hwloc); fewer cores than workers is a warning
     int32_t test_delay_ms; // TEST ONLY (TFT_SERVER_TEST_BATCH_DELAY_MS): each batch waits this long first
+    int32_t max_context_mib; // each worker context's workspace limit (tft_context_params.max_memory_mib)
     void (*log)(int level, const char *msg); // level: tft_log_level
 } srv_batcher_config;
 

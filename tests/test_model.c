@@ -309,6 +309,22 @@ static void test_caps(void **state) {
     free(names);
     expect_cap(RICH, "\"series\":[13,7]", "\"series\":[16777217,7]", "model.embedding_sizes.series",
                "16777217 classes, more than the cap of 16777216");
+    { // one variable group of 4097 members
+        char *grp = malloc(4097 * 16 + 64), *p = grp;
+        p += sprintf(p, "\"variable_groups\":{\"g\":[\"m0\"");
+        for (int i = 1; i < 4097; i++) p += sprintf(p, ",\"m%d\"", i);
+        strcpy(p, "]}");
+        expect_cap(MINIMAL, "\"variable_groups\":{}", grp, "dataset.variable_groups", "lists 4097 members");
+        free(grp);
+    }
+    {
+        char *al = malloc(65537 * 24 + 64), *p = al;
+        p += sprintf(p, "\"aliases\":{\"a0\":\"x\"");
+        for (int i = 1; i < 65537; i++) p += sprintf(p, ",\"a%d\":\"x\"", i);
+        strcpy(p, ","); // the model's own aliases follow
+        expect_cap(MINIMAL, "\"aliases\":{", al, "aliases", "aliases, more than the cap of 65536");
+        free(al);
+    }
 }
 
 // 99,999 quantiles (a hostile file; the repeat check is quadratic) are refused fast, on the count.
