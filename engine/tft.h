@@ -13,8 +13,14 @@
 // pointer to caller memory after a call returns and never frees it.
 //
 // Errors: every function that can fail returns a tft_status; on failure tft_last_error() gives a
-// one-line, thread-local description naming the problem (the series, the variable, the index).
-// libtft never calls abort() or exit() on bad input or a bad file.
+// one-line, thread-local description naming the problem (the series, the variable, the index), and
+// tft_last_error_detail() the same as data (a detail code, the series, the field, the value index),
+// for callers that act on errors without parsing messages. libtft never calls abort() or exit() on
+// bad input or a bad file.
+//
+// Limits: a model config with any size over its cap is refused at load (weights/FORMAT.md "Limits");
+// a context states its memory before it is made (tft_context_memory) and is refused over
+// tft_context_params.max_memory_mib.
 //
 // Memory: tft_context_new() reserves everything a forecast of up to max_batch series needs;
 // tft_predict_net() and tft_forecast() make no heap allocation.
