@@ -190,6 +190,24 @@ static const tft_column *src_at(const col_src *c, const series_ctx *sc, int32_t 
 }
 
 // ---- validation of one series against the model's request schema -----------------------------
+// A future column whose length is not the horizon. The length the caller meant is often the horizon
+// it forgot to give (0 = max_prediction_length), so the message says where `horizon` came from and,
+// when the column's length is a horizon the model takes, which horizon to give.
+static tft_status future_length_error(const tft_model *m, const series_ctx *sc, const char *name, int32_t got,
+                                      int32_t horizon) {
+    char hint[96] = "";
+    if (m->Td_min == m->Td_max)
+        snprintf(hint, sizeof hint, "; this model forecasts exactly %d steps", m->Td_max);
+    else if (got >= m->Td_min && got <= m->Td_max)
+        snprintf(hint, sizeof hint, "; for a %d-step forecast give horizon %d", got, got);
+    if (sc->s->horizon == 0)
+        return tft__fail(TFT_ERR_SHAPE, "series %d '%s': future '%s' has %d values, expected %d (one per horizon step: no "
+                         "horizon was given, so it is max_prediction_length %d%s)", sc->idx, SID(sc), name, got, horizon,
+                         horizon, hint);
+    return tft__fail(TFT_ERR_SHAPE, "series %d '%s': future '%s' has %d values, expected %d (one per horizon step: the "
+                     "horizon is %d)", sc->idx, SID(sc), name, got, horizon, horizon);
+}
+
 static tft_status check_columns(const tft_model *m, const series_ctx *sc, const tft_column *cols, int32_t n,
                                 const char *const *want, int32_t n_want, int32_t len, const char *part) {
     for (int32_t i = 0; i < n; i++) {
@@ -209,6 +227,7 @@ static tft_status check_columns(const tft_model *m, const series_ctx *sc, const 
         if (is_cat ? !c->labels : !c->values)
             return tft__fail(TFT_ERR_INVALID_ARG, "series %d '%s': %s '%s' must be %s", sc->idx, SID(sc), part, want[k],
                              is_cat ? "category labels (strings)" : "numbers");
+        if (c->len != len && strcmp(part, "future") == 0) return future_length_error(m, sc, want[k], c->len, len);
         if (c->len != len)
             return tft__fail(TFT_ERR_SHAPE, "series %d '%s': %s '%s' has %d values, expected %d", sc->idx, SID(sc), part,
                              want[k], c->len, len);

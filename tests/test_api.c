@@ -311,6 +311,23 @@ static void test_bad_lengths(void **state) {
     own(e, &o);
     col(o.fu, o.s.n_future_columns, "hour")->len--;
     expect(e, &o.s, 1, TFT_ERR_SHAPE, "'hour' has");
+    // future rows for a shorter forecast but no horizon: the message speaks of the horizon, says
+    // where it came from, and names the horizon that fits the rows
+    own(e, &o);
+    o.s.horizon = 0;
+    for (int i = 0; i < o.s.n_future_columns; i++) o.fu[i].len = e->Td - 1;
+    o.s.time_idx = NULL;
+    char want[200];
+    assert_int_equal(tft_model_get_info(e->m)->min_prediction_length, e->Td); // this model takes one horizon
+    snprintf(want, sizeof want, "has %d values, expected %d (one per horizon step: no horizon was given, so it is "
+             "max_prediction_length %d; this model forecasts exactly %d steps)", e->Td - 1, e->Td, e->Td, e->Td);
+    expect(e, &o.s, 1, TFT_ERR_SHAPE, want);
+    own(e, &o); // the horizon given, the rows one short
+    o.s.horizon = e->Td;
+    col(o.fu, o.s.n_future_columns, "hour")->len--;
+    snprintf(want, sizeof want, "future 'hour' has %d values, expected %d (one per horizon step: the horizon is %d)",
+             e->Td - 1, e->Td, e->Td);
+    expect(e, &o.s, 1, TFT_ERR_SHAPE, want);
     own(e, &o); // history shorter than min_encoder_length (6): 5 rows
     for (int i = 0; i < o.s.n_history_columns; i++) o.hi[i].len = 5;
     o.s.n_history = 5;
