@@ -1038,7 +1038,7 @@ static void fill_info(tft_model *m) {
     i->n_static_inputs = m->n_static_inputs, i->static_inputs = m->static_inputs;
     i->n_history_inputs = m->n_history_inputs, i->history_inputs = m->history_inputs;
     i->n_future_inputs = m->n_future_inputs, i->future_inputs = m->future_inputs;
-    i->sha256 = m->sha256;
+    i->sha256 = m->sha256, i->max_lag = m->max_lag;
 }
 
 static tft_status finish_load(tft_model *m, tft_model **out) {
@@ -1148,6 +1148,21 @@ TFT_API int tft_model_input_is_categorical(const tft_model *m, const char *name)
     for (int32_t i = 0; i < m->n_history_inputs; i++)
         if (strcmp(m->history_inputs[i], name) == 0) return column_encoder(m, name) >= 0 ? 1 : 0;
     return -1;
+}
+
+TFT_API const char *const *tft_model_category_labels(const tft_model *m, const char *name, int32_t *n_labels,
+                                                     int32_t *add_nan) {
+    if (n_labels) *n_labels = 0;
+    if (add_nan) *add_nan = 0;
+    if (!m || !name || !n_labels) return NULL;
+    int e = -1;
+    for (int32_t k = 0; k < m->n_cats && e < 0; k++) // network level first (lagged names live only there)
+        if (strcmp(m->x_cats[k], name) == 0) e = m->cat_encoder[k];
+    if (e < 0 && tft_model_input_is_categorical(m, name) == 1) e = column_encoder(m, name);
+    if (e < 0) return NULL;
+    *n_labels = m->encoders[e].n_classes;
+    if (add_nan) *add_nan = m->encoders[e].add_nan;
+    return (const char *const *)m->encoders[e].classes;
 }
 
 // ---- SHA-256 (FIPS 180-4) of the weights file, reported as the model version ------------------
