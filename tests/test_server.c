@@ -1112,6 +1112,40 @@ static void test_kserve_v2(void **state) {
     tft_context_free(c);
     free(pred), free(sw), free(want), free(copy), free(body);
 
+    // the runnable example of server/API.md: weights/sample_v2_infer.json (weights/make_sample_v2.py: the
+    // network tensors of the sample's first series, db-01, from the Python preprocessing reference) gives
+    // that series' forecast, within 1e-5 relative of the in-process tft_forecast on its raw rows
+    {
+        size_t flen = 0;
+        char  *file = slurp("weights/sample_v2_infer.json", &flen);
+        assert_non_null(file);
+        assert_int_equal(post(p, "/v2/models/default/infer", file, &r), 0);
+        if (r.status != 200) fail_msg("weights/sample_v2_infer.json: %d %s", r.status, r.body);
+        int32_t T = gi->max_prediction_length;
+        size_t  per = (size_t)gi->n_targets * T * gi->n_quantiles;
+        float  *q = malloc(sizeof(float) * per);
+        tft_forecast_output fo = {.quantiles = q};
+        cp.max_batch = 1;
+        assert_int_equal(tft_context_new(gm, &cp, &c), TFT_OK);
+        assert_int_equal(tft_forecast(c, &sreq.series[0], 1, &fo), TFT_OK);
+        assert_non_null(strstr(r.body, "\"id\":\"db-01\""));
+        const char *at = strstr(r.body, "\"data\":[");
+        assert_non_null(at);
+        at += strlen("\"data\":[");
+        for (size_t i = 0; i < per; i++) {
+            char  *end;
+            double v = strtod(at, &end);
+            if (end == at) fail_msg("sample_v2_infer: value %zu of %zu missing: %.40s", i, per, at);
+            if (fabs(v - q[i]) > 1e-5 * fmax(fabs(q[i]), 1.0))
+                fail_msg("sample_v2_infer: prediction[%zu] = %.9g, the forecast of db-01 has %.9g", i, v, q[i]);
+            at = end + (*end == ',');
+        }
+        assert_true(*at == ']');
+        resp_free(&r);
+        tft_context_free(c);
+        free(q), free(file);
+    }
+
     // more series than --max-batch: 413; a bad tensor: the v2 error shape {"error": "..."}
     body = v2_request(5, Te, Td);
     assert_int_equal(post(p, "/v2/models/default/infer", body, &r), 0);
@@ -1124,7 +1158,8 @@ static void test_kserve_v2(void **state) {
     assert_int_equal(r.status / 100, 4);
     assert_true(strncmp(r.body, "{\"error\":\"", 10) == 0);
     resp_free(&r);
-    assert_true(metric(p, "tft_http_requests_total{endpoint=\"v2_infer\",code=\"200\"}") == 1);
+    // the generated request and the sample file
+    assert_true(metric(p, "tft_http_requests_total{endpoint=\"v2_infer\",code=\"200\"}") == 2);
     srv_stop(&s);
 }
 
