@@ -305,6 +305,9 @@ static tft_status parse_normalizer(const tft_json *j, const char *path, tft_norm
         n->kind = TFT_NORM_ENCODER;
         TFT_TRY(get_bool(j, "center", path, 1, &n->center));
         const tft_json *ml = tft_json_get(j, "max_length");
+        if (ml && ml->type == TFT_JSON_ARRAY) // weights/export.py refuses it since; files written before may have it
+            return tft__fail(TFT_ERR_UNSUPPORTED, "model config: %s: EncoderNormalizer(max_length=[min, max]) is not "
+                             "supported (an integer max_length is)", path);
         if (ml && ml->type != TFT_JSON_NULL) TFT_TRY(get_int(j, "max_length", path, 1, 1 << 24, &n->max_length));
         if (n->method == TFT_METHOD_ROBUST)
             return tft__fail(TFT_ERR_UNSUPPORTED, "model config: %s: EncoderNormalizer(method=\"robust\") is not supported",

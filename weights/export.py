@@ -234,9 +234,17 @@ def _normalizer(name, norm, ctx, is_target):
                     out["target_scale_table"] = eff
         return out
     if type(norm) is EncoderNormalizer:
+        # libtft fits an EncoderNormalizer as mean / std on the last max_length encoder rows; these two
+        # library options fit differently and libtft does not reproduce them: refuse instead of writing a
+        # file that `tft info` would then reject
+        if norm.method == "robust":
+            raise ExportError(f"'{name}': EncoderNormalizer(method=\"robust\") is not supported by libtft "
+                              f"(use method=\"standard\", or a GroupNormalizer / TorchNormalizer with method=\"robust\")")
+        if isinstance(norm.max_length, (list, tuple)):
+            raise ExportError(f"'{name}': EncoderNormalizer(max_length={list(norm.max_length)}) (a [min, max] range) "
+                              f"is not supported by libtft (use an integer max_length or None)")
         return {"type": "encoder", "transformation": t, "method": norm.method, "center": bool(norm.center),
-                "max_length": None if norm.max_length is None else
-                (list(norm.max_length) if isinstance(norm.max_length, (list, tuple)) else int(norm.max_length)),
+                "max_length": None if norm.max_length is None else int(norm.max_length),
                 "method_kwargs": dict(getattr(norm, "_method_kwargs", None) or norm.method_kwargs or {})}
     if type(norm) is TorchNormalizer:
         if norm.method == "identity":
