@@ -1163,6 +1163,14 @@ static void test_kserve_v2(void **state) {
     srv_stop(&s);
 }
 
+// GET path: 200 and a body containing each of need[0..n); the response is left in *r.
+static void get_expect(int port, const char *path, const char *const *need, size_t n, resp *r) {
+    assert_int_equal(http(port, "GET", path, NULL, NULL, 0, r), 0);
+    if (r->status != 200) fail_msg("GET %s: %d %s", path, r->status, r->body);
+    for (size_t i = 0; i < n; i++)
+        if (!strstr(r->body, need[i])) fail_msg("GET %s lacks %s: %s", path, need[i], r->body);
+}
+
 // GET /v1/models lists each categorical's labels in index order (the first 20; ?all_labels: all), what
 // an unseen label becomes, and which input's labels each column of encoder_cat takes (v2 clients).
 static void test_models_labels(void **state) {
@@ -1170,8 +1178,6 @@ static void test_models_labels(void **state) {
     srv s;
     srv_start(&s, NULL, NULL);
     resp r;
-    assert_int_equal(http(s.port, "GET", "/v1/models", NULL, NULL, 0, &r), 0);
-    assert_int_equal(r.status, 200);
     const char *need[] = {
         "{\"name\":\"server\",\"kind\":\"categorical\",\"n_labels\":60,\"unknown\":\"refused\",\"labels\":"
         "[\"cache-01\",", "\"db-08\"],\"labels_truncated\":true}", // 12 cache + 8 db = the first 20
@@ -1179,23 +1185,18 @@ static void test_models_labels(void **state) {
         "[\"cache\",\"database\",\"etl\",\"ml-compute\",\"web\"],\"labels_truncated\":false}",
         "\"x_categoricals\":[{\"name\":\"server\",\"labels_of\":\"server\"},{\"name\":\"profile\",\"labels_of\":"
         "\"profile\"},{\"name\":\"weekday\",\"labels_of\":\"weekday\"}]"};
-    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
-        if (!strstr(r.body, need[i])) fail_msg("/v1/models lacks %s: %s", need[i], r.body);
+    get_expect(s.port, "/v1/models", need, sizeof need / sizeof need[0], &r);
     assert_null(strstr(r.body, "\"db-09\""));
     resp_free(&r);
-    assert_int_equal(http(s.port, "GET", "/v1/models/default?all_labels", NULL, NULL, 0, &r), 0);
-    assert_int_equal(r.status, 200);
-    if (!strstr(r.body, "\"web-11\",\"web-12\"],\"labels_truncated\":false}")) fail_msg("all labels: %s", r.body);
+    const char *all[] = {"\"web-11\",\"web-12\"],\"labels_truncated\":false}"};
+    get_expect(s.port, "/v1/models/default?all_labels", all, 1, &r);
     resp_free(&r);
     srv_stop(&s);
     // a model with lags: its minimum history, and a lagged column takes its variable's labels
     srv_start(&s, "--model default=weights/goldens/lags/model.safetensors", NULL);
-    assert_int_equal(http(s.port, "GET", "/v1/models/default", NULL, NULL, 0, &r), 0);
-    assert_int_equal(r.status, 200);
     const char *lags[] = {"\"encoder_length\":{\"min\":8,\"max\":24},\"max_lag\":7,\"min_history\":15,",
                           "{\"name\":\"dow_lagged_by_1\",\"labels_of\":\"dow\"}"};
-    for (size_t i = 0; i < sizeof lags / sizeof lags[0]; i++)
-        if (!strstr(r.body, lags[i])) fail_msg("/v1/models/default (lags) lacks %s: %s", lags[i], r.body);
+    get_expect(s.port, "/v1/models/default", lags, sizeof lags / sizeof lags[0], &r);
     resp_free(&r);
     srv_stop(&s);
 }
@@ -1206,16 +1207,13 @@ static void test_models_and_metrics(void **state) {
     srv s;
     srv_start(&s, NULL, NULL);
     resp r;
-    assert_int_equal(http(s.port, "GET", "/v1/models", NULL, NULL, 0, &r), 0);
-    assert_int_equal(r.status, 200);
     const char *need[] = {"\"name\":\"default\"", "\"sha256\":\"", "\"n_parameters\":80629",
                           "\"encoder_length\":{\"min\":144,\"max\":288}",
                           "\"prediction_length\":{\"min\":96,\"max\":96}",
                           "\"targets\":[\"cpu_pct\",\"mem_pct\"]", "{\"name\":\"profile\",\"kind\":\"categorical\",",
                           "{\"name\":\"cpu_pct\",\"kind\":\"real\"}", "\"future\":[{\"name\":\"weekday\"",
                           "\"max_lag\":0,\"min_history\":144,"};
-    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
-        if (!strstr(r.body, need[i])) fail_msg("/v1/models lacks %s: %s", need[i], r.body);
+    get_expect(s.port, "/v1/models", need, sizeof need / sizeof need[0], &r);
     resp_free(&r);
     assert_int_equal(http(s.port, "GET", "/v1/models/default", NULL, NULL, 0, &r), 0);
     assert_int_equal(r.status, 200);

@@ -5,6 +5,7 @@ weights/sample_request.json (db-01), made by the preprocessing reference (prepro
 exported config alone, in the request format of server/API.md ("KServe v2"). Needs only NumPy:
 
     python3 weights/make_sample_v2.py            # rewrites weights/sample_v2_infer.json
+    python3 weights/make_sample_v2.py --check    # the committed file is what this makes (exit 1 if not)
 
 tests/test_server.c posts the file and checks its prediction against the /v1/forecast of the same
 series; server/API.md's example and .ci/run use it.
@@ -53,12 +54,37 @@ def main():
                        "data": [int(v) for v in a.ravel()] if integer else f32(a)})
     body = {"id": request["series"][0]["id"], "inputs": inputs, "outputs": [{"name": "prediction"}]}
     out = os.path.join(HERE, "sample_v2_infer.json")
+    if "--check" in sys.argv[1:]:
+        return check(out, body)
     with open(out, "w") as f:
         json.dump(body, f, separators=(",", ":"))
         f.write("\n")
     shapes = ", ".join("%s %s" % (i["name"], i["shape"]) for i in inputs)
     print(f"{out}: {shapes}")
+    return 0
+
+
+def check(path, body):
+    """The committed file against a fresh generation: same ids, names, types, shapes and integers; reals
+    within 1e-6 relative (another NumPy may round a float64 intermediate differently)."""
+    with open(path) as f:
+        have = json.load(f)
+    if [(i["name"], i["datatype"], i["shape"]) for i in have["inputs"]] != \
+            [(i["name"], i["datatype"], i["shape"]) for i in body["inputs"]] or have["id"] != body["id"] \
+            or have["outputs"] != body["outputs"]:
+        print(f"{path}: tensors differ from make_sample_v2.py's")
+        return 1
+    for h, w in zip(have["inputs"], body["inputs"]):
+        a, b = np.array(h["data"], np.float64), np.array(w["data"], np.float64)
+        tol = 0.0 if w["datatype"] == "INT32" else 1e-6
+        bad = np.abs(a - b) > tol * np.maximum(np.abs(b), 1.0)
+        if bad.any():
+            k = int(np.argmax(bad))
+            print(f"{path}: {h['name']}[{k}] = {a[k]!r}, make_sample_v2.py makes {b[k]!r}")
+            return 1
+    print(f"{path}: matches make_sample_v2.py")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
