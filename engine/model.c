@@ -282,6 +282,46 @@ static tft_status parse_group_table(const tft_json *t, int32_t n_groups, const c
     return TFT_OK;
 }
 
+// EncoderNormalizer: max_length (null, an integer, or [center rows, scale rows]: the library fits the
+// center on the last max_length[0] rows and the scale on the last max_length[1]) and, for
+// method="robust", method_kwargs' quantiles (center 0.5, lower 0.25, upper 0.75 by default).
+static tft_status parse_encoder_fit(const tft_json *j, const char *path, tft_normalizer *n) {
+    const tft_json *ml = tft_json_get(j, "max_length");
+    if (ml && ml->type == TFT_JSON_ARRAY) {
+        int64_t v[2];
+        int     k = 0;
+        for (const tft_json *e = ml->child; e; e = e->next, k++)
+            if (k >= 2 || e->type != TFT_JSON_NUMBER || tft_json_i64(e, &v[k]) != 0 || v[k] < 1 || v[k] > (1 << 24))
+                return tft__fail(TFT_ERR_FORMAT, "model config: %s.max_length must be an integer or [center rows, "
+                                 "scale rows], two integers in [1, %d]", path, 1 << 24);
+        if (k != 2)
+            return tft__fail(TFT_ERR_FORMAT, "model config: %s.max_length has %d integers, [center rows, scale rows] "
+                             "has 2", path, k);
+        n->max_length = (int32_t)v[0], n->max_length_scale = (int32_t)v[1];
+    } else if (ml && ml->type != TFT_JSON_NULL) {
+        TFT_TRY(get_int(j, "max_length", path, 1, 1 << 24, &n->max_length));
+        n->max_length_scale = n->max_length;
+    }
+    n->q_center = 0.5f, n->q_lower = 0.25f, n->q_upper = 0.75f;
+    const tft_json *kw = tft_json_get(j, "method_kwargs");
+    if (n->method != TFT_METHOD_ROBUST || !kw || kw->type == TFT_JSON_NULL) return TFT_OK;
+    if (kw->type != TFT_JSON_OBJECT) return cfg_err(path, "method_kwargs must be an object");
+    static const char *const keys[3] = {"center", "lower", "upper"};
+    float                   *qs[3]   = {&n->q_center, &n->q_lower, &n->q_upper};
+    for (const tft_json *e = kw->child; e; e = e->next) {
+        int k = 0;
+        while (k < 3 && strcmp(e->key, keys[k]) != 0) k++;
+        if (k == 3)
+            return tft__fail(TFT_ERR_UNSUPPORTED, "model config: %s.method_kwargs.%s is not a robust quantile "
+                             "(center, lower, upper)", path, e->key);
+        if (e->type != TFT_JSON_NUMBER || !(e->num >= 0.0 && e->num <= 1.0))
+            return tft__fail(TFT_ERR_FORMAT, "model config: %s.method_kwargs.%s must be a number in [0, 1]", path,
+                             e->key);
+        *qs[k] = (float)e->num; // torch.quantile takes q as a tensor of the data's dtype (float32)
+    }
+    return TFT_OK;
+}
+
 static tft_status parse_normalizer(const tft_json *j, const char *path, tft_normalizer *n) {
     memset(n, 0, sizeof *n);
     const char *type = jstr(tft_json_get(j, "type"));
@@ -304,14 +344,7 @@ static tft_status parse_normalizer(const tft_json *j, const char *path, tft_norm
     } else if (strcmp(type, "encoder") == 0) {
         n->kind = TFT_NORM_ENCODER;
         TFT_TRY(get_bool(j, "center", path, 1, &n->center));
-        const tft_json *ml = tft_json_get(j, "max_length");
-        if (ml && ml->type == TFT_JSON_ARRAY) // weights/export.py refuses it since; files written before may have it
-            return tft__fail(TFT_ERR_UNSUPPORTED, "model config: %s: EncoderNormalizer(max_length=[min, max]) is not "
-                             "supported (an integer max_length is)", path);
-        if (ml && ml->type != TFT_JSON_NULL) TFT_TRY(get_int(j, "max_length", path, 1, 1 << 24, &n->max_length));
-        if (n->method == TFT_METHOD_ROBUST)
-            return tft__fail(TFT_ERR_UNSUPPORTED, "model config: %s: EncoderNormalizer(method=\"robust\") is not supported",
-                             path);
+        TFT_TRY(parse_encoder_fit(j, path, n));
     } else if (strcmp(type, "group") == 0) {
         n->kind = TFT_NORM_GROUP;
         TFT_TRY(get_bool(j, "lookup_ok", path, 1, &n->lookup_ok));

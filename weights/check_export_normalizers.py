@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Checks export.py's EncoderNormalizer handling without torch: the two options libtft does not fit
-(method="robust", max_length=[min, max]) are refused with a message naming them, and the supported
-forms (standard / identity, integer or no max_length) are written as FORMAT.md says.
+"""Checks export.py's EncoderNormalizer forms without torch: method="robust" (with its method_kwargs
+quantiles) and max_length=[center rows, scale rows] are written as FORMAT.md says; malformed ones (a
+max_length list that is not two positive integers, robust method_kwargs other than center / lower /
+upper) are refused with a message naming them.
 
     python3 weights/check_export_normalizers.py     # NumPy only (stand-in pytorch_forecasting classes); CI runs it
 
-check_refusals.py runs the same cases through the real library when torch is installed.
+check_refusals.py runs such cases through the real library when torch is installed;
+weights/goldens/encoder_robust checks libtft's fits against the library's.
 """
 import os
 import sys
@@ -38,15 +40,22 @@ def main():
     enc = stub_library()
     import export  # noqa: E402 (after the stand-in)
     ctx = {"group_ids": ["series"], "encoders": {}, "encoded_cols": set()}
-    refused = [("robust", dict(method="robust"), 'EncoderNormalizer(method="robust") is not supported'),
-               ("robust with max_length", dict(method="robust", max_length=10), 'method="robust"'),
-               ("max_length range", dict(max_length=[4, 12]), "EncoderNormalizer(max_length=[4, 12]) (a [min, max] "
-                                                              "range) is not supported"),
-               ("max_length tuple", dict(max_length=(4, 12)), "max_length=[4, 12]")]
+    refused = [("max_length of one", dict(max_length=[4]), "max_length [4] is not [center rows, scale rows]"),
+               ("max_length of three", dict(max_length=[4, 8, 2]), "is not [center rows, scale rows]"),
+               ("max_length zero", dict(max_length=(0, 8)), "(0, 8) is not [center rows, scale rows]"),
+               ("max_length of reals", dict(max_length=[4.5, 8]), "(two positive integers)"),
+               ("robust, unknown kwargs", dict(method="robust", method_kwargs={"iqr": 0.5}),
+                "method_kwargs ['iqr'] are not among center, lower, upper")]
     accepted = [("standard", dict(), {"method": "standard", "max_length": None, "center": True}),
                 ("standard, max_length 12", dict(max_length=12), {"method": "standard", "max_length": 12}),
                 ("identity, log", dict(method="identity", transformation="log"),
-                 {"method": "identity", "transformation": "log"})]
+                 {"method": "identity", "transformation": "log"}),
+                ("robust", dict(method="robust"), {"method": "robust", "max_length": None, "method_kwargs": {}}),
+                ("robust, quantiles", dict(method="robust", method_kwargs={"lower": 0.1, "upper": 0.9}),
+                 {"method": "robust", "method_kwargs": {"lower": 0.1, "upper": 0.9}}),
+                ("max_length range", dict(max_length=[16, 6]), {"method": "standard", "max_length": [16, 6]}),
+                ("robust, max_length tuple", dict(method="robust", max_length=(5, 20)),
+                 {"method": "robust", "max_length": [5, 20]})]
     bad = 0
     for target in (True, False):  # a target normalizer, and a normalizer used as a covariate scaler
         for name, kw, want in refused:
