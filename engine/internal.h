@@ -80,7 +80,9 @@ typedef struct tft_normalizer {      // a target normalizer or a normalizer used
     tft_transform   tf;
     tft_norm_method method;
     int32_t         center;          // EncoderNormalizer/GroupNormalizer `center` flag
-    int32_t         max_length;      // EncoderNormalizer: 0 = whole encoder window
+    int32_t         max_length;      // EncoderNormalizer: the center's rows (the last max_length of
+    int32_t         max_length_scale; // the encoder window; 0 = all) and the scale's (max_length=[c, s])
+    float           q_center, q_lower, q_upper; // EncoderNormalizer(method="robust") quantiles
     double          t_center, t_scale; // TorchNormalizer
     // GroupNormalizer
     int32_t         n_groups;        // columns in `groups`

@@ -326,6 +326,46 @@ static tft_status parse_group_table(const tft_json *t, int32_t n_groups, const c
     return TFT_OK;
 }
 
+// EncoderNormalizer: max_length (null, an integer, or [center rows, scale rows]: the library fits the
+// center on the last max_length[0] rows and the scale on the last max_length[1]) and, for
+// method="robust", method_kwargs' quantiles (center 0.5, lower 0.25, upper 0.75 by default).
+static tft_status parse_encoder_fit(const tft_json *j, const char *path, tft_normalizer *n) {
+    const tft_json *ml = tft_json_get(j, "max_length");
+    if (ml && ml->type == TFT_JSON_ARRAY) {
+        int64_t v[2];
+        int     k = 0;
+        for (const tft_json *e = ml->child; e; e = e->next, k++)
+            if (k >= 2 || e->type != TFT_JSON_NUMBER || tft_json_i64(e, &v[k]) != 0 || v[k] < 1 || v[k] > CAP_ENCODER)
+                return tft__fail(TFT_ERR_FORMAT, "model config: %s.max_length must be an integer or [center rows, "
+                                 "scale rows], two integers in [1, %d]", path, CAP_ENCODER);
+        if (k != 2)
+            return tft__fail(TFT_ERR_FORMAT, "model config: %s.max_length has %d integers, [center rows, scale rows] "
+                             "has 2", path, k);
+        n->max_length = (int32_t)v[0], n->max_length_scale = (int32_t)v[1];
+    } else if (ml && ml->type != TFT_JSON_NULL) {
+        TFT_TRY(get_int(j, "max_length", path, 1, CAP_ENCODER, &n->max_length));
+        n->max_length_scale = n->max_length;
+    }
+    n->q_center = 0.5f, n->q_lower = 0.25f, n->q_upper = 0.75f;
+    const tft_json *kw = tft_json_get(j, "method_kwargs");
+    if (n->method != TFT_METHOD_ROBUST || !kw || kw->type == TFT_JSON_NULL) return TFT_OK;
+    if (kw->type != TFT_JSON_OBJECT) return cfg_err(path, "method_kwargs must be an object");
+    static const char *const keys[3] = {"center", "lower", "upper"};
+    float                   *qs[3]   = {&n->q_center, &n->q_lower, &n->q_upper};
+    for (const tft_json *e = kw->child; e; e = e->next) {
+        int k = 0;
+        while (k < 3 && strcmp(e->key, keys[k]) != 0) k++;
+        if (k == 3)
+            return tft__fail(TFT_ERR_UNSUPPORTED, "model config: %s.method_kwargs.%s is not a robust quantile "
+                             "(center, lower, upper)", path, e->key);
+        if (e->type != TFT_JSON_NUMBER || !(e->num >= 0.0 && e->num <= 1.0))
+            return tft__fail(TFT_ERR_FORMAT, "model config: %s.method_kwargs.%s must be a number in [0, 1]", path,
+                             e->key);
+        *qs[k] = (float)e->num; // torch.quantile takes q as a tensor of the data's dtype (float32)
+    }
+    return TFT_OK;
+}
+
 static tft_status parse_normalizer(const tft_json *j, const char *path, tft_normalizer *n) {
     memset(n, 0, sizeof *n);
     const char *type = jstr(tft_json_get(j, "type"));
@@ -348,11 +388,7 @@ static tft_status parse_normalizer(const tft_json *j, const char *path, tft_norm
     } else if (strcmp(type, "encoder") == 0) {
         n->kind = TFT_NORM_ENCODER;
         TFT_TRY(get_bool(j, "center", path, 1, &n->center));
-        const tft_json *ml = tft_json_get(j, "max_length");
-        if (ml && ml->type != TFT_JSON_NULL) TFT_TRY(get_int(j, "max_length", path, 1, CAP_ENCODER, &n->max_length));
-        if (n->method == TFT_METHOD_ROBUST)
-            return tft__fail(TFT_ERR_UNSUPPORTED, "model config: %s: EncoderNormalizer(method=\"robust\") is not supported",
-                             path);
+        TFT_TRY(parse_encoder_fit(j, path, n));
     } else if (strcmp(type, "group") == 0) {
         n->kind = TFT_NORM_GROUP;
         TFT_TRY(get_bool(j, "lookup_ok", path, 1, &n->lookup_ok));
@@ -1122,7 +1158,7 @@ static void fill_info(tft_model *m) {
     i->n_static_inputs = m->n_static_inputs, i->static_inputs = m->static_inputs;
     i->n_history_inputs = m->n_history_inputs, i->history_inputs = m->history_inputs;
     i->n_future_inputs = m->n_future_inputs, i->future_inputs = m->future_inputs;
-    i->sha256 = m->sha256;
+    i->sha256 = m->sha256, i->max_lag = m->max_lag;
 }
 
 static tft_status finish_load(tft_model *m, tft_model **out) {
@@ -1232,6 +1268,21 @@ TFT_API int tft_model_input_is_categorical(const tft_model *m, const char *name)
     for (int32_t i = 0; i < m->n_history_inputs; i++)
         if (strcmp(m->history_inputs[i], name) == 0) return column_encoder(m, name) >= 0 ? 1 : 0;
     return -1;
+}
+
+TFT_API const char *const *tft_model_category_labels(const tft_model *m, const char *name, int32_t *n_labels,
+                                                     int32_t *add_nan) {
+    if (n_labels) *n_labels = 0;
+    if (add_nan) *add_nan = 0;
+    if (!m || !name || !n_labels) return NULL;
+    int e = -1;
+    for (int32_t k = 0; k < m->n_cats && e < 0; k++) // network level first (lagged names live only there)
+        if (strcmp(m->x_cats[k], name) == 0) e = m->cat_encoder[k];
+    if (e < 0 && tft_model_input_is_categorical(m, name) == 1) e = column_encoder(m, name);
+    if (e < 0) return NULL;
+    *n_labels = m->encoders[e].n_classes;
+    if (add_nan) *add_nan = m->encoders[e].add_nan;
+    return (const char *const *)m->encoders[e].classes;
 }
 
 // ---- SHA-256 (FIPS 180-4) of the weights file, reported as the model version ------------------

@@ -159,26 +159,81 @@ static void group_target_scale(const tft_normalizer *n, const series_ctx *sc, do
     *scale    = r >= 0 ? n->ts_scale[r] : n->miss_scale;
 }
 
-// EncoderNormalizer fit on a series' encoder window, in float32 as the library's torch path:
-// standard: center = mean, scale = std (ddof 1) + FLT_EPSILON; identity: (0, 1).
-static void encoder_params(const tft_normalizer *n, const float *y, int32_t len, float *center, float *scale) {
+// Mean of the transformed y[start, len), rounded to float32 (torch.mean on float32).
+static float encoder_mean(const tft_normalizer *n, const float *y, int32_t start, int32_t len) {
+    double sum = 0.0;
+    for (int32_t i = start; i < len; i++) sum += tf_forward_f(y[i], n->tf);
+    return (float)(sum / (len - start));
+}
+
+// Heap sift of x[r] within x[0, end).
+static void sift_down(float *x, int32_t r, int32_t end) {
+    for (int32_t c; (c = 2 * r + 1) < end; r = c) {
+        if (c + 1 < end && x[c + 1] > x[c]) c++;
+        if (!(x[c] > x[r])) return;
+        float t = x[r];
+        x[r] = x[c], x[c] = t;
+    }
+}
+
+// Sorts x[0, k) ascending (heapsort: in place, no allocation, O(k log k)).
+static void sort_floats(float *x, int32_t k) {
+    for (int32_t i = k / 2 - 1; i >= 0; i--) sift_down(x, i, k);
+    for (int32_t end = k - 1; end > 0; end--) {
+        float t = x[0];
+        x[0] = x[end], x[end] = t;
+        sift_down(x, 0, end);
+    }
+}
+
+// Quantile q of sorted[0, k) as torch.quantile computes it on float32 (linear interpolation): rank =
+// q * (k - 1) in float32, the values at floor and ceil, torch.lerp's two-sided formula.
+static float quantile_f(const float *sorted, int32_t k, float q) {
+    if (k < 1) return NAN; // no rows (torch raises): the caller's non-finite check reports it
+    float   rank = q * (float)(k - 1);
+    int32_t lo = (int32_t)rank, hi = (int32_t)ceilf(rank);
+    float   w = rank - (float)lo, a = sorted[lo], b = sorted[hi];
+    return w < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
+}
+
+// EncoderNormalizer fit on a series' encoder window y[0, len), in float32 as the library's torch path
+// (pytorch-forecasting EncoderNormalizer.fit / TorchNormalizer._set_parameters): the center on the
+// last max_length rows, the scale on the last max_length_scale (the two differ for max_length=[c, s]),
+// each after the forward transformation.
+//   standard: center = mean, scale = std (ddof 1) + FLT_EPSILON
+//   robust:   center = quantile(q_center), scale = (quantile(q_upper) - quantile(q_lower)) / 2 + FLT_EPSILON
+//   identity: (0, 1)
+// scratch: len floats (robust sorts there).
+static void encoder_params(const tft_normalizer *n, const float *y, int32_t len, float *scratch, float *center,
+                           float *scale) {
     if (n->method == TFT_METHOD_IDENTITY) {
         *center = 0.0f, *scale = 1.0f;
         return;
     }
-    int32_t start = n->max_length > 0 && len > n->max_length ? len - n->max_length : 0;
-    int32_t k     = len - start;
-    double  sum   = 0.0;
-    for (int32_t i = start; i < len; i++) sum += tf_forward_f(y[i], n->tf);
-    float  mean = (float)(sum / k);
-    double ss   = 0.0;
-    for (int32_t i = start; i < len; i++) {
-        double d = (double)tf_forward_f(y[i], n->tf) - mean;
-        ss += d * d;
+    int32_t c0 = n->max_length > 0 && len > n->max_length ? len - n->max_length : 0;             // center rows
+    int32_t s0 = n->max_length_scale > 0 && len > n->max_length_scale ? len - n->max_length_scale : 0; // scale rows
+    float   c, sd;
+    if (n->method == TFT_METHOD_ROBUST) {
+        int32_t kc = len - c0, ks = len - s0;
+        for (int32_t i = 0; i < kc; i++) scratch[i] = tf_forward_f(y[c0 + i], n->tf);
+        sort_floats(scratch, kc);
+        c = quantile_f(scratch, kc, n->q_center);
+        for (int32_t i = 0; i < ks; i++) scratch[i] = tf_forward_f(y[s0 + i], n->tf);
+        sort_floats(scratch, ks);
+        sd = (quantile_f(scratch, ks, n->q_upper) - quantile_f(scratch, ks, n->q_lower)) / 2.0f;
+    } else {
+        c         = encoder_mean(n, y, c0, len);
+        float   m = s0 == c0 ? c : encoder_mean(n, y, s0, len); // std's own mean, over the scale rows
+        double  ss = 0.0;
+        int32_t k = len - s0;
+        for (int32_t i = s0; i < len; i++) {
+            double d = (double)tf_forward_f(y[i], n->tf) - m;
+            ss += d * d;
+        }
+        sd = k > 1 ? (float)sqrt(ss / (k - 1)) : 0.0f;
     }
-    float sd = k > 1 ? (float)sqrt(ss / (k - 1)) : 0.0f;
-    *scale   = sd + FLT_EPSILON;
-    *center  = n->center ? mean : 0.0f;
+    *scale  = sd + FLT_EPSILON;
+    *center = n->center ? c : 0.0f;
 }
 
 // Where a raw column's values come from for one series, resolved once by name: the static value,
@@ -213,6 +268,25 @@ static const tft_column *src_at(const col_src *c, const series_ctx *sc, int32_t 
 
 // ---- validation of one series against the model's request schema -----------------------------
 // values: also scan every value (finiteness); NULL labels are always refused (they would be read).
+// A future column whose length is not the horizon. The length the caller meant is often the horizon
+// it forgot to give (0 = max_prediction_length), so the message says where `horizon` came from and,
+// when the column's length is a horizon the model takes, which horizon to give.
+static tft_status future_length_error(const tft_model *m, const series_ctx *sc, const char *field, const char *name,
+                                      int32_t got, int32_t horizon) {
+    char hint[96] = "";
+    if (m->Td_min == m->Td_max)
+        snprintf(hint, sizeof hint, "; this model forecasts exactly %d steps", m->Td_max);
+    else if (got >= m->Td_min && got <= m->Td_max)
+        snprintf(hint, sizeof hint, "; for a %d-step forecast give horizon %d", got, got);
+    if (sc->s->horizon == 0)
+        return series_fail(sc, TFT_ERR_SHAPE, TFT_E_LENGTH_MISMATCH, field, -1,
+                           "future '%s' has %d values, expected %d (one per horizon step: no horizon was given, so it "
+                           "is max_prediction_length %d%s)", name, got, horizon, horizon, hint);
+    return series_fail(sc, TFT_ERR_SHAPE, TFT_E_LENGTH_MISMATCH, field, -1,
+                       "future '%s' has %d values, expected %d (one per horizon step: the horizon is %d)", name, got,
+                       horizon, horizon);
+}
+
 static tft_status check_columns(const tft_model *m, const series_ctx *sc, const tft_column *cols, int32_t n,
                                 const char *const *want, int32_t n_want, int32_t len, const char *part, int values) {
     char f[160];
@@ -236,6 +310,7 @@ static tft_status check_columns(const tft_model *m, const series_ctx *sc, const 
         if (is_cat ? !c->labels : !c->values)
             return series_fail(sc, TFT_ERR_INVALID_ARG, TFT_E_WRONG_TYPE, f, -1, "%s '%s' must be %s", part, want[k],
                                is_cat ? "category labels (strings)" : "numbers");
+        if (c->len != len && strcmp(part, "future") == 0) return future_length_error(m, sc, f, want[k], c->len, len);
         if (c->len != len)
             return series_fail(sc, TFT_ERR_SHAPE, TFT_E_LENGTH_MISMATCH, f, -1, "%s '%s' has %d values, expected %d", part,
                                want[k], c->len, len);
@@ -355,7 +430,7 @@ static tft_status encode_series(const tft_model *m, tft_acts *a, series_ctx *sc,
         float                 c32, s32;              // target_scale: de-normalizes the output
         for (int t = 0; t < Le; t++) work[t] = (float)hc->values[sc->first + t];
         if (n->kind == TFT_NORM_ENCODER) {
-            encoder_params(n, work, Le, &c32, &s32);
+            encoder_params(n, work, Le, work + Le, &c32, &s32);
             c64 = c32, s64 = s32;
         } else {
             double tc, tsc;
@@ -408,7 +483,7 @@ static tft_status encode_series(const tft_model *m, tft_acts *a, series_ctx *sc,
                 int32_t i;
                 work[t] = (float)src_at(&src, sc, t, &i)->values[i];
             }
-            encoder_params(&scl->norm, work, Le, &enc_c, &enc_s);
+            encoder_params(&scl->norm, work, Le, work + Le, &enc_c, &enc_s);
         }
         for (int t = 0; t < T; t++) {
             float v = 0.0f;

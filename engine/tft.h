@@ -182,10 +182,20 @@ typedef struct tft_model_info {
     int32_t n_history_inputs; const char *const *history_inputs; // every time-varying variable the encoder reads
     int32_t n_future_inputs;  const char *const *future_inputs;  // every known variable
     const char *sha256;       // of the weights file, hex
+    int32_t max_lag;          // history rows the lagged variables read before the encoder window
+                              // (0 without lags): a series needs min_encoder_length + max_lag rows,
+                              // and max_encoder_length + max_lag for the full encoder
 } tft_model_info;
 TFT_API const tft_model_info * tft_model_get_info(const tft_model *m);
 // 1 if the named input is categorical (its values are labels), 0 if real, -1 if unknown.
 TFT_API int tft_model_input_is_categorical(const tft_model *m, const char *name);
+// The labels a categorical knows, in index order: label k is encoded as k, the value a network-level
+// call's encoder_cat/decoder_cat carry. name: a categorical request column or an x_categoricals name
+// (a lagged one has its variable's labels). *n_labels gets the count; *add_nan (may be NULL) 1 when
+// labels the model never saw are encoded as index 0 (the "nan" class), 0 when they are refused.
+// NULL and *n_labels = 0 when name is not a categorical. The strings live as long as the model.
+TFT_API const char *const *tft_model_category_labels(const tft_model *m, const char *name, int32_t *n_labels,
+                                                     int32_t *add_nan);
 
 typedef struct tft_context_params {
     int32_t max_batch;  // series per call this context can take (default 64)

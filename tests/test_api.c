@@ -344,6 +344,23 @@ static void test_bad_lengths(void **state) {
     own(e, &o);
     col(o.fu, o.s.n_future_columns, "hour")->len--;
     expect(e, &o.s, 1, TFT_ERR_SHAPE, "'hour' has");
+    // future rows for a shorter forecast but no horizon: the message speaks of the horizon, says
+    // where it came from, and names the horizon that fits the rows
+    own(e, &o);
+    o.s.horizon = 0;
+    for (int i = 0; i < o.s.n_future_columns; i++) o.fu[i].len = e->Td - 1;
+    o.s.time_idx = NULL;
+    char want[200];
+    assert_int_equal(tft_model_get_info(e->m)->min_prediction_length, e->Td); // this model takes one horizon
+    snprintf(want, sizeof want, "has %d values, expected %d (one per horizon step: no horizon was given, so it is "
+             "max_prediction_length %d; this model forecasts exactly %d steps)", e->Td - 1, e->Td, e->Td, e->Td);
+    expect(e, &o.s, 1, TFT_ERR_SHAPE, want);
+    own(e, &o); // the horizon given, the rows one short
+    o.s.horizon = e->Td;
+    col(o.fu, o.s.n_future_columns, "hour")->len--;
+    snprintf(want, sizeof want, "future 'hour' has %d values, expected %d (one per horizon step: the horizon is %d)",
+             e->Td - 1, e->Td, e->Td);
+    expect(e, &o.s, 1, TFT_ERR_SHAPE, want);
     own(e, &o); // history shorter than min_encoder_length (6): 5 rows
     for (int i = 0; i < o.s.n_history_columns; i++) o.hi[i].len = 5;
     o.s.n_history = 5;
@@ -386,6 +403,35 @@ static void capture(tft_log_level lvl, const char *msg, void *user) {
 
 // A brand-new series is served as the library serves it, and both fallbacks are reported once each
 // to the log sink: its label (add_nan encoder -> NaN class) and its group (GroupNormalizer -> median).
+// tft_model_category_labels: a categorical's labels in index order (a request column or an
+// x_categoricals name), the add_nan flag, and NULL / 0 for reals, unknown names and NULL arguments.
+static void test_category_labels(void **state) {
+    env    *e = *state;
+    int32_t n = -1, add_nan = -1;
+    const char *const *l = tft_model_category_labels(e->m, "region", &n, &add_nan);
+    assert_non_null(l);
+    assert_int_equal(n, 3);
+    assert_int_equal(add_nan, 0);
+    assert_string_equal(l[0], "east"), assert_string_equal(l[2], "south");
+    l = tft_model_category_labels(e->m, "series", &n, &add_nan); // add_nan: index 0 is the "nan" class
+    assert_non_null(l);
+    assert_int_equal(n, 13);
+    assert_int_equal(add_nan, 1);
+    assert_string_equal(l[0], "nan"), assert_string_equal(l[1], "s00");
+    // the same array on every call (it lives as long as the model)
+    assert_ptr_equal(tft_model_category_labels(e->m, "series", &n, NULL), l);
+    const char *const none[] = {"capacity", "no_such_column", ""};
+    for (int i = 0; i < 3; i++) {
+        n = -1, add_nan = -1;
+        assert_null(tft_model_category_labels(e->m, none[i], &n, &add_nan));
+        assert_int_equal(n, 0);
+        assert_int_equal(add_nan, 0);
+    }
+    assert_null(tft_model_category_labels(NULL, "region", &n, NULL));
+    assert_null(tft_model_category_labels(e->m, NULL, &n, NULL));
+    assert_null(tft_model_category_labels(e->m, "region", NULL, NULL));
+}
+
 static void test_log_callback(void **state) {
     env  *e = *state;
     owned o;
@@ -825,7 +871,7 @@ int main(void) {
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_no_allocation),    cmocka_unit_test(test_bad_nan),
         cmocka_unit_test(test_bad_lengths),      cmocka_unit_test(test_bad_categories),
-        cmocka_unit_test(test_bad_names),        cmocka_unit_test(test_bad_time_index),
+        cmocka_unit_test(test_category_labels),  cmocka_unit_test(test_bad_names),        cmocka_unit_test(test_bad_time_index),
         cmocka_unit_test(test_bad_args),         cmocka_unit_test(test_bad_network_input),
         cmocka_unit_test(test_log_callback),     cmocka_unit_test(test_threads_zero_length),
         cmocka_unit_test(test_threads_error_names_series),

@@ -137,6 +137,46 @@ static void test_info(void **state) {
     free(out), free(err);
     expect_error("info /nonexistent/model.safetensors", 1, "/nonexistent/model.safetensors");
     expect_error("info weights/goldens/group_softplus/fixture.safetensors", 1, "not a tft weights file");
+    expect_error("info README.md", 1, "README.md: not a safetensors file: it starts with the text \"# tft: n\"");
+    expect_error("info " MODEL " --bogus", 2, "unknown option '--bogus'");
+}
+
+// Each categorical's labels with the index they encode to (what a v2 client puts in encoder_cat):
+// the first few by default, every one with --all-labels; the add_nan rule; a lagged column points
+// to its variable's labels.
+static void test_info_labels(void **state) {
+    (void)state;
+    char *out, *err;
+    assert_int_equal(run("info " MODEL, &out, &err), 0);
+    assert_non_null(strstr(out, "  [0] series: 13 labels (a label the model never saw is encoded as 0, \"nan\")\n"
+                                "    \"nan\"=0, \"s00\"=1, \"s01\"=2, \"s02\"=3, \"s03\"=4, \"s04\"=5, ... (7 more; "
+                                "--all-labels lists them)\n"));
+    assert_non_null(strstr(out, "  [1] region: 3 labels (a label the model never saw is refused)\n"
+                                "    \"east\"=0, \"north\"=1, \"south\"=2\n"));
+    assert_null(strstr(out, "\"s11\"=12"));
+    free(out), free(err);
+    assert_int_equal(run("info --all-labels " MODEL, &out, &err), 0);
+    assert_non_null(strstr(out, "\"s08\"=9,\n    \"s09\"=10, \"s10\"=11, \"s11\"=12\n"));
+    assert_null(strstr(out, "more; --all-labels"));
+    free(out), free(err);
+    assert_int_equal(run("info weights/goldens/lags/model.safetensors", &out, &err), 0);
+    assert_non_null(strstr(out, "  [2] dow_lagged_by_1: 7 labels, those of [1] dow\n"));
+    free(out), free(err);
+}
+
+// A model with lags needs min_encoder_length + max_lag history rows, and max_encoder_length +
+// max_lag for the full encoder (the lagged variables read rows before the encoder window).
+static void test_info_lags(void **state) {
+    (void)state;
+    char *out, *err;
+    assert_int_equal(run("info weights/goldens/lags/model.safetensors", &out, &err), 0);
+    assert_non_null(strstr(out, "history          24 steps used by the encoder (at least 15 rows required: "
+                                "min_encoder_length 8 + max_lag 7)\n"));
+    assert_non_null(strstr(out, "31 history rows give the full encoder of 24 steps"));
+    free(out), free(err);
+    assert_int_equal(run("info " MODEL, &out, &err), 0); // no lags: the plain line
+    assert_non_null(strstr(out, "history          24 steps used (at least 6 required)\n"));
+    free(out), free(err);
 }
 
 static void test_predict_formats(void **state) {
@@ -252,7 +292,8 @@ static void test_predict_json_invalid_utf8_path(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help),           cmocka_unit_test(test_usage_errors),
-        cmocka_unit_test(test_info),           cmocka_unit_test(test_predict_formats),
+        cmocka_unit_test(test_info),           cmocka_unit_test(test_info_labels), cmocka_unit_test(test_info_lags),
+        cmocka_unit_test(test_predict_formats),
         cmocka_unit_test(test_predict_bad_requests), cmocka_unit_test(test_predict_request_size_cap),
         cmocka_unit_test(test_predict_json_invalid_utf8_path),
     };

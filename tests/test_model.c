@@ -17,6 +17,7 @@
 
 #define MINIMAL "weights/goldens/identity_minimal/model.safetensors"
 #define RICH "weights/goldens/group_softplus/model.safetensors"
+#define ENCODER_NORM "weights/goldens/lags/model.safetensors" // an EncoderNormalizer scaler on a covariate
 
 // ---- a tiny safetensors writer ---------------------------------------------------------------
 typedef struct buf {
@@ -163,6 +164,35 @@ static void expect_config(const char *path, const char *from, const char *to, tf
     free(cfg);
 }
 
+// The config text `cfg` with the first `from` replaced by `to`: loads with status want (and a message
+// naming msg when it fails).
+static void expect_config_text(const char *path, const char *cfg, const char *from, const char *to, tft_status want,
+                               const char *msg) {
+    const char *at = strstr(cfg, from);
+    if (!at) fail_msg("config has no '%s'", from);
+    char *edited = malloc(strlen(cfg) + strlen(to) + 1);
+    memcpy(edited, cfg, (size_t)(at - cfg));
+    strcpy(edited + (at - cfg), to);
+    strcat(edited, at + strlen(from));
+    edit       e = {.config = edited, .nan_at = -1};
+    size_t     len;
+    uint8_t   *bytes = rebuild(path, &e, &len);
+    tft_model *m     = NULL;
+    tft_status st    = tft_model_load_memory(bytes, len, NULL, &m);
+    free(bytes), free(edited);
+    if (st != want) fail_msg("expected %s, got %s: %s", tft_status_str(want), tft_status_str(st), tft_last_error());
+    if (st != TFT_OK && !strstr(tft_last_error(), msg))
+        fail_msg("message '%s' does not mention '%s'", tft_last_error(), msg);
+    tft_model_free(m);
+}
+
+// The model's config with the first `from` replaced by `to` loads.
+static void expect_loads(const char *path, const char *from, const char *to) {
+    char *cfg = config_with(path, "", "");
+    expect_config_text(path, cfg, from, to, TFT_OK, NULL);
+    free(cfg);
+}
+
 // ---- cases -----------------------------------------------------------------------------------------
 static void test_rebuilt_file_loads(void **state) {
     (void)state;
@@ -248,6 +278,26 @@ static void test_preprocessing_tables(void **state) {
     expect_config(RICH, "\"lags\":{}", "\"lags\":{\"y\":[1]}", TFT_ERR_FORMAT,
                   "'y_lagged_by_1', which is not an input of the model");
     expect_config(RICH, "\"lags\":{}", "\"lags\":{\"y\":[0]}", TFT_ERR_FORMAT, "not a positive integer");
+    // EncoderNormalizer: method="robust" (its quantiles from method_kwargs) and max_length=[center rows,
+    // scale rows] load (weights/goldens/encoder_robust runs them); malformed forms are named
+    const char *robust = "\"type\":\"encoder\",\"transformation\":null,\"method\":\"robust\"";
+    const char *standard = "\"type\":\"encoder\",\"transformation\":null,\"method\":\"standard\"";
+    expect_loads(ENCODER_NORM, standard, robust);
+    expect_loads(ENCODER_NORM, "\"max_length\":null", "\"max_length\":[4,12]");
+    expect_config(ENCODER_NORM, "\"max_length\":null", "\"max_length\":[4]", TFT_ERR_FORMAT,
+                  "max_length has 1 integers, [center rows, scale rows] has 2");
+    expect_config(ENCODER_NORM, "\"max_length\":null", "\"max_length\":[0,12]", TFT_ERR_FORMAT,
+                  "max_length must be an integer or [center rows, scale rows], two integers in [1, 65536]");
+    expect_config(ENCODER_NORM, "\"max_length\":null", "\"max_length\":[4,12,3]", TFT_ERR_FORMAT,
+                  "two integers in [1,");
+    char *cfg = config_with(ENCODER_NORM, standard, robust); // robust's quantiles: center, lower, upper in [0, 1]
+    expect_config_text(ENCODER_NORM, cfg, "\"method_kwargs\":{}", "\"method_kwargs\":{\"upper\":0.9,\"lower\":0.1}",
+                       TFT_OK, NULL);
+    expect_config_text(ENCODER_NORM, cfg, "\"method_kwargs\":{}", "\"method_kwargs\":{\"upper\":1.5}", TFT_ERR_FORMAT,
+                       "method_kwargs.upper must be a number in [0, 1]");
+    expect_config_text(ENCODER_NORM, cfg, "\"method_kwargs\":{}", "\"method_kwargs\":{\"iqr\":0.5}",
+                       TFT_ERR_UNSUPPORTED, "method_kwargs.iqr is not a robust quantile (center, lower, upper)");
+    free(cfg);
 }
 
 // ---- caps on the config's sizes (weights/FORMAT.md "Limits") ------------------------------------
