@@ -3,7 +3,10 @@
 // non-finite value where the reference is finite. Plain C: the CUDA runtime is reached only
 // through cuda/ops_cuda.h's tft_cuda_* helpers, so this file builds with gcc in every config.
 // No device (or CUDA=0): one "test_cuda: SKIPPED: ..." line, then a cmocka test that skip()s,
-// exit status 0. It never passes vacuously: with a device every case must run.
+// exit status 77. It never passes vacuously: with a device every case must run.
+// Built twice: test_cuda against the CUDA runtime (nvcc objects, a real device), and test_cuda_simt
+// (-DTFT_SIMT) against the SIMT harness (tests/simt/: the same cuda/*.cu source compiled by g++ and
+// run on CPU fibers), which always has its one "device", so `make test` runs every case everywhere.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -418,7 +421,12 @@ int main(void) {
         cmocka_unit_test(test_elementwise), cmocka_unit_test(test_linear_norm), cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_attention),   cmocka_unit_test(test_lstm_layer),
     };
+#ifdef TFT_SIMT
+    return cmocka_run_group_tests_name("test_cuda_simt (the kernels' source on the SIMT harness, CPU)", tests, NULL,
+                                       NULL);
+#else
     return cmocka_run_group_tests_name("test_cuda", tests, NULL, NULL);
+#endif
 #else
     printf("test_cuda: SKIPPED: built without CUDA (make CUDA=1)\n");
     const struct CMUnitTest none[] = {cmocka_unit_test(test_skipped)};
