@@ -391,12 +391,16 @@ bool run_block(block_run *R) {
             break;
         }
     }
-    // Abandoned mid-kernel: give the stuck fibers a fresh TSan context (their shadow stacks hold
-    // frames that will never return).
+    // Abandoned mid-kernel: the stuck fibers still hand their accesses to the host (as a finished
+    // thread does; only TSan's notion of the current fiber switches, not the stack), then get a
+    // fresh TSan context (their shadow stacks hold frames that will never return).
     for (int i = 0; i < R->nthreads; i++) {
         fiber *f = R->f[i];
         if (f->state != F_DONE) {
 #ifdef SIMT_TSAN
+            __tsan_switch_to_fiber(f->tsan, __tsan_switch_to_fiber_no_sync);
+            __tsan_release(&R->tsan_done);
+            __tsan_switch_to_fiber(R->sched_tsan, __tsan_switch_to_fiber_no_sync);
             __tsan_destroy_fiber(f->tsan);
             f->tsan = __tsan_create_fiber(0);
 #endif
@@ -427,7 +431,6 @@ void run_grid(const char *name, dim3 grid, dim3 block, size_t smem, const std::f
 #endif
     block_run *outer = g_run;
     g_run            = &R;
-    tsan_release(&R.tsan_start);
     for (unsigned z = 0; z < grid.z; z++)
         for (unsigned y = 0; y < grid.y; y++)
             for (unsigned x = 0; x < grid.x; x++) {
@@ -440,18 +443,20 @@ void run_grid(const char *name, dim3 grid, dim3 block, size_t smem, const std::f
                     return;
                 }
                 memset(R.smem, 0xff, smem); // uninitialized shared memory reads as NaN / -1
+                // host -> this block's threads (the arguments, memory written before the launch, the
+                // shared-memory fill), and back before the host frees the shared memory
+                tsan_release(&R.tsan_start);
                 const bool ok = run_block(&R);
+                tsan_acquire(&R.tsan_done);
                 free(R.smem);
                 if (!ok) {
                     fprintf(stderr, "simt: %s block (%u,%u,%u) of (%u,%u,%u) x (%u,%u,%u): %s\n", name, x, y, z,
                             grid.x, grid.y, grid.z, block.x, block.y, block.z, R.msg);
                     g_async_error = cudaErrorLaunchFailure;
-                    tsan_acquire(&R.tsan_done);
-                    g_run = outer;
+                    g_run         = outer;
                     return;
                 }
             }
-    tsan_acquire(&R.tsan_done);
     g_run = outer;
 }
 
@@ -584,10 +589,6 @@ unsigned warp_ballot(unsigned mask, int pred) {
 }
 void warp_sync(unsigned mask) {
     warp_collective(K_SYNCWARP, mask, 0, 0, 0, 0);
-}
-unsigned active_lanes(void) {
-    fiber *f = self();
-    return f ? g_run->warp_live[f->warp] : 0u;
 }
 void *dynamic_shared(void) {
     return tls_regs ? tls_regs->dyn_smem : nullptr;

@@ -26,8 +26,9 @@
 // Under ThreadSanitizer each fiber is a TSan fiber (__tsan_create_fiber) switched to WITHOUT
 // synchronization, and barriers / warp collectives are release + acquire on per-barrier sync objects,
 // so TSan reports two threads of a block touching the same shared or global word with no barrier
-// between them (the CPU stand-in for compute-sanitizer racecheck), and two blocks of one launch
-// writing the same global word (blocks are unordered on the GPU).
+// between them (the CPU stand-in for compute-sanitizer racecheck). Blocks are ordered one after
+// another (the host owns each block's shared memory between them), so a race between two blocks
+// of one launch is NOT reported.
 //
 // Numerics (fp32): host libm computes expf/expm1f/tanhf/log1pf/sqrtf, IEEE-correct or within an ulp
 // or two, as the GPU's libdevice functions are; results may differ from the device in the last bit
@@ -147,7 +148,6 @@ int      block_barrier(int pred, int kind); // kind 0: plain, 1: count, 2: and, 
 uint64_t warp_shfl(unsigned mask, uint64_t bits, int b, int c, int mode);
 unsigned warp_ballot(unsigned mask, int pred);
 void     warp_sync(unsigned mask);
-unsigned active_lanes(void);
 enum { SHFL_UP = 0, SHFL_DOWN = 1, SHFL_BFLY = 2, SHFL_IDX = 3 };
 
 // Runs body once per CUDA thread of every block of grid on the stream (now, or recorded when the
@@ -213,11 +213,8 @@ inline int __any_sync(unsigned mask, int p) {
 inline int __all_sync(unsigned mask, int p) {
     return simt::warp_ballot(mask, !p) == 0;
 }
-// The lanes of the warp still running the kernel (the harness cannot know divergence: fibers of a
-// warp are not in lockstep).
-inline unsigned __activemask(void) {
-    return simt::active_lanes();
-}
+// No __activemask: the lanes of a warp run one after another here, never converged, so the set of
+// "active" lanes is not defined (a kernel using it does not compile against the harness).
 
 namespace simt {
 // The shfl.sync instruction's c operand: ((32 - width) << 8) | clamp, as the CUDA headers build it.
