@@ -117,8 +117,8 @@ extern "C" tft_status tft_cuda_add_ctx_elu(float *u, int ldu, const float *ctx, 
     if (R == 0 || H == 0)
         return TFT_OK;
     TFT_CU_ARG(u);
-    TFT_LAUNCH(add_ctx_elu_kernel, ew_blocks((size_t)R * H), kEwThreads, 0, TFT_CU_STREAM(stream))(u, ldu, ctx, ctx_group,
-                                                                                          R, H);
+    TFT_LAUNCH(add_ctx_elu_kernel, ew_blocks((size_t)R * H), kEwThreads, 0, TFT_CU_STREAM(stream))(
+        u, ldu, ctx, ctx_group, R, H);
     TFT_CU_LAUNCHED();
     return TFT_OK;
 }
@@ -138,7 +138,8 @@ extern "C" tft_status tft_cuda_lstm_cell(float *h, float *c, const float *gates,
     if (n == 0 || H == 0)
         return TFT_OK;
     TFT_CU_ARG(h && c && gates);
-    TFT_LAUNCH(lstm_cell_kernel, ew_blocks((size_t)n * H), kEwThreads, 0, TFT_CU_STREAM(stream))(h, c, NULL, gates, n, H);
+    TFT_LAUNCH(lstm_cell_kernel, ew_blocks((size_t)n * H), kEwThreads, 0, TFT_CU_STREAM(stream))(
+        h, c, NULL, gates, n, H);
     TFT_CU_LAUNCHED();
     return TFT_OK;
 }
@@ -160,7 +161,8 @@ extern "C" tft_status tft_cuda_vsn_combine(float *y, const float *outs, const fl
     if (R == 0 || H == 0)
         return TFT_OK;
     TFT_CU_ARG(y && (n == 0 || (outs && wts)));
-    TFT_LAUNCH(vsn_combine_kernel, ew_blocks((size_t)R * H), kEwThreads, 0, TFT_CU_STREAM(stream))(y, outs, wts, R, n, H);
+    TFT_LAUNCH(vsn_combine_kernel, ew_blocks((size_t)R * H), kEwThreads, 0, TFT_CU_STREAM(stream))(
+        y, outs, wts, R, n, H);
     TFT_CU_LAUNCHED();
     return TFT_OK;
 }

@@ -135,9 +135,9 @@ extern "C" tft_status tft_cuda_lstm_layer(float *oe, size_t oe_stride, float *od
                          H, smem, optin);
     if (smem > 48 * 1024)
         TFT_CU_CHECK(cudaFuncSetAttribute(lstm_layer_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    TFT_LAUNCH(lstm_layer_kernel, (unsigned)B, nthr, smem, TFT_CU_STREAM(stream))(oe, oe_stride, od, od_stride, h, c, xe,
-                                                                         xe_stride, xd, xd_stride, whe, bhe, whd, bhd,
-                                                                         erun, drun, patch, ph, pc, Te, Td, H);
+    TFT_LAUNCH(lstm_layer_kernel, (unsigned)B, nthr, smem, TFT_CU_STREAM(stream))(
+        oe, oe_stride, od, od_stride, h, c, xe, xe_stride, xd, xd_stride, whe, bhe, whd, bhd, erun, drun, patch, ph, pc,
+        Te, Td, H);
     TFT_CU_LAUNCHED();
     return TFT_OK;
 }

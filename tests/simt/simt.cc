@@ -114,8 +114,21 @@ struct block_run {
     char tsan_bar[2], tsan_warp[kMaxThreads / 32][2], tsan_start, tsan_done;
 };
 
-std::vector<fiber *> g_pool;
-block_run           *g_run = nullptr; // the block being run (one at a time, under g_lock)
+// The fibers, grown to the largest block seen, released at exit.
+struct fiber_pool {
+    std::vector<fiber *> v;
+    ~fiber_pool() {
+        for (fiber *f : v) {
+#ifdef SIMT_TSAN
+            __tsan_destroy_fiber(f->tsan);
+#endif
+            munmap(f->map, kStackBytes + (size_t)sysconf(_SC_PAGESIZE));
+            delete f;
+        }
+    }
+};
+fiber_pool g_pool;
+block_run *g_run = nullptr; // the block being run (one at a time, under g_lock)
 
 inline void tsan_release(void *a) {
 #ifdef SIMT_TSAN
@@ -241,6 +254,10 @@ int shfl_source(int lane, int b, int c, int mode) {
     return ok ? j : lane;
 }
 
+const char *coll_name(int kind) {
+    return kind == K_SHFL ? "shfl" : kind == K_BALLOT ? "vote" : kind == K_SYNCWARP ? "syncwarp" : "__syncthreads";
+}
+
 // Opens the collective of the lanes in mask m of warp w when all its live lanes have arrived:
 // checks they agree, computes every lane's result, releases them. Returns whether it opened (or
 // failed: then R->failed is set and nobody is released). caller: a lane of the collective.
@@ -255,9 +272,9 @@ bool try_open_warp(block_run *R, int w, unsigned m, fiber *caller) {
         if (need >> l & 1u) {
             fiber *g = lanes[l];
             if (g->ckind != kind || g->cmask != m) {
-                record_fail("warp %d: lanes disagree on the collective (lane %d: %s mask 0x%08x, lane %d: %s mask 0x%08x)",
-                            w, caller->lane, kind == K_SHFL ? "shfl" : kind == K_BALLOT ? "vote" : "syncwarp", m, l,
-                            g->ckind == K_SHFL ? "shfl" : g->ckind == K_BALLOT ? "vote" : "syncwarp", g->cmask);
+                record_fail("warp %d: lanes disagree on the collective (lane %d: %s mask 0x%08x, lane %d: %s mask "
+                            "0x%08x)",
+                            w, caller->lane, coll_name(kind), m, l, coll_name(g->ckind), g->cmask);
                 return true;
             }
             ballot |= (g->cval != 0 ? 1u : 0u) << l;
@@ -416,16 +433,16 @@ void run_grid(const char *name, dim3 grid, dim3 block, size_t smem, const std::f
     R.body = &body, R.name = name, R.grid = grid, R.block = block;
     R.nthreads = (int)(block.x * block.y * block.z);
     R.nwarps   = (R.nthreads + 31) / 32;
-    while ((int)g_pool.size() < R.nthreads) {
+    while ((int)g_pool.v.size() < R.nthreads) {
         fiber *f = new_fiber();
         if (!f) {
             fprintf(stderr, "simt: %s: cannot map fiber stacks\n", name);
             g_async_error = cudaErrorLaunchFailure;
             return;
         }
-        g_pool.push_back(f);
+        g_pool.v.push_back(f);
     }
-    R.f = g_pool.data();
+    R.f = g_pool.v.data();
 #ifdef SIMT_TSAN
     R.sched_tsan = __tsan_get_current_fiber();
 #endif
@@ -659,7 +676,8 @@ const char *cudaGetErrorString(cudaError_t e) {
     case cudaErrorLaunchFailure: return "unspecified launch failure";
     case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
     case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
-    case cudaErrorStreamCaptureWrongThread: return "attempt to terminate a thread-local capture sequence from another thread";
+    case cudaErrorStreamCaptureWrongThread:
+        return "attempt to terminate a thread-local capture sequence from another thread";
     }
     return "unknown error";
 }
