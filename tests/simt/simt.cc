@@ -1,8 +1,11 @@
 // simt.cc: the SIMT harness's engine (see simt.h): fibers and barriers, the runtime calls, streams,
 // events, graph capture and the cuBLAS GEMM on the CPU.
 //
-// Fibers: one ucontext per CUDA thread of a block, each with its own mmap'd stack (a PROT_NONE
-// guard page below it), pooled and reused across blocks and launches. The launching host thread is
+// Fibers: one per CUDA thread of a block, each with its own mmap'd stack (a PROT_NONE guard page
+// below it), pooled and reused across blocks and launches. On x86-64 a fiber switch is a few
+// instructions (simt_switch below: callee-saved registers, MXCSR and the x87 control word, the
+// stack pointer); elsewhere it is ucontext's swapcontext, which also saves the signal mask with a
+// system call (~20x slower). The launching host thread is
 // the scheduler: it resumes every runnable fiber in thread order; a fiber runs until it waits at a
 // barrier / warp collective (then it yields back) or returns from the kernel. A pass over the block
 // that resumes nobody while some fiber still waits is a deadlock (e.g. __syncthreads inside a
@@ -33,6 +36,54 @@
 #include <ucontext.h>
 #include <unistd.h>
 #include <vector>
+
+#if defined(__x86_64__)
+#define SIMT_ASM_SWITCH 1
+// simt_switch(save, next): saves the callee-saved state on this stack, stores the stack pointer in
+// *save, continues on the stack `next` (one saved by simt_switch, or one armed by arm_stack).
+// simt_fiber_start: where an armed stack first returns to; the fiber is in %r12.
+extern "C" void simt_switch(void **save, void *next);
+extern "C" void simt_fiber_start(void);
+extern "C" __attribute__((visibility("hidden"))) void simt_fiber_main(void *f);
+asm(R"(
+    .text
+    .globl simt_switch
+    .hidden simt_switch
+    .type simt_switch, @function
+simt_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size simt_switch, .-simt_switch
+
+    .globl simt_fiber_start
+    .hidden simt_fiber_start
+    .type simt_fiber_start, @function
+simt_fiber_start:
+    movq %r12, %rdi
+    call simt_fiber_main
+    ud2
+    .size simt_fiber_start, .-simt_fiber_start
+)");
+#endif
 
 #include "cublas_v2.h"
 
@@ -75,7 +126,11 @@ enum coll_kind { K_NONE, K_BAR, K_SHFL, K_BALLOT, K_SYNCWARP };
 
 struct fiber {
     simt::thread_regs regs; // first member: tls_regs points at it, self() casts back
-    ucontext_t        uc;
+#ifdef SIMT_ASM_SWITCH
+    void *sp = nullptr; // the saved stack pointer while it does not run
+#else
+    ucontext_t uc;
+#endif
     char             *map = nullptr, *stack = nullptr;
     void             *tsan       = nullptr;
     void             *asan_fake  = nullptr;
@@ -103,7 +158,11 @@ struct block_run {
     unsigned                     warp_live[kMaxThreads / 32], warp_arrived[kMaxThreads / 32];
     unsigned                     warp_gen[kMaxThreads / 32];
     fiber                      **f = nullptr;
-    ucontext_t                   sched_uc;
+#ifdef SIMT_ASM_SWITCH
+    void *sched_sp = nullptr;
+#else
+    ucontext_t sched_uc;
+#endif
     const void                  *host_bottom = nullptr;
     size_t                       host_size   = 0;
     void                        *sched_tsan  = nullptr;
@@ -157,7 +216,9 @@ fiber *new_fiber() {
     mprotect(m, (size_t)pg, PROT_NONE); // stack overflow faults instead of corrupting the neighbour
     f->map   = (char *)m;
     f->stack = (char *)m + pg;
+#ifndef SIMT_ASM_SWITCH
     getcontext(&f->uc); // once: makecontext re-arms it for every block
+#endif
 #ifdef SIMT_TSAN
     f->tsan = __tsan_create_fiber(0);
 #endif
@@ -177,7 +238,11 @@ void to_sched(fiber *f, bool final) {
 #ifdef SIMT_TSAN
     __tsan_switch_to_fiber(R->sched_tsan, __tsan_switch_to_fiber_no_sync);
 #endif
+#ifdef SIMT_ASM_SWITCH
+    simt_switch(&f->sp, R->sched_sp);
+#else
     swapcontext(&f->uc, &R->sched_uc);
+#endif
 #ifdef SIMT_ASAN
     __sanitizer_finish_switch_fiber(f->asan_fake, &R->host_bottom, &R->host_size);
 #endif
@@ -193,7 +258,11 @@ void to_fiber(block_run *R, fiber *f) {
 #ifdef SIMT_TSAN
     __tsan_switch_to_fiber(f->tsan, __tsan_switch_to_fiber_no_sync);
 #endif
+#ifdef SIMT_ASM_SWITCH
+    simt_switch(&R->sched_sp, f->sp);
+#else
     swapcontext(&R->sched_uc, &f->uc);
+#endif
 #ifdef SIMT_ASAN
     __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
 #endif
@@ -343,8 +412,7 @@ void thread_exit(block_run *R, fiber *f) {
         }
 }
 
-void fiber_main(unsigned hi, unsigned lo) {
-    fiber     *f = reinterpret_cast<fiber *>(((uintptr_t)hi << 32) | (uintptr_t)lo);
+void fiber_body(fiber *f) {
     block_run *R = g_run;
 #ifdef SIMT_ASAN
     __sanitizer_finish_switch_fiber(nullptr, &R->host_bottom, &R->host_size);
@@ -357,6 +425,36 @@ void fiber_main(unsigned hi, unsigned lo) {
     to_sched(f, true);
     abort(); // a finished fiber is never resumed
 }
+
+#ifdef SIMT_ASM_SWITCH
+// Arms f to start in fiber_body at its next resume: the frame simt_switch pops, from the stack
+// top down: [pad][simt_fiber_start][rbp = 0: the end of the frame chain][rbx][r12 = f][r13]
+// [r14][r15][MXCSR 0x1F80, x87 control word 0x037F: the defaults], so that simt_fiber_start runs
+// with %rsp 16-byte aligned, as a call needs.
+void arm_stack(fiber *f) {
+    uint64_t *top = reinterpret_cast<uint64_t *>(f->stack + kStackBytes);
+    top[-1]       = 0;
+    top[-2]       = 0;
+    top[-3]       = (uint64_t)(uintptr_t)&simt_fiber_start;
+    top[-4]       = 0;                     // rbp
+    top[-5]       = 0;                     // rbx
+    top[-6]       = (uint64_t)(uintptr_t)f; // r12
+    top[-7] = top[-8] = top[-9] = 0;        // r13, r14, r15
+    top[-10]      = 0x1F80ull | 0x037Full << 32;
+    f->sp         = &top[-10];
+}
+#else
+void fiber_main_uc(unsigned hi, unsigned lo) {
+    fiber_body(reinterpret_cast<fiber *>(((uintptr_t)hi << 32) | (uintptr_t)lo));
+}
+void arm_stack(fiber *f) {
+    f->uc.uc_stack.ss_sp   = f->stack;
+    f->uc.uc_stack.ss_size = kStackBytes;
+    f->uc.uc_link          = nullptr;
+    const uintptr_t p      = (uintptr_t)f;
+    makecontext(&f->uc, (void (*)())fiber_main_uc, 2, (unsigned)(p >> 32), (unsigned)(p & 0xffffffffu));
+}
+#endif
 
 // Runs one block to completion (or failure). Returns false on failure (R->msg says why).
 bool run_block(block_run *R) {
@@ -376,11 +474,7 @@ bool run_block(block_run *R) {
         f->regs.dyn_smem   = R->smem;
         f->linear = i, f->lane = i % 32, f->warp = i / 32;
         f->state = F_RUN, f->ckind = K_NONE;
-        f->uc.uc_stack.ss_sp   = f->stack;
-        f->uc.uc_stack.ss_size = kStackBytes;
-        f->uc.uc_link          = nullptr;
-        const uintptr_t p      = (uintptr_t)f;
-        makecontext(&f->uc, (void (*)())fiber_main, 2, (unsigned)(p >> 32), (unsigned)(p & 0xffffffffu));
+        arm_stack(f);
     }
     for (;;) {
         bool resumed = false, all_done = true;
@@ -481,6 +575,12 @@ void run_grid(const char *name, dim3 grid, dim3 block, size_t smem, const std::f
 typedef std::function<void()> stream_op;
 } // namespace
 
+#ifdef SIMT_ASM_SWITCH
+extern "C" void simt_fiber_main(void *f) {
+    fiber_body(static_cast<fiber *>(f));
+}
+#endif
+
 struct simt_stream {
     unsigned               flags     = 0;
     bool                   capturing = false, invalidated = false;
@@ -533,6 +633,24 @@ bool any_capturing() {
         if (s->capturing)
             return true;
     return false;
+}
+
+// Handles (streams, events, graphs) live in a registry, so a stale or foreign one is an error.
+template <class T> cudaError_t handle_new(std::set<T *> &reg, T **out, unsigned flags) {
+    std::lock_guard<std::recursive_mutex> lk(g_lock);
+    if (!out)
+        return cudaErrorInvalidValue;
+    *out          = new T();
+    (*out)->flags = flags;
+    reg.insert(*out);
+    return cudaSuccess;
+}
+template <class T> cudaError_t handle_delete(std::set<T *> &reg, T *h, cudaError_t unknown) {
+    std::lock_guard<std::recursive_mutex> lk(g_lock);
+    if (!h || !reg.erase(h))
+        return unknown;
+    delete h;
+    return cudaSuccess;
 }
 
 double now_ms() {
@@ -834,20 +952,10 @@ cudaError_t cudaStreamCreate(cudaStream_t *s) {
     return cudaStreamCreateWithFlags(s, cudaStreamDefault);
 }
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags) {
-    std::lock_guard<std::recursive_mutex> lk(g_lock);
-    if (!s)
-        return cudaErrorInvalidValue;
-    *s          = new simt_stream();
-    (*s)->flags = flags;
-    g_streams.insert(*s);
-    return cudaSuccess;
+    return handle_new(g_streams, s, flags);
 }
 cudaError_t cudaStreamDestroy(cudaStream_t s) {
-    std::lock_guard<std::recursive_mutex> lk(g_lock);
-    if (!s || !g_streams.erase(s))
-        return cudaErrorInvalidResourceHandle;
-    delete s;
-    return cudaSuccess;
+    return handle_delete(g_streams, s, cudaErrorInvalidResourceHandle);
 }
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
     std::lock_guard<std::recursive_mutex> lk(g_lock);
@@ -869,20 +977,10 @@ cudaError_t cudaEventCreate(cudaEvent_t *e) {
     return cudaEventCreateWithFlags(e, cudaEventDefault);
 }
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned flags) {
-    std::lock_guard<std::recursive_mutex> lk(g_lock);
-    if (!e)
-        return cudaErrorInvalidValue;
-    *e          = new simt_event();
-    (*e)->flags = flags;
-    g_events.insert(*e);
-    return cudaSuccess;
+    return handle_new(g_events, e, flags);
 }
 cudaError_t cudaEventDestroy(cudaEvent_t e) {
-    std::lock_guard<std::recursive_mutex> lk(g_lock);
-    if (!e || !g_events.erase(e))
-        return cudaErrorInvalidResourceHandle;
-    delete e;
-    return cudaSuccess;
+    return handle_delete(g_events, e, cudaErrorInvalidResourceHandle);
 }
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
     std::lock_guard<std::recursive_mutex> lk(g_lock);
@@ -973,18 +1071,10 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s) {
     });
 }
 cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
-    std::lock_guard<std::recursive_mutex> lk(g_lock);
-    if (!exec || !g_execs.erase(exec))
-        return cudaErrorInvalidValue;
-    delete exec;
-    return cudaSuccess;
+    return handle_delete(g_execs, exec, cudaErrorInvalidValue);
 }
 cudaError_t cudaGraphDestroy(cudaGraph_t g) {
-    std::lock_guard<std::recursive_mutex> lk(g_lock);
-    if (!g || !g_graphs.erase(g))
-        return cudaErrorInvalidValue;
-    delete g;
-    return cudaSuccess;
+    return handle_delete(g_graphs, g, cudaErrorInvalidValue);
 }
 
 // ---- cuBLAS -----------------------------------------------------------------------------------

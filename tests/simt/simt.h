@@ -284,25 +284,25 @@ inline float __fdividef(float a, float b) {
 inline float rsqrtf(float a) {
     return 1.0f / sqrtf(a);
 }
+namespace simt {
+template <class To, class From> inline To bit_cast(From f) {
+    static_assert(sizeof(To) == sizeof(From), "bit_cast: same size");
+    To t;
+    memcpy(&t, &f, sizeof t);
+    return t;
+}
+} // namespace simt
 inline int __float_as_int(float f) {
-    int i;
-    memcpy(&i, &f, 4);
-    return i;
+    return simt::bit_cast<int>(f);
 }
 inline float __int_as_float(int i) {
-    float f;
-    memcpy(&f, &i, 4);
-    return f;
+    return simt::bit_cast<float>(i);
 }
 inline unsigned __float_as_uint(float f) {
-    unsigned u;
-    memcpy(&u, &f, 4);
-    return u;
+    return simt::bit_cast<unsigned>(f);
 }
 inline float __uint_as_float(unsigned u) {
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
+    return simt::bit_cast<float>(u);
 }
 inline int __popc(unsigned x) {
     return __builtin_popcount(x);

@@ -7,7 +7,8 @@
 // disagree, a shuffle from outside the mask), graph capture and replay, memory checks, the cuBLAS
 // GEMM. Under TSan (make SAN=thread test) it also runs a kernel with a missing __syncthreads and a
 // missing __syncwarp in a child process and requires TSan to report both races, and their fixed
-// twins to report none.
+// twins to report none; under ASan (make SAN=1 test), a write one past the dynamic shared memory
+// must be reported.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -436,12 +437,33 @@ static int run_race_kernel(int kind) {
     return e == cudaSuccess ? 0 : 3;
 }
 
-#if defined(__SANITIZE_THREAD__)
-// Runs this binary with --race KIND; returns how many TSan data-race reports naming race_kernel
-// its stderr holds.
-static int race_reports(int kind) {
-    char path[] = "/tmp/tft_simt_race_XXXXXX";
-    const int fd = mkstemp(path);
+// Shared memory one past its end: sm has blockDim.x ints, thread 0 also writes sm[blockDim.x].
+static __global__ void overflow_kernel(int *out) {
+    TFT_DYNAMIC_SHARED(int, sm);
+    const int t = (int)threadIdx.x;
+    sm[t]       = t;
+    if (t == 0)
+        sm[blockDim.x] = -1;
+    __syncthreads();
+    out[t] = sm[t];
+}
+
+static int run_overflow_kernel(void) {
+    int *d = nullptr;
+    if (cudaMalloc(&d, 32 * sizeof(int)) != cudaSuccess)
+        return 2;
+    TFT_LAUNCH(overflow_kernel, 1, 32, 32 * sizeof(int), (cudaStream_t)0)(d);
+    const cudaError_t e = cudaDeviceSynchronize();
+    cudaFree(d);
+    return e == cudaSuccess ? 0 : 3;
+}
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+// Runs this binary as `test_simt MODE KIND` with the sanitizer's report going to a file; returns
+// the child's exit status and counts the lines holding `report` and those naming `kernel`.
+static int child_run(const char *mode, int kind, const char *report, const char *kernel, int *reports, int *named) {
+    char      path[] = "/tmp/tft_simt_child_XXXXXX";
+    const int fd     = mkstemp(path);
     assert_true(fd >= 0);
     const pid_t pid = fork();
     assert_true(pid >= 0);
@@ -450,7 +472,8 @@ static int race_reports(int kind) {
         char k[8];
         snprintf(k, sizeof k, "%d", kind);
         setenv("TSAN_OPTIONS", "halt_on_error=0:exitcode=66", 1);
-        execl("/proc/self/exe", "test_simt", "--race", k, (char *)nullptr);
+        setenv("ASAN_OPTIONS", "abort_on_error=0:exitcode=67:detect_leaks=0", 1);
+        execl("/proc/self/exe", "test_simt", mode, k, (char *)nullptr);
         _exit(127);
     }
     int status = 0;
@@ -458,17 +481,25 @@ static int race_reports(int kind) {
     FILE *f = fdopen(fd, "r");
     rewind(f);
     char line[512];
-    int  races = 0, in_kernel = 0;
+    *reports = *named = 0;
     while (fgets(line, sizeof line, f)) {
-        races += strstr(line, "WARNING: ThreadSanitizer: data race") != nullptr;
-        in_kernel += strstr(line, "race_kernel") != nullptr;
+        *reports += strstr(line, report) != nullptr;
+        *named += strstr(line, kernel) != nullptr;
     }
     fclose(f);
     unlink(path);
     assert_true(WIFEXITED(status));
-    const int rc = WEXITSTATUS(status);
-    assert_true(races ? rc == 66 : rc == 0);
-    return races && in_kernel ? races : (races ? -1 : 0);
+    return WEXITSTATUS(status);
+}
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+// How many TSan data-race reports naming race_kernel the race kernel of this kind produces.
+static int race_reports(int kind) {
+    int       races = 0, named = 0;
+    const int rc    = child_run("--race", kind, "WARNING: ThreadSanitizer: data race", "race_kernel", &races, &named);
+    assert_int_equal(rc, races ? 66 : 0);
+    return races && named ? races : (races ? -1 : 0);
 }
 #endif
 
@@ -486,15 +517,31 @@ static void test_tsan_sees_races(void **state) {
 #endif
 }
 
+static void test_asan_sees_shared_overflow(void **state) {
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    int       reports = 0, named = 0;
+    const int rc = child_run("--overflow", 0, "ERROR: AddressSanitizer: heap-buffer-overflow", "overflow_kernel",
+                             &reports, &named);
+    assert_int_equal(rc, 67);
+    assert_int_equal(reports, 1);
+    assert_true(named > 0);
+#else
+    skip(); // without ASan the stray write lands in the heap unnoticed
+#endif
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--race") == 0) // the child of test_tsan_sees_races
         return run_race_kernel(atoi(argv[2]));
+    if (argc == 3 && strcmp(argv[1], "--overflow") == 0) // the child of test_asan_sees_shared_overflow
+        return run_overflow_kernel();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shuffles),        cmocka_unit_test(test_votes_exited),
         cmocka_unit_test(test_barrier_and_dynamic_shared), cmocka_unit_test(test_indices_atomics_config),
         cmocka_unit_test(test_kernel_failures), cmocka_unit_test(test_graph_capture),
         cmocka_unit_test(test_memory_checks),   cmocka_unit_test(test_cublas),
-        cmocka_unit_test(test_tsan_sees_races),
+        cmocka_unit_test(test_tsan_sees_races), cmocka_unit_test(test_asan_sees_shared_overflow),
     };
     return cmocka_run_group_tests_name("test_simt (the SIMT harness itself)", tests, NULL, NULL);
 }
