@@ -90,7 +90,8 @@ FUZZ    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c
 SIMT_CXXFLAGS = -std=c++17 -D_GNU_SOURCE -Itests/simt -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
                 -Wno-unknown-pragmas -ffp-contract=off $(OPT) -g -MMD -MP \
                 $(filter -fsanitize=% -fno-sanitize-recover=% -fno-omit-frame-pointer,$(TFT_CFLAGS))
-SIMT_ENGINE_CXXFLAGS = $(if $(filter thread,$(SAN)),$(filter-out -fsanitize=thread,$(SIMT_CXXFLAGS)) -DSIMT_TSAN,$(SIMT_CXXFLAGS))
+SIMT_ENGINE_CXXFLAGS = $(if $(filter thread,$(SAN)),$(filter-out -fsanitize=thread,$(SIMT_CXXFLAGS)) -DSIMT_TSAN,\
+                         $(SIMT_CXXFLAGS))
 SIMT_KERNEL_OBJ := $(patsubst cuda/%.cu,$(BUILD)/simt/cuda/%.o,$(wildcard cuda/*.cu))
 SIMT_OBJ        := $(SIMT_KERNEL_OBJ) $(BUILD)/simt/simt.o
 # the library's C objects only (in CUDA=1 the nvcc objects would define the tft_cuda_* twice)

@@ -17,12 +17,17 @@
 //     kernel's parameter types at the call site exactly as a function call (NULL stays a pointer);
 //   - the runtime calls used (simt.cc) and cuBLAS's Sgemm / SgemmStridedBatched (a CPU GEMM).
 //
-// Execution model (simt.cc): every CUDA thread of a block is a fiber (ucontext) with its own stack,
-// run on the launching host thread; a fiber runs until it reaches a barrier or a warp collective,
-// then the next one runs; a barrier opens when every participant has arrived. That is exact for
-// barrier-synchronized code: any result that depends on the interleaving between barriers is a race
-// on the GPU too. Blocks of a grid run one after another; launches are synchronous (every stream op
-// has completed when the call returns) and serialized process-wide.
+// Execution model (simt.cc): every CUDA thread of a block is a fiber with its own stack, run on the
+// launching host thread; fibers run in thread-index order, each until it reaches a barrier or a warp
+// collective (or returns), and a barrier opens when every participant still running has arrived.
+// That is exact for barrier-synchronized code: any result that depends on the interleaving between
+// barriers is a race on the GPU too. Runs are deterministic. Blocks of a grid run one after
+// another; launches are synchronous (every stream op has completed when the call returns) and
+// serialized process-wide. Kernel bugs the harness finds itself (a deadlock, lanes that disagree on
+// a collective, a shuffle from a lane outside the mask) fail the launch: a message on stderr and
+// cudaErrorLaunchFailure from the next synchronizing call. Bad launch configurations (block size,
+// grid size, dynamic shared memory above 48 KiB without cudaFuncSetAttribute) are refused as the
+// driver refuses them. Fresh device memory is filled with 0xFF bytes too (cudaMalloc does not zero).
 // Under ThreadSanitizer each fiber is a TSan fiber (__tsan_create_fiber) switched to WITHOUT
 // synchronization, and barriers / warp collectives are release + acquire on per-barrier sync objects,
 // so TSan reports two threads of a block touching the same shared or global word with no barrier
@@ -30,19 +35,20 @@
 // another (the host owns each block's shared memory between them), so a race between two blocks
 // of one launch is NOT reported.
 //
-// Numerics (fp32): host libm computes expf/expm1f/tanhf/log1pf/sqrtf, IEEE-correct or within an ulp
-// or two, as the GPU's libdevice functions are; results may differ from the device in the last bit
-// (tests compare with NMSE, never bitwise). fmaf, __fmaf_rn, __fadd_rn, __fmul_rn, __fdiv_rn,
+// Numerics (fp32): the host's libm computes expf/expm1f/tanhf/log1pf (glibc: within an ulp) where
+// the device uses libdevice's (within 1-2 ulp), sqrtf and IEEE division are exact on both; results
+// may differ from the device in the last bits (tests compare with NMSE, never bitwise). fmaf, __fmaf_rn, __fadd_rn, __fmul_rn, __fdiv_rn,
 // __fsqrt_rn, __frcp_rn, __saturatef are IEEE-exact on both. Approximate on the GPU (the SFU), exact
 // here: __expf, __logf, __powf, __fdividef, rsqrtf. nvcc contracts an unmarked a*b+c into an
 // FMA by default (-fmad=true); the harness builds with -ffp-contract=off, so such sites round twice
 // here and once on the device (the kernels use __fmul_rn / __fadd_rn where the CPU ops round twice).
 //
 // What it cannot show: speed, occupancy, coalescing, bank conflicts, register spills, the real
-// warp scheduling (lanes of a warp here run one after another between collectives, never in
-// lockstep: code that relies on implicit warp-synchronous execution without __syncwarp is not
-// modelled), __launch_bounds__ limits, races on global memory between kernels on different streams
-// (every launch completes before the next), and device-specific rounding of the libdevice functions.
+// warp scheduling (lanes of a warp run one after another between collectives, never in lockstep:
+// code that relies on implicit warp-synchronous execution without __syncwarp reads whatever the
+// fiber order gives; TSan reports it as a race), __launch_bounds__ limits, races between blocks,
+// between kernels on different streams (every launch completes before the next) or through the
+// GPU's weaker memory model, and device-specific rounding of the libdevice functions.
 #ifndef TFT_SIMT_H
 #define TFT_SIMT_H
 #include <math.h>
