@@ -227,6 +227,7 @@ static void test_kernel_failures(void **state) {
     (void)state;
     int *d = nullptr;
     CK(cudaMalloc(&d, sizeof(int) * 64));
+    fprintf(stderr, "test_simt: the 4 \"simt: bad_kernel\" lines below are expected (kernels it must refuse)\n");
     for (int kind = 0; kind < 3; kind++) {
         TFT_LAUNCH(bad_kernel, 2, kind == 2 ? 16 : 64, 0, (cudaStream_t)0)(d, kind);
         assert_int_equal(cudaPeekAtLastError(), cudaErrorLaunchFailure); // launched, then failed
