@@ -87,6 +87,37 @@ TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
 FUZZ    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
+# SIMT harness (tests/simt/): the cuda/*.cu kernels compiled as C++ by g++ against a test-only
+# CUDA facade and run on CPU fibers, so `make test` (plain, SAN=1, SAN=thread) runs the kernels' own
+# source against the CPU _refs without a GPU, in every CUDA= configuration. Under TSan the harness
+# engine (simt.cc) is built uninstrumented with -DSIMT_TSAN (it drives TSan's fiber API) while the
+# kernels are instrumented. test_cuda_simt is tests/test_cuda.c built against the harness.
+SIMT_CXXFLAGS = -std=c++17 -D_GNU_SOURCE -Itests/simt -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+                -Wno-unknown-pragmas -ffp-contract=off $(OPT) -g -MMD -MP \
+                $(filter -fsanitize=% -fno-sanitize-recover=% -fno-omit-frame-pointer,$(TFT_CFLAGS))
+SIMT_ENGINE_CXXFLAGS = $(if $(filter thread,$(SAN)),$(filter-out -fsanitize=thread,$(SIMT_CXXFLAGS)) -DSIMT_TSAN,\
+                         $(SIMT_CXXFLAGS))
+SIMT_KERNEL_OBJ := $(patsubst cuda/%.cu,$(BUILD)/simt/cuda/%.o,$(wildcard cuda/*.cu))
+SIMT_OBJ        := $(SIMT_KERNEL_OBJ) $(BUILD)/simt/simt.o
+# the library's C objects only (in CUDA=1 the nvcc objects would define the tft_cuda_* twice)
+SIMT_LIB_OBJ    := $(filter-out %.cu.o,$(LIB_OBJ))
+SIMT_TEST_CFLAGS = $(filter-out -DTFT_USE_CUDA -I$(CUDA_HOME)/include,$(TFT_CFLAGS)) -DTFT_USE_CUDA -DTFT_SIMT
+TESTS += $(BUILD)/tests/test_simt $(BUILD)/tests/test_cuda_simt
+
+$(BUILD)/simt/cuda/%.o: cuda/%.cu
+	$(call say,CXX,$<)mkdir -p $(@D) && $(CXX) -x c++ $(SIMT_CXXFLAGS) -c $< -o $@
+$(BUILD)/simt/simt.o: tests/simt/simt.cc
+	$(call say,CXX,$<)mkdir -p $(@D) && $(CXX) $(SIMT_ENGINE_CXXFLAGS) -c $< -o $@
+$(BUILD)/simt/test_simt.o: tests/simt/test_simt.cu
+	$(call say,CXX,$<)mkdir -p $(@D) && $(CXX) -x c++ $(SIMT_CXXFLAGS) $(CMOCKA_CFLAGS) -c $< -o $@
+$(BUILD)/simt/test_cuda.o: tests/test_cuda.c
+	$(call say,CC,$<)mkdir -p $(@D) && $(CC) $(SIMT_TEST_CFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) -c $< -o $@
+$(BUILD)/tests/test_simt: $(BUILD)/simt/test_simt.o $(BUILD)/simt/simt.o $(SIMT_LIB_OBJ)
+	$(call say,LINK,$@)mkdir -p $(@D) && $(CXX) -o $@ $^ $(CMOCKA_LIBS) $(LDFLAGS) $(SAN_LDFLAGS) -lpthread -lm
+$(BUILD)/tests/test_cuda_simt: $(BUILD)/simt/test_cuda.o $(SIMT_OBJ) $(SIMT_LIB_OBJ)
+	$(call say,LINK,$@)mkdir -p $(@D) && $(CXX) -o $@ $^ $(CMOCKA_LIBS) $(LDFLAGS) $(SAN_LDFLAGS) -lpthread -lm
+-include $(SIMT_OBJ:.o=.d) $(BUILD)/simt/test_simt.d $(BUILD)/simt/test_cuda.d
+
 ifndef V
   say = @printf '  %-6s %s\n' $(1) $(2);
 endif
