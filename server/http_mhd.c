@@ -59,7 +59,6 @@
 // at most max_connections entries (MHD runs one request per connection at a time). In steady state,
 // requests under HTTP_KEEP_BYTES cost no allocation on our side (MHD allocates its response object).
 #include "http.h"
-#include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -110,7 +109,7 @@ struct http_req {
 
 // One per connection, from MHD's connection notifications. phase/since/body_bytes are written by
 // the connection's I/O thread and read by the reaper, both under http_server.cmu.
-typedef enum { CP_HEAD, CP_BODY, CP_BUSY } conn_phase;
+typedef enum { CP_HEAD, CP_BODY, CP_BUSY, CP_SEND } conn_phase; // SEND: the answer is queued
 typedef struct conn_track {
     struct conn_track *prev, *next;
     int                fd;
@@ -239,6 +238,8 @@ void *http_scratch(http_req *r, int slot, size_t bytes) {
 
 // ---- replies -------------------------------------------------------------------------------------
 
+static void track_set(http_req *r, conn_phase p);
+
 void http_reply(http_req *r, int status, const char *content_type, const char *body, size_t len) {
     r->status = status;
     r->ctype  = content_type;
@@ -289,8 +290,9 @@ static enum MHD_Result queue(http_req *r) {
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp); // MHD holds its own reference until the response is sent
     atomic_store_explicit(&r->state, RS_QUEUED, memory_order_relaxed);
+    if (ret == MHD_YES) track_set(r, CP_SEND);
     if (ret == MHD_YES && !r->pending) { // held until on_completed (the body lives in our buffers)
-        r->pending = r->rlen + 1;
+        r->pending = http_reply_len(r) + 1; // (+1: never 0 once counted)
         atomic_fetch_add_explicit(&r->srv->pending, (int64_t)r->pending, memory_order_relaxed);
     }
     return ret;
@@ -389,7 +391,8 @@ static int append_body(http_req *r, const char *data, size_t n) {
 // Body rate: a body arriving below min_body_rate bytes/s on average, two seconds or more after the
 // headers, is cut off. Reserve: once more than max_connections - reserve connections are open, each
 // new one shuts down the connection that has waited longest in CP_HEAD (a slowloris client, or an
-// idle keep-alive one), so a health probe or a new client always finds a free slot.
+// idle keep-alive one), or failing that the oldest one still sending its answer after
+// header_timeout_s (a slow reader), so a health probe or a new client always finds a free slot.
 
 static int64_t http_reserve(const http_config *cfg) {
     unsigned r = cfg->max_connections / 8;
@@ -431,10 +434,18 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         s->conns.next->prev = t, s->conns.next = t;
         s->nconns++;
         if (s->cfg.max_connections && (int64_t)s->nconns > (int64_t)s->cfg.max_connections - http_reserve(&s->cfg)) {
-            conn_track *oldest = NULL; // the list is newest first: the last CP_HEAD one waited longest
-            for (conn_track *o = t->next; o != &s->conns; o = o->next)
-                if (o->phase == CP_HEAD && !o->cut) oldest = o;
-            if (oldest) track_cut(s, oldest, HTTP_CUT_EVICTED);
+            // the one waiting longest for its headers (by the phase's start, not the connection's:
+            // a busy keep-alive client is in CP_HEAD for microseconds between its requests);
+            // failing one, the oldest answer still being sent after header_timeout_s (a slow reader)
+            conn_track *oldest = NULL, *reader = NULL;
+            int64_t     now = now_ns(), slow_ns = (int64_t)(s->cfg.header_timeout_s ? s->cfg.header_timeout_s : 10) * 1000000000;
+            for (conn_track *o = t->next; o != &s->conns; o = o->next) {
+                if (o->cut) continue;
+                if (o->phase == CP_HEAD && (!oldest || o->since < oldest->since)) oldest = o;
+                else if (o->phase == CP_SEND && now - o->since > slow_ns && (!reader || o->since < reader->since))
+                    reader = o;
+            }
+            if (oldest || reader) track_cut(s, oldest ? oldest : reader, HTTP_CUT_EVICTED);
         }
         pthread_mutex_unlock(&s->cmu);
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {

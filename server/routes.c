@@ -517,11 +517,40 @@ static ssize_t write_v2(rctx *c, char *buf, size_t cap, void *arg) {
                               &a->json_len);
 }
 
+// v2's reply_overflow: the outputs are not finite although every input tensor is finite FP32 (the
+// decoder checks that). 422 naming the input element of largest magnitude, as "encoder_cont[b][t][k]".
+static void reply_v2_overflow(rctx *c) {
+    const tft_net_input *in = &c->v2r.in;
+    const int32_t        Nr = c->s->mi->n_reals, nt = c->s->mi->n_targets;
+    const float         *t[3]     = {in->encoder_cont, in->decoder_cont, in->target_scale};
+    const int32_t        steps[3] = {in->enc_steps, in->dec_steps, nt}, inner[3] = {Nr, Nr, 2};
+    static const char *const names[3] = {"encoder_cont", "decoder_cont", "target_scale"};
+    int    best = -1;
+    size_t at   = 0;
+    float  v    = 0;
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; t[k] && i < (size_t)in->n * (size_t)steps[k] * (size_t)inner[k]; i++)
+            if (best < 0 || fabsf(t[k][i]) > fabsf(v)) best = k, at = i, v = t[k][i];
+    char field[96], msg[320];
+    if (best < 0) snprintf(field, sizeof field, "inputs");
+    else {
+        size_t per = (size_t)steps[best] * (size_t)inner[best];
+        snprintf(field, sizeof field, "%s[%zu][%zu][%zu]", names[best], at / per, at % per / (size_t)inner[best],
+                 at % (size_t)inner[best]);
+    }
+    snprintf(msg, sizeof msg,
+             "the outputs overflow float32 (not finite) although every input is finite; the largest input, %s = %g, "
+             "is likely out of the range the model can compute with",
+             field, (double)v);
+    reply_error(c, 422, "input_out_of_range", msg, -1, field);
+}
+
 static void v2_done(srv_job *j) {
     rctx    *c  = j->user;
     int64_t  t0 = now_ns();
     if (j->http) {
-        reply_error(c, j->http, j->code, j->message, -1, NULL);
+        if (j->code && strcmp(j->code, "non_finite_output") == 0) reply_v2_overflow(c);
+        else reply_error(c, j->http, j->code, j->message, -1, NULL);
         count_stages(c, now_ns() - t0);
         http_resume(c->req);
         return;
@@ -535,7 +564,7 @@ static void v2_done(srv_job *j) {
     char   *buf = NULL;
     ssize_t len = write_grow(c, &cap, write_v2, &a, &buf);
     int64_t ser = now_ns() - t0;
-    if (len == TFT_RESP_E_NONFINITE) reply_error(c, 500, "non_finite_output", "an output is not finite", -1, NULL);
+    if (len == TFT_RESP_E_NONFINITE) reply_v2_overflow(c);
     else if (len < 0) reply_error(c, 500, "internal", "the response could not be written", -1, NULL);
     else {
         if (c->timings) server_timing(c, ser);
