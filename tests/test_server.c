@@ -1387,13 +1387,16 @@ static void test_slow_clients(void **state) {
     close(fd);
     if (cut >= 15000 || cut < 1500) fail_msg("a 160 B/s body was cut after %lld ms (minimum 2000 B/s from 2 s on)", (long long)cut);
     assert_true(metric(s.port, "tft_http_connections_cut_total{reason=\"slow_body\"}") >= 1);
-    // the reserve: 8 connections (the cap) each holding an unfinished request; a probe still gets in
+    srv_stop(&s);
+    // the reserve (no header deadline this time): the cap of 8 filled with unfinished requests, the
+    // 8th after the others have waited a second; probes still get in, each evicting the oldest
+    srv_start(&s, "--header-timeout-s 0 --idle-timeout-s 60 --max-connections 8", NULL);
     int held[8];
     for (int i = 0; i < 8; i++) {
+        if (i == 7) nap_ms(1200); // evictable after a second of waiting
         held[i] = connect_to(s.port);
         assert_true(held[i] >= 0);
         assert_int_equal(send_all(held[i], "GET /v2/health/ready HTTP/1.1\r\nHost", 35), 0);
-        nap_ms(20);
     }
     for (int i = 0; i < 3; i++) {
         resp    r;
@@ -1404,7 +1407,7 @@ static void test_slow_clients(void **state) {
         resp_free(&r);
     }
     for (int i = 0; i < 8; i++) close(held[i]);
-    assert_true(metric(s.port, "tft_http_connections_cut_total{reason=\"evicted\"}") >= 1);
+    assert_true(metric(s.port, "tft_http_connections_cut_total{reason=\"evicted\"}") >= 3);
     srv_stop(&s);
 }
 
