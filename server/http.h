@@ -37,7 +37,8 @@ typedef struct http_config {
                                       // opened (or its previous request ended) is cut off (0 = none)
     size_t      min_body_rate;        // bytes/s: a slower body (on average, from 2 s on) is cut off (0 = none)
     // Near max_connections (past max_connections - max(1, max_connections / 8) open), each new
-    // connection shuts down the one that has waited longest for its request headers.
+    // connection shuts down one: the one waiting longest (100 ms at least) for its request headers,
+    // else a body below min_body_rate, else an answer unsent after header_timeout_s (http_mhd.c).
     size_t      max_body_bytes;       // larger bodies: 413
     size_t      connection_memory;    // per-connection buffer for the request line + headers (414/431 past it)
     size_t      ctx_bytes;            // bytes of the per-request context area (http_ctx)

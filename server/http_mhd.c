@@ -390,10 +390,10 @@ static int append_body(http_req *r, const char *data, size_t n) {
 // connection's start or the end of its previous request) longer than header_timeout_s is shut down.
 // Body rate: a body arriving below min_body_rate bytes/s on average, two seconds or more after the
 // headers, is cut off. Reserve: once more than max_connections - reserve connections are open, each
-// new one shuts down the connection that has waited longest (a second at least) in CP_HEAD (a
+// new one shuts down the connection that has waited longest (100 ms at least) in CP_HEAD (a
 // slowloris client, or an idle keep-alive one), or failing that the oldest body below the minimum
-// rate, or the oldest answer still being sent after header_timeout_s (a slow reader), so a health
-// probe or a new client finds a free slot.
+// rate (after a second), or the oldest answer still being sent after header_timeout_s (a slow
+// reader), so a health probe or a new client finds a free slot.
 
 static int64_t http_reserve(const http_config *cfg) {
     unsigned r = cfg->max_connections / 8;
@@ -435,19 +435,20 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         s->conns.next->prev = t, s->conns.next = t;
         s->nconns++;
         if (s->cfg.max_connections && (int64_t)s->nconns > (int64_t)s->cfg.max_connections - http_reserve(&s->cfg)) {
-            // Candidates, best first: waiting for its headers (longest first); a body below
-            // min_body_rate; an answer still being sent after header_timeout_s (a slow reader).
-            // Each after at least a second in that phase: a busy keep-alive client is in CP_HEAD
-            // for microseconds between its requests, and is never the one evicted.
+            // Candidates, best first: waiting 100 ms or more for its headers (longest first; a busy
+            // keep-alive client is in CP_HEAD for microseconds between its requests, and is never
+            // the one); a body below min_body_rate for a second or more; an answer still being sent
+            // after header_timeout_s (a slow reader).
             conn_track *pick = NULL;
             int         pick_class = 3;
             int64_t     now = now_ns(), slow_ns = (int64_t)(s->cfg.header_timeout_s ? s->cfg.header_timeout_s : 10) * 1000000000;
             for (conn_track *o = t->next; o != &s->conns; o = o->next) {
                 int64_t age = now - o->since;
                 int     rank = 3;
-                if (o->cut || age < 1000000000) continue;
-                if (o->phase == CP_HEAD) rank = 0;
-                else if (o->phase == CP_BODY && (double)o->body_bytes < (double)s->cfg.min_body_rate * (double)age / 1e9)
+                if (o->cut) continue;
+                if (o->phase == CP_HEAD && age >= 100000000) rank = 0;
+                else if (o->phase == CP_BODY && age >= 1000000000 &&
+                         (double)o->body_bytes < (double)s->cfg.min_body_rate * (double)age / 1e9)
                     rank = 1;
                 else if (o->phase == CP_SEND && age > slow_ns) rank = 2;
                 if (rank < pick_class || (rank == pick_class && rank < 3 && o->since < pick->since))

@@ -1389,11 +1389,11 @@ static void test_slow_clients(void **state) {
     assert_true(metric(s.port, "tft_http_connections_cut_total{reason=\"slow_body\"}") >= 1);
     srv_stop(&s);
     // the reserve (no header deadline this time): the cap of 8 filled with unfinished requests, the
-    // 8th after the others have waited a second; probes still get in, each evicting the oldest
+    // 8th after the others have waited 300 ms; probes still get in, each evicting the oldest
     srv_start(&s, "--header-timeout-s 0 --idle-timeout-s 60 --max-connections 8", NULL);
     int held[8];
     for (int i = 0; i < 8; i++) {
-        if (i == 7) nap_ms(1200); // evictable after a second of waiting
+        if (i == 7) nap_ms(300); // evictable after 100 ms of waiting for their headers
         held[i] = connect_to(s.port);
         assert_true(held[i] >= 0);
         assert_int_equal(send_all(held[i], "GET /v2/health/ready HTTP/1.1\r\nHost", 35), 0);
