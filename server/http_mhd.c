@@ -389,11 +389,9 @@ static int append_body(http_req *r, const char *data, size_t n) {
 // Header deadline: a connection in CP_HEAD (its request line + headers not all in, counted from the
 // connection's start or the end of its previous request) longer than header_timeout_s is shut down.
 // Body rate: a body arriving below min_body_rate bytes/s on average, two seconds or more after the
-// headers, is cut off. Reserve: once more than max_connections - reserve connections are open, each
-// new one shuts down the connection that has waited longest (100 ms at least) in CP_HEAD (a
-// slowloris client, or an idle keep-alive one), or failing that the oldest body below the minimum
-// rate (after a second), or the oldest answer still being sent after header_timeout_s (a slow
-// reader), so a health probe or a new client finds a free slot.
+// headers, is cut off. Reserve: while more than max_connections - reserve connections are open,
+// a new connection or the reaper's next round evicts one (pick_victim), so a health probe or a new
+// client finds a free slot.
 
 static int64_t http_reserve(const http_config *cfg) {
     unsigned r = cfg->max_connections / 8;
@@ -421,6 +419,42 @@ static void track_body(http_req *r, size_t n) {
     pthread_mutex_unlock(&r->srv->cmu);
 }
 
+// The connection to evict (s->cmu held), or NULL. Candidates, best first: waiting 100 ms or more
+// for its headers (longest first; a busy keep-alive client is in CP_HEAD for microseconds between
+// its requests, and is never the one); a body below min_body_rate for a second or more; an answer
+// still being sent after header_timeout_s (a slow reader).
+static conn_track *pick_victim(http_server *s, int64_t now) {
+    conn_track *pick       = NULL;
+    int         pick_class = 3;
+    int64_t     slow_ns    = (int64_t)(s->cfg.header_timeout_s ? s->cfg.header_timeout_s : 10) * 1000000000;
+    for (conn_track *o = s->conns.next; o != &s->conns; o = o->next) {
+        int64_t age  = now - o->since;
+        int     rank = 3;
+        if (o->cut) continue;
+        if (o->phase == CP_HEAD && age >= 100000000) rank = 0;
+        else if (o->phase == CP_BODY && age >= 1000000000 &&
+                 (double)o->body_bytes < (double)s->cfg.min_body_rate * (double)age / 1e9)
+            rank = 1;
+        else if (o->phase == CP_SEND && age > slow_ns) rank = 2;
+        if (rank < pick_class || (rank == pick_class && rank < 3 && o->since < pick->since)) pick = o, pick_class = rank;
+    }
+    return pick;
+}
+
+// Over max_connections - reserve open (not yet cut) connections: evict down to it (s->cmu held).
+// Called for each new connection and by the reaper: a burst that fills every slot within 100 ms
+// (nothing evictable yet) makes MHD stop accepting, and then no new connection would come to evict.
+static void evict_over_reserve(http_server *s) {
+    if (!s->cfg.max_connections) return;
+    int64_t open = 0, keep = (int64_t)s->cfg.max_connections - http_reserve(&s->cfg), now = now_ns();
+    for (conn_track *o = s->conns.next; o != &s->conns; o = o->next) open += !o->cut;
+    for (; open > keep; open--) {
+        conn_track *v = pick_victim(s, now);
+        if (!v) break;
+        track_cut(s, v, HTTP_CUT_EVICTED);
+    }
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode code) {
     http_server *s = cls;
@@ -434,28 +468,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         t->next = s->conns.next, t->prev = &s->conns;
         s->conns.next->prev = t, s->conns.next = t;
         s->nconns++;
-        if (s->cfg.max_connections && (int64_t)s->nconns > (int64_t)s->cfg.max_connections - http_reserve(&s->cfg)) {
-            // Candidates, best first: waiting 100 ms or more for its headers (longest first; a busy
-            // keep-alive client is in CP_HEAD for microseconds between its requests, and is never
-            // the one); a body below min_body_rate for a second or more; an answer still being sent
-            // after header_timeout_s (a slow reader).
-            conn_track *pick = NULL;
-            int         pick_class = 3;
-            int64_t     now = now_ns(), slow_ns = (int64_t)(s->cfg.header_timeout_s ? s->cfg.header_timeout_s : 10) * 1000000000;
-            for (conn_track *o = t->next; o != &s->conns; o = o->next) {
-                int64_t age = now - o->since;
-                int     rank = 3;
-                if (o->cut) continue;
-                if (o->phase == CP_HEAD && age >= 100000000) rank = 0;
-                else if (o->phase == CP_BODY && age >= 1000000000 &&
-                         (double)o->body_bytes < (double)s->cfg.min_body_rate * (double)age / 1e9)
-                    rank = 1;
-                else if (o->phase == CP_SEND && age > slow_ns) rank = 2;
-                if (rank < pick_class || (rank == pick_class && rank < 3 && o->since < pick->since))
-                    pick = o, pick_class = rank;
-            }
-            if (pick) track_cut(s, pick, HTTP_CUT_EVICTED);
-        }
+        evict_over_reserve(s);
         pthread_mutex_unlock(&s->cmu);
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         conn_track *t = *socket_context;
@@ -487,6 +500,7 @@ static void *reaper_main(void *arg) {
                      (double)t->body_bytes < (double)s->cfg.min_body_rate * (double)age / 1e9)
                 track_cut(s, t, HTTP_CUT_SLOW_BODY);
         }
+        evict_over_reserve(s);
     }
     pthread_mutex_unlock(&s->cmu);
     return NULL;
@@ -714,7 +728,7 @@ http_server *http_start(const http_config *cfg, char *err, size_t errsz) {
         free(s);
         return NULL;
     }
-    if (cfg->header_timeout_s || cfg->min_body_rate) s->reaper_on = pthread_create(&s->reaper, NULL, reaper_main, s) == 0;
+    s->reaper_on = pthread_create(&s->reaper, NULL, reaper_main, s) == 0;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port                          = info ? info->port : cfg->port;
     return s;
