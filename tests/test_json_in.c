@@ -613,6 +613,58 @@ static void test_deep_nesting_linear(void **state) {
     free(body), free(s);
 }
 
+// The other shapes a hostile body can take are linear too (each bounded at 1 s for a few MB, far
+// above their measured few ms): one 4 MiB string, 300,000 keys in one object, 300,000 array elements,
+// and 4,000 series whose every column is wrong only in the last one (the decoder walks them all).
+static void test_other_shapes_linear(void **state) {
+    (void)state;
+    size_t n = 4u << 20, k = 0;
+    char  *b = malloc(4 * n); // (the 300,000 keys take about 5 MB)
+    // a 4 MiB string (with escapes: string_fix moves bytes, never re-scans)
+    k += (size_t)sprintf(b, "[\"");
+    while (k < n) k += (size_t)sprintf(b + k, "abc\\n\\u00e9");
+    k += (size_t)sprintf(b + k, "\"]");
+    void         *toks;
+    int           nt;
+    tft_req_arena a;
+    tft_req_error e;
+    double        t0 = seconds_now();
+    tft_req_arena_init(&a, arena_mem, ARENA_BYTES, NULL);
+    assert_int_equal(tft_req_json_tokens(b, k, &a, &toks, &nt, &e), 0);
+    assert_int_equal(nt, 2);
+    // 300,000 keys, then 300,000 elements
+    k = (size_t)sprintf(b, "{");
+    for (int i = 0; i < 300000; i++) k += (size_t)sprintf(b + k, "%s\"k%d\":%d", i ? "," : "", i, i);
+    k += (size_t)sprintf(b + k, "}");
+    tft_req_arena_init(&a, arena_mem, ARENA_BYTES, NULL);
+    assert_int_equal(tft_req_json_tokens(b, k, &a, &toks, &nt, &e), 0);
+    assert_int_equal(nt, 600001);
+    k = (size_t)sprintf(b, "[");
+    for (int i = 0; i < 300000; i++) k += (size_t)sprintf(b + k, "%s%d.5", i ? "," : "", i);
+    k += (size_t)sprintf(b + k, "]");
+    tft_req_arena_init(&a, arena_mem, ARENA_BYTES, NULL);
+    assert_int_equal(tft_req_json_tokens(b, k, &a, &toks, &nt, &e), 0);
+    double dt = seconds_now() - t0;
+    if (dt > 1.0) fail_msg("4 MiB string + 300k keys + 300k elements took %.2f s", dt);
+    free(b);
+    // 4,000 series, each fine but for an unknown column in the last: refused after walking them all
+    const char *one = "{\"history\":{\"hour\":[1]}}";
+    size_t      cap = 4000 * (strlen(one) + 1) + 64;
+    b               = malloc(cap);
+    k               = (size_t)sprintf(b, "{\"series\":[");
+    for (int i = 0; i < 4000; i++) k += (size_t)sprintf(b + k, "%s%s", i ? "," : "", i < 3999 ? one : "{\"history\":{\"nope\":[1]}}");
+    k += (size_t)sprintf(b + k, "]}");
+    tft_req r;
+    char   *body;
+    t0 = seconds_now();
+    assert_int_equal(decode_lim(gm, b, k, NULL, &body, &a, &r, &e), -1);
+    dt = seconds_now() - t0;
+    assert_string_equal(e.code, "not_a_model_input");
+    assert_int_equal(e.series, 3999);
+    if (dt > 1.0) fail_msg("4,000 series took %.2f s", dt);
+    free(body), free(b);
+}
+
 // Every arena size below what the fixture request needs fails cleanly with 413 (and ASan sees no
 // access past the buffer, which is malloc'd at exactly that size); the exact need succeeds.
 static void test_arena_too_small(void **state) {
@@ -815,7 +867,7 @@ int main(void) {
         cmocka_unit_test(test_goldens_same_as_cli), cmocka_unit_test(test_escapes_same_as_cli),
         cmocka_unit_test(test_numbers_bitwise_strtod),       cmocka_unit_test(test_numbers_bitwise_strtod_10m),
         cmocka_unit_test(test_bad_requests),        cmocka_unit_test(test_jsmn_leniency),
-        cmocka_unit_test(test_limits), cmocka_unit_test(test_deep_nesting_linear),              cmocka_unit_test(test_arena_too_small),
+        cmocka_unit_test(test_limits), cmocka_unit_test(test_deep_nesting_linear), cmocka_unit_test(test_other_shapes_linear),              cmocka_unit_test(test_arena_too_small),
         cmocka_unit_test(test_no_heap_in_decoder),  cmocka_unit_test(test_writer_round_trip),
         cmocka_unit_test(test_writer_error),
     };
