@@ -202,6 +202,7 @@ http_method http_req_method(const http_req *r) { return r->method; }
 const char *http_req_method_str(const http_req *r) { return r->method_str; }
 const char *http_req_path(const http_req *r) { return r->path; }
 int64_t     http_req_t0(const http_req *r) { return r->t0; }
+http_server *http_req_server(const http_req *r) { return r->srv; }
 void       *http_ctx(http_req *r) { return r->ctx; }
 size_t      http_req_body_len(const http_req *r) { return r->body_seen; }
 int         http_reply_status(const http_req *r) { return r->status; }

@@ -193,7 +193,7 @@ static int on_head(http_req *r, void *user) {
     if (srv_batcher_full(s->batcher)) return reject(c, SRV_REJ_QUEUE_FULL), 1;
     // Answers not yet read by their clients (slow readers) hold their buffers; past the cap no new
     // work is taken on until they drain
-    int64_t held = s->http ? http_pending_bytes(s->http) : 0;
+    int64_t held = http_pending_bytes(http_req_server(r));
     if (s->cfg.max_pending_bytes && held > s->cfg.max_pending_bytes) {
         char msg[192];
         snprintf(msg, sizeof msg,
@@ -658,9 +658,10 @@ static void v2_infer(rctx *c) {
 static ssize_t write_metrics(rctx *c, char *buf, size_t cap, void *arg) {
     (void)arg;
     srv_metrics *m = &c->s->metrics;
+    http_server *h = http_req_server(c->req); // (not c->s->http: main may still be storing it)
     for (int r = 0; r < 3; r++)
-        atomic_store_explicit(&m->conn_cut[r], http_cut_count(c->s->http, (http_cut_reason)r), memory_order_relaxed);
-    atomic_store_explicit(&m->pending_bytes, http_pending_bytes(c->s->http), memory_order_relaxed);
+        atomic_store_explicit(&m->conn_cut[r], http_cut_count(h, (http_cut_reason)r), memory_order_relaxed);
+    atomic_store_explicit(&m->pending_bytes, http_pending_bytes(h), memory_order_relaxed);
     ssize_t n = srv_metrics_write(&c->s->metrics, buf, cap);
     return n < 0 ? TFT_RESP_E_SMALL : n;
 }
