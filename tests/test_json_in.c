@@ -602,6 +602,25 @@ static void test_deep_nesting_linear(void **state) {
         if (dt > 1.0) fail_msg("%s x %zu: refused after %.2f s (quadratic?)", shapes[k][0], len, dt);
         free(body);
     }
+    // jsmn takes several values in a row: deep nesting after a complete root is refused as trailing
+    // garbage (malformed), also in linear time
+    static const char *const roots[] = {"{} ", "1 ", "\"x\""};
+    for (int k = 0; k < 3; k++) {
+        size_t len, rl = strlen(roots[k]);
+        char  *deep = nested("[", "", ']', 128u << 10, &len);
+        char  *body = malloc(rl + len + 1);
+        memcpy(body, roots[k], rl), memcpy(body + rl, deep, len + 1);
+        tft_req_arena a;
+        tft_req_error e;
+        void         *toks;
+        int           nt;
+        double        t0 = seconds_now();
+        tft_req_arena_init(&a, arena_mem, ARENA_BYTES, NULL);
+        assert_int_equal(tft_req_json_tokens(body, rl + len, &a, &toks, &nt, &e), -1);
+        if (e.http != 400 || strcmp(e.code, "malformed_json") != 0) fail_msg("'%s' + nesting: %s", roots[k], e.message);
+        if (seconds_now() - t0 > 1.0) fail_msg("'%s' + nesting took %.2f s", roots[k], seconds_now() - t0);
+        free(deep), free(body);
+    }
     // brackets in strings are not nesting: 40 of them in a key and in a label decode (as unknown key)
     char *s = with(greq, "\"series\"", "\"[[[[[[[[[[[[[[[[[[[[{{{{{{{{{{{{{{{{{{{{\\\\\\\"\":1,\"series\"");
     char *body;
