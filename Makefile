@@ -172,9 +172,11 @@ test: $(TESTS)
 	echo "$$pass passed, $$fail failed, $$skip skipped"; test $$fail -eq 0
 
 # The main job: serve the bundled default model (Ctrl-C stops it; the line below is the request to try).
+# exec: the shell make starts becomes the server, so a signal to make's child (make forwards SIGTERM
+# to it) reaches the server itself rather than a shell that would leave it running.
 run: $(BUILD)/tft-server
 	@echo "try: curl -s localhost:$${TFT_SERVER_PORT:-8080}/v1/forecast -H 'Content-Type: application/json' --data @weights/sample_request.json"
-	$(BUILD)/tft-server --model weights/default.safetensors --port $${TFT_SERVER_PORT:-8080}
+	exec $(BUILD)/tft-server --model weights/default.safetensors --port $${TFT_SERVER_PORT:-8080}
 
 # One-shot: forecast the bundled sample series with the bundled default model (a table of quantiles).
 predict: $(BUILD)/tft

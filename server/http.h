@@ -33,6 +33,12 @@ typedef struct http_config {
     unsigned    max_connections;      // concurrent connections; more are accepted and closed at once
     unsigned    max_connections_per_ip; // 0 = no per-address cap
     unsigned    idle_timeout_s;       // a connection idle this long (headers, body, keep-alive) is closed
+    unsigned    header_timeout_s;     // a request line + headers not all in this long after the connection
+                                      // opened (or its previous request ended) is cut off (0 = none)
+    size_t      min_body_rate;        // bytes/s: a slower body (on average, from 2 s on) is cut off (0 = none)
+    // Near max_connections (past max_connections - max(1, max_connections / 8) open), each new
+    // connection shuts down one: the one waiting longest (100 ms at least) for its request headers,
+    // else a body below min_body_rate, else an answer unsent after header_timeout_s (http_mhd.c).
     size_t      max_body_bytes;       // larger bodies: 413
     size_t      connection_memory;    // per-connection buffer for the request line + headers (414/431 past it)
     size_t      ctx_bytes;            // bytes of the per-request context area (http_ctx)
@@ -51,6 +57,9 @@ http_server *http_start(const http_config *cfg, char *err, size_t errsz);
 int          http_port(const http_server *s);     // the bound port
 void         http_quiesce(http_server *s);        // stop accepting (close the listener); serving goes on
 int64_t      http_active(const http_server *s);   // requests between on_head and on_done
+int64_t      http_pending_bytes(const http_server *s); // bytes of replies queued and not yet sent
+typedef enum http_cut_reason { HTTP_CUT_HEADER_TIMEOUT, HTTP_CUT_SLOW_BODY, HTTP_CUT_EVICTED } http_cut_reason;
+uint64_t     http_cut_count(const http_server *s, http_cut_reason why); // connections shut down, by reason
 void         http_stop(http_server *s);           // closes every connection and frees; nothing may be deferred
 
 // ---- a request (valid from on_head to on_done) ----
@@ -61,6 +70,7 @@ const char  *http_req_header(const http_req *r, const char *name);  // first val
 const char  *http_req_query(const http_req *r, const char *key);    // query argument ("" if valueless), or NULL
 char        *http_req_body(http_req *r, size_t *len);               // NUL-terminated (not counted); writable
 int64_t      http_req_t0(const http_req *r);                        // CLOCK_MONOTONIC ns when on_head ran
+http_server *http_req_server(const http_req *r); // (a callback's way to it: http_start's caller may not have it yet)
 void        *http_ctx(http_req *r);                                 // ctx_bytes, 16-aligned, zeroed per request
 // Scratch buffer `slot` (0..HTTP_SCRATCH_SLOTS-1) of at least `bytes`, 16-aligned; its contents are
 // not kept when it grows. NULL when the allocation fails.
@@ -69,6 +79,7 @@ void *http_scratch(http_req *r, int slot, size_t bytes);
 
 // ---- replies ----
 // Sets the response. body must stay valid until on_done (a string literal, or scratch memory).
+// An application/json body goes out with a '\n' after it (not in len; http_reply_len counts it).
 void http_reply(http_req *r, int status, const char *content_type, const char *body, size_t len);
 // An extra response header (up to 8 per request, value up to 191 bytes; copied). 0, or -1 if no room.
 int  http_add_header(http_req *r, const char *name, const char *value);

@@ -603,6 +603,51 @@ static int series_one(dec *d, tft_req *r, int s, int32_t i) {
     return 0;
 }
 
+// Nesting depth, checked in one linear pass before jsmn runs. jsmn closes a bracket by walking parent
+// links up from the last token it made, so each ']' of "[[[...]]]" walks past every array already
+// closed below it: n levels cost n^2/2 steps (80 KB of '[' ']' took 5.5 s on the I/O thread). Past
+// max_depth the body is refused here, so jsmn only ever sees documents at most max_depth (<= 64)
+// deep, where each close walks at most 2 * max_depth tokens (a key sits between an object and its
+// value). Brackets inside strings do not count. jsmn also takes several values one after another
+// ("{} [[[[..."), so anything but whitespace after the root value is refused here as the strict pass
+// would (and a v2 binary section sent without its header length gets malformed_json, not too_deep);
+// the scan ends where jsmn's does, at a NUL byte. Other malformations are left to jsmn and the strict
+// pass (an unmatched ']' does not go below 0 here).
+static int depth_ok(dec *d) {
+    const unsigned char *s     = (const unsigned char *)d->body;
+    uint32_t             depth = 0, max = d->a->lim.max_depth;
+    int                  root  = 0; // the root value has begun
+    for (size_t i = 0; i < d->len && s[i]; i++) {
+        unsigned char c = s[i];
+        if (depth == 0 && !is_ws((char)c)) {
+            if (root) return MALFORMED(d, i, "unexpected character");
+            root = 1;
+            if (c != '"' && c != '[' && c != '{') { // a literal or number: to its end
+                while (i + 1 < d->len && s[i + 1] && !is_ws((char)s[i + 1]) && !strchr("[]{}\"", s[i + 1])) i++;
+                continue;
+            }
+        }
+        switch (c) {
+        case '"': // to the closing quote, past escapes (an unterminated string ends the scan)
+            for (i++; i < d->len && s[i] != '"'; i++) {
+                if (s[i] == '\\') i++;
+                if (i < d->len && !s[i]) return 0; // jsmn stops at a NUL too
+            }
+            break;
+        case '[':
+        case '{':
+            if (++depth > max)
+                return fail(d, 413, "too_deep", -1, NULL, "request nests deeper than %u levels (at byte %zu)", max,
+                            i);
+            break;
+        case ']':
+        case '}': depth -= depth > 0; break;
+        default: break;
+        }
+    }
+    return 0;
+}
+
 // jsmn into the arena's free space (up to max_tokens tokens), then the strict pass; on success the
 // arena keeps exactly the tokens used. d->body, len, a, err must be set.
 static int tokenize(dec *d) {
@@ -612,6 +657,7 @@ static int tokenize(dec *d) {
         return fail(d, 413, "too_large", -1, NULL, "request body is larger than %d bytes", INT_MAX - 2);
     tft_req_arena *a = d->a;
     a->used          = 0;
+    if (depth_ok(d)) return -1;
     size_t     room = a->cap / sizeof(jsmntok_t);
     jsmntok_t *toks = (jsmntok_t *)(void *)a->buf;
     if (room > a->lim.max_tokens) room = a->lim.max_tokens;

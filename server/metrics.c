@@ -148,5 +148,15 @@ ssize_t srv_metrics_write(srv_metrics *m, char *buf, size_t cap) {
     put(&o, "# HELP tft_batch_retries_total Batches that failed and were re-run one request at a time.\n"
             "# TYPE tft_batch_retries_total counter\ntft_batch_retries_total %llu\n",
         (unsigned long long)srv_metrics_get(&m->batch_retries));
+    static const char *const cut_names[3] = {"header_timeout", "slow_body", "evicted"};
+    put(&o, "# HELP tft_http_connections_cut_total Connections the server shut down: headers past "
+            "--header-timeout-s, a body under --min-body-rate, evicted near --max-connections.\n"
+            "# TYPE tft_http_connections_cut_total counter\n");
+    for (int r = 0; r < 3; r++)
+        put(&o, "tft_http_connections_cut_total{reason=\"%s\"} %llu\n", cut_names[r],
+            (unsigned long long)srv_metrics_get(&m->conn_cut[r]));
+    put(&o, "# HELP tft_http_pending_response_bytes Bytes of responses queued and not yet sent.\n"
+            "# TYPE tft_http_pending_response_bytes gauge\ntft_http_pending_response_bytes %lld\n",
+        (long long)atomic_load_explicit(&m->pending_bytes, memory_order_relaxed));
     return o.full ? -1 : (ssize_t)o.n;
 }

@@ -49,6 +49,10 @@ typedef struct srv_metrics {
     _Atomic int64_t  queue_depth, workers_busy;
     _Atomic uint64_t rejected[SRV_REJ_COUNT];
     _Atomic uint64_t stage_ns[SRV_ST_COUNT];
+    // the HTTP layer's, copied in before each write (routes.c): connections cut off by reason
+    // (header_timeout, slow_body, evicted: http_cut_reason's order) and bytes of unsent replies
+    _Atomic uint64_t conn_cut[3];
+    _Atomic int64_t  pending_bytes;
     int32_t          workers;
     const char      *model_name, *model_version, *model_sha256;
 } srv_metrics;

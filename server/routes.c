@@ -15,6 +15,7 @@
 #include "errmap.h"
 #include "kserve.h"
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,7 +193,29 @@ static int on_head(http_req *r, void *user) {
     c->deadline_ns = http_req_t0(r) + ms * 1000000;
     if (atomic_load_explicit(&s->draining, memory_order_relaxed)) return reject(c, SRV_REJ_DRAINING), 1;
     if (srv_batcher_full(s->batcher)) return reject(c, SRV_REJ_QUEUE_FULL), 1;
+    // Answers not yet read by their clients (slow readers) hold their buffers; past the cap no new
+    // work is taken on until they drain
+    int64_t held = http_pending_bytes(http_req_server(r));
+    if (s->cfg.max_pending_bytes && held > s->cfg.max_pending_bytes) {
+        char msg[192];
+        snprintf(msg, sizeof msg,
+                 "responses not yet read by their clients hold %lld bytes, more than --max-pending-bytes %lld; "
+                 "retry after a second",
+                 (long long)held, (long long)s->cfg.max_pending_bytes);
+        reply_error(c, 503, "overloaded", msg, -1, NULL);
+        return 1;
+    }
     return 0;
+}
+
+// 413 when a response would hold more than --max-output-values numbers (0 = it fits).
+static int too_many_outputs(rctx *c, size_t values, const char *hint) {
+    if ((int64_t)values <= c->s->cfg.max_output_values) return 0;
+    char msg[256];
+    snprintf(msg, sizeof msg, "the response would have %zu numbers, more than --max-output-values %lld; %s", values,
+             (long long)c->s->cfg.max_output_values, hint);
+    reply_error(c, 413, "response_too_large", msg, -1, NULL);
+    return 1;
 }
 
 static void on_error(http_req *r, int status, const char *code, const char *message, void *user) {
@@ -271,13 +294,50 @@ static ssize_t write_forecast(rctx *c, char *buf, size_t cap, void *arg) {
     return tft_resp_write_forecast(buf, cap, arg);
 }
 
+// The real input of largest magnitude in series x, as "history.cpu_pct[5]" in field and its value in *v;
+// -1 if the series has no real value.
+static int largest_input(const tft_series *x, char *field, size_t cap, double *v) {
+    static const char *const parts[3] = {"static", "history", "future"};
+    const tft_column        *cols[3]  = {x->statics, x->history, x->future};
+    int32_t                  nc[3]    = {x->n_statics, x->n_history_columns, x->n_future_columns};
+    int                      found    = -1;
+    for (int p = 0; p < 3; p++)
+        for (int32_t k = 0; k < nc[p]; k++)
+            for (int32_t i = 0; cols[p][k].values && i < cols[p][k].len; i++)
+                if (found < 0 || fabs(cols[p][k].values[i]) > fabs(*v)) {
+                    *v = cols[p][k].values[i], found = 0;
+                    if (p == 0) snprintf(field, cap, "static.%s", cols[p][k].name);
+                    else snprintf(field, cap, "%s.%s[%d]", parts[p], cols[p][k].name, i);
+                }
+    return found;
+}
+
+// The engine found a forecast that is not finite although every input was (the decoder refuses
+// NaN, Inf and literals past double's range): a value too large for float32 arithmetic in the
+// network (3e38 is a float; scaled, squared or summed it is not). That is the request's to fix:
+// 422 naming the series and its value of largest magnitude, the likely cause. 0 when answered.
+static int reply_overflow(rctx *c, const srv_job *j) {
+    if (!j->code || strcmp(j->code, "non_finite_output") != 0 || j->err_series < 0 || j->err_series >= c->fr.n)
+        return -1;
+    const tft_series *x = &c->fr.series[j->err_series];
+    char              field[96], msg[320];
+    double            v = 0;
+    if (largest_input(x, field, sizeof field, &v) != 0) return -1;
+    snprintf(msg, sizeof msg,
+             "series %d '%s': the forecast overflows float32 (not finite); its largest input, %s = %g, is likely "
+             "out of the range the model can compute with",
+             j->err_series, x->id ? x->id : "", field, v);
+    reply_error(c, 422, "input_out_of_range", msg, j->err_series, field);
+    return 0;
+}
+
 static void forecast_done(srv_job *j) {
     rctx                 *c  = j->user;
     srv_state            *s  = c->s;
     const tft_model_info *mi = s->mi;
     int64_t               t0 = now_ns();
     if (j->http) {
-        reply_error(c, j->http, j->code, j->message, j->err_series, j->field);
+        if (reply_overflow(c, j) != 0) reply_error(c, j->http, j->code, j->message, j->err_series, j->field);
         count_stages(c, now_ns() - t0);
         http_resume(c->req); // last: the request may be recycled at once
         return;
@@ -385,6 +445,11 @@ static void forecast(rctx *c) {
         sz[2] = n * T * NH * (Tm + T), sz[3] = n * mi->n_static_vars;
         sz[4] = n * Tm * mi->n_encoder_vars, sz[5] = n * T * mi->n_decoder_vars;
     }
+    size_t values = sz[0];
+    for (int i = 2; i < 6; i++) values += sz[i];
+    if (too_many_outputs(c, values, c->fr.interpret ? "send fewer series per request, or leave out \"interpret\""
+                                                    : "send fewer series per request"))
+        return;
     for (int i = 0; i < 6; i++) total += (sz[i] + 3) & ~(size_t)3; // 16-byte aligned pieces
     float *o = http_scratch(r, SCR_OUT, 4 * total);
     if (!o) return reply_error(c, 503, "overloaded", "out of memory for the forecast", -1, NULL);
@@ -424,11 +489,40 @@ static ssize_t write_v2(rctx *c, char *buf, size_t cap, void *arg) {
                               &a->json_len);
 }
 
+// v2's reply_overflow: the outputs are not finite although every input tensor is finite FP32 (the
+// decoder checks that). 422 naming the input element of largest magnitude, as "encoder_cont[b][t][k]".
+static void reply_v2_overflow(rctx *c) {
+    const tft_net_input *in = &c->v2r.in;
+    const int32_t        Nr = c->s->mi->n_reals, nt = c->s->mi->n_targets;
+    const float         *t[3]     = {in->encoder_cont, in->decoder_cont, in->target_scale};
+    const int32_t        steps[3] = {in->enc_steps, in->dec_steps, nt}, inner[3] = {Nr, Nr, 2};
+    static const char *const names[3] = {"encoder_cont", "decoder_cont", "target_scale"};
+    int    best = -1;
+    size_t at   = 0;
+    float  v    = 0;
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; t[k] && i < (size_t)in->n * (size_t)steps[k] * (size_t)inner[k]; i++)
+            if (best < 0 || fabsf(t[k][i]) > fabsf(v)) best = k, at = i, v = t[k][i];
+    char field[96], msg[320];
+    if (best < 0) snprintf(field, sizeof field, "inputs");
+    else {
+        size_t per = (size_t)steps[best] * (size_t)inner[best];
+        snprintf(field, sizeof field, "%s[%zu][%zu][%zu]", names[best], at / per, at % per / (size_t)inner[best],
+                 at % (size_t)inner[best]);
+    }
+    snprintf(msg, sizeof msg,
+             "the outputs overflow float32 (not finite) although every input is finite; the largest input, %s = %g, "
+             "is likely out of the range the model can compute with",
+             field, (double)v);
+    reply_error(c, 422, "input_out_of_range", msg, -1, field);
+}
+
 static void v2_done(srv_job *j) {
     rctx    *c  = j->user;
     int64_t  t0 = now_ns();
     if (j->http) {
-        reply_error(c, j->http, j->code, j->message, -1, NULL);
+        if (j->code && strcmp(j->code, "non_finite_output") == 0) reply_v2_overflow(c);
+        else reply_error(c, j->http, j->code, j->message, -1, NULL);
         count_stages(c, now_ns() - t0);
         http_resume(c->req);
         return;
@@ -442,7 +536,7 @@ static void v2_done(srv_job *j) {
     char   *buf = NULL;
     ssize_t len = write_grow(c, &cap, write_v2, &a, &buf);
     int64_t ser = now_ns() - t0;
-    if (len == TFT_RESP_E_NONFINITE) reply_error(c, 500, "non_finite_output", "an output is not finite", -1, NULL);
+    if (len == TFT_RESP_E_NONFINITE) reply_v2_overflow(c);
     else if (len < 0) reply_error(c, 500, "internal", "the response could not be written", -1, NULL);
     else {
         if (c->timings) server_timing(c, ser);
@@ -496,10 +590,13 @@ static void v2_infer(rctx *c) {
     // outputs, each 16-byte aligned, in scratch 1
     size_t   sz[7], total = 0;
     uint32_t bits = c->v2r.want ? c->v2r.want : TFT_V2_OUT_PREDICTION;
+    size_t values = 0;
     for (int i = 0; i < 7; i++) {
         sz[i] = bits & (1u << i) ? tft_v2_output_floats(s->model, &c->v2r.in, 1u << i) : 0;
         total += (sz[i] + 3) & ~(size_t)3;
+        values += sz[i];
     }
+    if (too_many_outputs(c, values, "send fewer rows per request, or ask for fewer outputs")) return;
     float *o = http_scratch(r, SCR_OUT, 4 * total + 16);
     if (!o) return reply_error(c, 503, "overloaded", "out of memory for the outputs", -1, NULL);
     float *p[7];
@@ -532,6 +629,11 @@ static void v2_infer(rctx *c) {
 
 static ssize_t write_metrics(rctx *c, char *buf, size_t cap, void *arg) {
     (void)arg;
+    srv_metrics *m = &c->s->metrics;
+    http_server *h = http_req_server(c->req); // (not c->s->http: main may still be storing it)
+    for (int r = 0; r < 3; r++)
+        atomic_store_explicit(&m->conn_cut[r], http_cut_count(h, (http_cut_reason)r), memory_order_relaxed);
+    atomic_store_explicit(&m->pending_bytes, http_pending_bytes(h), memory_order_relaxed);
     ssize_t n = srv_metrics_write(&c->s->metrics, buf, cap);
     return n < 0 ? TFT_RESP_E_SMALL : n;
 }
@@ -578,6 +680,20 @@ static void on_request(http_req *r, void *user) {
     }
 }
 
+// s for a log line: bytes below 0x20, DEL and '\\' as \xHH (a path with %0A or ESC cannot start a
+// line or drive the terminal), truncated to fit. Returns dst.
+static char *log_escape(char *dst, size_t cap, const char *s) {
+    size_t o = 0;
+    for (; *s && o + 5 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch < 0x20 || ch == 0x7F || ch == '\\') o += (size_t)snprintf(dst + o, cap - o, "\\x%02X", ch);
+        else dst[o++] = (char)ch;
+    }
+    if (*s && o + 3 < cap) dst[o++] = '.', dst[o++] = '.', dst[o++] = '.';
+    dst[o] = 0;
+    return dst;
+}
+
 static void on_done(http_req *r, void *user) {
     srv_state *s = user;
     rctx      *c = http_ctx(r);
@@ -592,8 +708,10 @@ static void on_done(http_req *r, void *user) {
         gmtime_r(&ts.tv_sec, &tm);
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
         // one fprintf per line: stdio's lock keeps lines whole across I/O threads
-        fprintf(stdout, "%s.%03ldZ %s %s %d %zu %zu %.3fms\n", when, ts.tv_nsec / 1000000, http_req_method_str(r),
-                http_req_path(r), status, http_req_body_len(r), http_reply_len(r), (double)dur / 1e6);
+        char method[64], path[1024];
+        fprintf(stdout, "%s.%03ldZ %s %s %d %zu %zu %.3fms\n", when, ts.tv_nsec / 1000000,
+                log_escape(method, sizeof method, http_req_method_str(r)), log_escape(path, sizeof path, http_req_path(r)),
+                status, http_req_body_len(r), http_reply_len(r), (double)dur / 1e6);
     }
 }
 

@@ -18,6 +18,8 @@ typedef struct srv_config {
     int32_t     max_connections, max_connections_per_ip, idle_timeout_s;
     int64_t     max_queue_delay_us, request_timeout_ms, drain_timeout_s;
     int64_t     max_body_bytes, max_header_bytes, max_series, max_values;
+    int32_t     header_timeout_s;                        // http_config's
+    int64_t     min_body_rate, max_output_values, max_pending_bytes; // server_main.c's flags say what
     int32_t     log_level;  // tft_log_level
     int32_t     access_log; // one line per request on stdout
     int32_t     test_delay_ms;

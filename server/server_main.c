@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
+#include <microhttpd.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -67,6 +69,7 @@ static srv_config cfg;
 static int64_t    f_port = 8080, f_workers = 0, f_max_batch = 64, f_delay_us = 1000, f_queue_cap = 64;
 static int64_t    f_timeout_ms = 30000, f_body = 8 << 20, f_series = 4096, f_values = 1 << 22;
 static int64_t    f_conns = 256, f_conns_ip = 0, f_idle = 10, f_header = 32768, f_io = 1, f_drain = 30, f_pin = 1;
+static int64_t    f_header_s = 10, f_body_rate = 1024, f_out_values = 1 << 22, f_pending = (int64_t)256 << 20;
 static const char *f_model, *f_host = "127.0.0.1";
 static int32_t    f_level = TFT_LOG_WARN, f_access = 0;
 static int64_t    f_context_mib = 0; // 0: libtft's default (TFT_CONTEXT_DEFAULT_MAX_MIB)
@@ -102,6 +105,16 @@ static const flag flags[] = {
      "close a connection idle this long: slow headers or body, idle keep-alive (default 10)"},
     {"--max-header-bytes", "TFT_SERVER_MAX_HEADER_BYTES", "N", F_INT, &f_header, 8192, 1 << 24,
      "request line + headers per connection; past it 414 or 431 (default 32768)"},
+    {"--header-timeout-s", "TFT_SERVER_HEADER_TIMEOUT_S", "S", F_INT, &f_header_s, 0, 86400,
+     "a request's line + headers must all arrive within S of the connection opening or its previous "
+     "request ending, or the connection is closed (default 10; 0 = no deadline)"},
+    {"--min-body-rate", "TFT_SERVER_MIN_BODY_RATE", "BYTES_PER_S", F_INT, &f_body_rate, 0, (int64_t)1 << 40,
+     "a request body slower than this on average (from 2 s on) is cut off (default 1024; 0 = no minimum)"},
+    {"--max-output-values", "TFT_SERVER_MAX_OUTPUT_VALUES", "N", F_INT, &f_out_values, 1, (int64_t)1 << 40,
+     "numbers in one response (quantiles + interpretation); more: 413 response_too_large (default 4194304)"},
+    {"--max-pending-bytes", "TFT_SERVER_MAX_PENDING_BYTES", "N", F_INT, &f_pending, 0, (int64_t)1 << 48,
+     "while responses not yet sent hold more than N bytes, new forecasts get 503 + Retry-After "
+     "(default 268435456; 0 = no cap)"},
     {"--io-threads", "TFT_SERVER_IO_THREADS", "N", F_INT, &f_io, 1, 64, "HTTP threads (default 1)"},
     {"--drain-timeout-s", "TFT_SERVER_DRAIN_TIMEOUT_S", "S", F_INT, &f_drain, 0, 86400,
      "on SIGTERM, how long queued and running requests may take to finish (default 30)"},
@@ -124,6 +137,7 @@ static void usage(FILE *f) {
         fprintf(f, "  %-30s %s\n  %-30s [%s]\n", left, flags[i].help, "", flags[i].env);
     }
     fprintf(f, "  %-30s %s\n", "--help", "this text");
+    fprintf(f, "  %-30s %s\n", "--version", "the server's, libtft's and libmicrohttpd's versions");
     fprintf(f, "\nSIGTERM/SIGINT: readiness goes 503, the listener closes, queued and running requests finish\n"
                "(up to --drain-timeout-s), exit 0. A second signal exits at once (status 1).\n");
 }
@@ -176,6 +190,7 @@ static int parse_flags(int argc, char **argv) {
     }
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) return 1;
+        if (strcmp(argv[a], "--version") == 0) return 3;
         const char *arg = argv[a], *eq = strchr(arg, '=');
         size_t      nl  = eq ? (size_t)(eq - arg) : strlen(arg);
         int         i   = 0;
@@ -245,7 +260,15 @@ static int64_t now_ns(void) {
 int main(int argc, char **argv) {
     int rc = parse_flags(argc, argv);
     if (rc == 1) return usage(stdout), 0;
+    if (rc == 3) // the server's version is the tft.h it was built with; the library's is what it runs with
+        return printf("tft-server %d.%d.%d (libtft %s, libmicrohttpd %s)\n", TFT_VERSION_MAJOR, TFT_VERSION_MINOR,
+                      TFT_VERSION_PATCH, tft_version_string(), MHD_get_version()),
+               0;
     if (rc) return rc;
+    // Large buffers (request bodies, forecasts, replies over 1 MiB) from mmap, so that freeing them
+    // gives the memory back: glibc's default threshold rises to each size freed (up to 32 MiB), after
+    // which such buffers come from the heap and the process keeps its peak RSS for good.
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
     static char model_name[128];
     const char *model_path;
     if (split_model(f_model, model_name, sizeof model_name, &cfg.model_name, &model_path))
@@ -257,6 +280,8 @@ int main(int argc, char **argv) {
     cfg.idle_timeout_s = (int32_t)f_idle, cfg.max_queue_delay_us = f_delay_us, cfg.request_timeout_ms = f_timeout_ms;
     cfg.drain_timeout_s = f_drain, cfg.max_body_bytes = f_body, cfg.max_header_bytes = f_header;
     cfg.max_series = f_series, cfg.max_values = f_values, cfg.log_level = f_level, cfg.access_log = f_access;
+    cfg.header_timeout_s = (int32_t)f_header_s, cfg.min_body_rate = f_body_rate;
+    cfg.max_output_values = f_out_values, cfg.max_pending_bytes = f_pending;
     // TEST ONLY (server/API.md "Testing hooks"): every batch waits this long before it runs, so tests can
     // fill the queue or let a deadline pass deterministically. Not a flag on purpose.
     const char *td = getenv("TFT_SERVER_TEST_BATCH_DELAY_MS");
@@ -316,6 +341,8 @@ int main(int argc, char **argv) {
                       .max_connections        = (unsigned)cfg.max_connections,
                       .max_connections_per_ip = (unsigned)cfg.max_connections_per_ip,
                       .idle_timeout_s         = (unsigned)cfg.idle_timeout_s,
+                      .header_timeout_s       = (unsigned)cfg.header_timeout_s,
+                      .min_body_rate          = (size_t)cfg.min_body_rate,
                       .max_body_bytes         = (size_t)cfg.max_body_bytes,
                       .connection_memory      = (size_t)cfg.max_header_bytes,
                       .io_threads             = cfg.io_threads};

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 #include "../engine/cli/request.h"
 #include "../engine/tft.h"
@@ -556,6 +557,133 @@ static void test_limits(void **state) {
     free(body);
 }
 
+static double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+// `levels` openers `open` (e.g. "[" or "{\"a\":"), then `mid`, then `levels` closers: malloc'd, *len set.
+static char *nested(const char *open, const char *mid, char close, size_t levels, size_t *len) {
+    size_t o = strlen(open), m = strlen(mid), n = levels * (o + 1) + m, k = 0;
+    char  *s = malloc(n + 1);
+    for (size_t i = 0; i < levels; i++, k += o) memcpy(s + k, open, o);
+    memcpy(s + k, mid, m), k += m;
+    memset(s + k, close, levels), k += levels;
+    s[k] = 0;
+    *len = k;
+    return s;
+}
+
+// Deep nesting is refused in time linear in the body: jsmn alone closes n nested brackets in n^2/2
+// steps (256 KB of "[...]" took about a minute before the depth was checked ahead of it). Also inside
+// strings brackets do not count, and a document exactly at the depth limit still decodes.
+static void test_deep_nesting_linear(void **state) {
+    (void)state;
+    static const char *const shapes[][3] = {{"[", "", "]"}, {"{\"a\":", "1", "}"}, {"{\"series\":[", "1", "]"}};
+    for (int k = 0; k < 3; k++) {
+        size_t len;
+        char  *body = nested(shapes[k][0], shapes[k][1], shapes[k][2][0], (256u << 10) / strlen(shapes[k][0]), &len);
+        tft_req_arena a;
+        tft_req       r;
+        tft_req_error e;
+        tft_req_arena_init(&a, arena_mem, ARENA_BYTES, NULL);
+        double t0 = seconds_now();
+        assert_int_equal(tft_req_decode(gm, body, len, &a, &r, &e), -1);
+        double dt = seconds_now() - t0;
+        if (e.http != 413 || strcmp(e.code, "too_deep") != 0) fail_msg("%s: got %d %s", shapes[k][0], e.http, e.code);
+        // the v2 decoders' token pass (tft_req_json_tokens) too
+        void *toks;
+        int   nt;
+        tft_req_arena_init(&a, arena_mem, ARENA_BYTES, NULL);
+        assert_int_equal(tft_req_json_tokens(body, len, &a, &toks, &nt, &e), -1);
+        assert_string_equal(e.code, "too_deep");
+        dt = seconds_now() - t0;
+        if (dt > 1.0) fail_msg("%s x %zu: refused after %.2f s (quadratic?)", shapes[k][0], len, dt);
+        free(body);
+    }
+    // jsmn takes several values in a row: deep nesting after a complete root is refused as trailing
+    // garbage (malformed), also in linear time
+    static const char *const roots[] = {"{} ", "1 ", "\"x\""};
+    for (int k = 0; k < 3; k++) {
+        size_t len, rl = strlen(roots[k]);
+        char  *deep = nested("[", "", ']', 128u << 10, &len);
+        char  *body = malloc(rl + len + 1);
+        memcpy(body, roots[k], rl), memcpy(body + rl, deep, len + 1);
+        tft_req_arena a;
+        tft_req_error e;
+        void         *toks;
+        int           nt;
+        double        t0 = seconds_now();
+        tft_req_arena_init(&a, arena_mem, ARENA_BYTES, NULL);
+        assert_int_equal(tft_req_json_tokens(body, rl + len, &a, &toks, &nt, &e), -1);
+        if (e.http != 400 || strcmp(e.code, "malformed_json") != 0) fail_msg("'%s' + nesting: %s", roots[k], e.message);
+        if (seconds_now() - t0 > 1.0) fail_msg("'%s' + nesting took %.2f s", roots[k], seconds_now() - t0);
+        free(deep), free(body);
+    }
+    // brackets in strings are not nesting: 40 of them in a key and in a label decode (as unknown key)
+    char *s = with(greq, "\"series\"", "\"[[[[[[[[[[[[[[[[[[[[{{{{{{{{{{{{{{{{{{{{\\\\\\\"\":1,\"series\"");
+    char *body;
+    tft_req_arena a;
+    tft_req       r;
+    tft_req_error e;
+    assert_int_equal(decode_lim(gm, s, strlen(s), NULL, &body, &a, &r, &e), -1);
+    assert_string_equal(e.code, "unknown_key");
+    free(body), free(s);
+}
+
+// The other shapes a hostile body can take are linear too (each bounded at 1 s for a few MB, far
+// above their measured few ms): one 4 MiB string, 300,000 keys in one object, 300,000 array elements,
+// and 4,000 series whose every column is wrong only in the last one (the decoder walks them all).
+static void test_other_shapes_linear(void **state) {
+    (void)state;
+    size_t n = 4u << 20, k = 0;
+    char  *b = malloc(4 * n); // (the 300,000 keys take about 5 MB)
+    // a 4 MiB string (with escapes: string_fix moves bytes, never re-scans)
+    k += (size_t)sprintf(b, "[\"");
+    while (k < n) k += (size_t)sprintf(b + k, "abc\\n\\u00e9");
+    k += (size_t)sprintf(b + k, "\"]");
+    void         *toks;
+    int           nt;
+    tft_req_arena a;
+    tft_req_error e;
+    double        t0 = seconds_now();
+    tft_req_arena_init(&a, arena_mem, ARENA_BYTES, NULL);
+    assert_int_equal(tft_req_json_tokens(b, k, &a, &toks, &nt, &e), 0);
+    assert_int_equal(nt, 2);
+    // 300,000 keys, then 300,000 elements
+    k = (size_t)sprintf(b, "{");
+    for (int i = 0; i < 300000; i++) k += (size_t)sprintf(b + k, "%s\"k%d\":%d", i ? "," : "", i, i);
+    k += (size_t)sprintf(b + k, "}");
+    tft_req_arena_init(&a, arena_mem, ARENA_BYTES, NULL);
+    assert_int_equal(tft_req_json_tokens(b, k, &a, &toks, &nt, &e), 0);
+    assert_int_equal(nt, 600001);
+    k = (size_t)sprintf(b, "[");
+    for (int i = 0; i < 300000; i++) k += (size_t)sprintf(b + k, "%s%d.5", i ? "," : "", i);
+    k += (size_t)sprintf(b + k, "]");
+    tft_req_arena_init(&a, arena_mem, ARENA_BYTES, NULL);
+    assert_int_equal(tft_req_json_tokens(b, k, &a, &toks, &nt, &e), 0);
+    double dt = seconds_now() - t0;
+    if (dt > 1.0) fail_msg("4 MiB string + 300k keys + 300k elements took %.2f s", dt);
+    free(b);
+    // 4,000 series, each fine but for an unknown column in the last: refused after walking them all
+    const char *one = "{\"history\":{\"hour\":[1]}}";
+    size_t      cap = 4000 * (strlen(one) + 1) + 64;
+    b               = malloc(cap);
+    k               = (size_t)sprintf(b, "{\"series\":[");
+    for (int i = 0; i < 4000; i++) k += (size_t)sprintf(b + k, "%s%s", i ? "," : "", i < 3999 ? one : "{\"history\":{\"nope\":[1]}}");
+    k += (size_t)sprintf(b + k, "]}");
+    tft_req r;
+    char   *body;
+    t0 = seconds_now();
+    assert_int_equal(decode_lim(gm, b, k, NULL, &body, &a, &r, &e), -1);
+    dt = seconds_now() - t0;
+    assert_string_equal(e.code, "not_a_model_input");
+    assert_int_equal(e.series, 3999);
+    if (dt > 1.0) fail_msg("4,000 series took %.2f s", dt);
+    free(body), free(b);
+}
+
 // Every arena size below what the fixture request needs fails cleanly with 413 (and ASan sees no
 // access past the buffer, which is malloc'd at exactly that size); the exact need succeeds.
 static void test_arena_too_small(void **state) {
@@ -758,7 +886,7 @@ int main(void) {
         cmocka_unit_test(test_goldens_same_as_cli), cmocka_unit_test(test_escapes_same_as_cli),
         cmocka_unit_test(test_numbers_bitwise_strtod),       cmocka_unit_test(test_numbers_bitwise_strtod_10m),
         cmocka_unit_test(test_bad_requests),        cmocka_unit_test(test_jsmn_leniency),
-        cmocka_unit_test(test_limits),              cmocka_unit_test(test_arena_too_small),
+        cmocka_unit_test(test_limits), cmocka_unit_test(test_deep_nesting_linear), cmocka_unit_test(test_other_shapes_linear),              cmocka_unit_test(test_arena_too_small),
         cmocka_unit_test(test_no_heap_in_decoder),  cmocka_unit_test(test_writer_round_trip),
         cmocka_unit_test(test_writer_error),
     };

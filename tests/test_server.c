@@ -386,8 +386,13 @@ static char *expected_forecast(const char *json, size_t *len) {
     return out;
 }
 
+// A JSON body is the writer's bytes and a newline (http.h); a binary one (v2) the bytes alone.
 static void assert_body(const resp *r, const char *want, size_t len) {
-    if (r->len != len || memcmp(r->body, want, len) != 0) {
+    const char *ct = resp_header(r, "Content-Type");
+    if (ct && strncmp(ct, "application/json", 16) == 0) {
+        if (r->len != len + 1 || r->body[len] != '\n') fail_msg("a JSON body of %zu bytes without its newline", r->len);
+    } else if (r->len != len) fail_msg("body of %zu bytes, want %zu", r->len, len);
+    if (memcmp(r->body, want, len) != 0) {
         size_t i = 0;
         while (i < len && i < r->len && r->body[i] == want[i]) i++;
         fail_msg("body differs from the in-process engine at byte %zu of %zu/%zu: got '%.60s' want '%.60s'", i, r->len,
@@ -871,7 +876,7 @@ static void test_health_and_drain(void **state) {
     assert_true(ka >= 0);
     assert_int_equal(http_fd(ka, "GET", "/v2/health/ready", NULL, NULL, 0, &r), 0);
     assert_int_equal(r.status, 200);
-    assert_string_equal(r.body, "{\"ready\":true}");
+    assert_string_equal(r.body, "{\"ready\":true}\n");
     resp_free(&r);
     enum { N = 3 };
     char     *one = make_request(1, 0);
@@ -1248,7 +1253,8 @@ static int run_cmd(const char *args, char **out) {
     char cmd[512], path[] = "/tmp/tft_srv_cmd_XXXXXX";
     int  fd = mkstemp(path);
     close(fd);
-    snprintf(cmd, sizeof cmd, "%s %s >%s 2>&1", SERVER, args, path);
+    // (under `timeout`: a server that does start where it should not would otherwise never exit)
+    snprintf(cmd, sizeof cmd, "timeout 60 %s %s >%s 2>&1", SERVER, args, path);
     int rc = system(cmd);
     *out   = slurp(path, NULL);
     unlink(path);
@@ -1283,6 +1289,344 @@ static void test_flags(void **state) {
     free(o);
 }
 
+// ---- hardening (issue 10): nesting, framing, slow clients, response size, port, log ----------------------
+
+// One raw exchange: sends `req` on a fresh connection and reads what comes back until the server
+// closes or `wait_ms` passes. The bytes (malloc'd, NUL-terminated) and how long it took.
+static char *raw_exchange(int port, const char *req, size_t len, int wait_ms, int64_t *took_ms) {
+    int fd = connect_to(port);
+    if (fd < 0) fail_msg("cannot connect");
+    struct timeval tv = {wait_ms / 1000, (wait_ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int64_t t0 = now_ms();
+    if (send_all(fd, req, len) != 0) fail_msg("send failed");
+    size_t cap = 1 << 16, n = 0;
+    char  *b   = malloc(cap);
+    for (;;) {
+        if (cap - n < 4096) b = realloc(b, cap *= 2);
+        ssize_t k = recv(fd, b + n, cap - n - 1, 0);
+        if (k <= 0) break;
+        n += (size_t)k;
+        if (now_ms() - t0 > wait_ms) break;
+    }
+    b[n] = 0;
+    if (took_ms) *took_ms = now_ms() - t0;
+    close(fd);
+    return b;
+}
+
+typedef struct deep_arg {
+    int     port;
+    char   *body;
+    size_t  len;
+    resp    r;
+    int     rc;
+    int64_t sent_ms, done_ms; // when the last byte went out, when the answer was in
+    _Atomic int done;
+} deep_arg;
+
+static void *deep_post(void *p) {
+    deep_arg *a  = p;
+    int       fd = connect_to(a->port);
+    char      head[256];
+    int       k = snprintf(head, sizeof head,
+                           "POST /v1/forecast HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                 "Content-Length: %zu\r\n\r\n",
+                           a->len);
+    a->rc = fd < 0 || send_all(fd, head, (size_t)k) || send_all(fd, a->body, a->len) ? -1 : 0;
+    a->sent_ms = now_ms();
+    if (a->rc == 0) a->rc = read_resp(fd, &a->r, 0);
+    a->done_ms = now_ms();
+    if (fd >= 0) close(fd);
+    atomic_store(&a->done, 1);
+    return NULL;
+}
+
+// An 8 MiB body of nothing but nesting ("[" x n "]" x n, and "{"a":" x n ... "}" x n) is refused
+// 413 too_deep right after it arrives, and a health probe on another connection is answered while
+// it is in flight. Before the depth was checked ahead of jsmn, tokenizing it was quadratic on the
+// only I/O thread (160 KB: 24 s; 8 MiB: hours) and nothing else was answered meanwhile.
+static void test_deep_nesting(void **state) {
+    (void)state;
+    srv s;
+    srv_start(&s, "--max-body-bytes 8388608", NULL);
+    static const char *const opens[] = {"[", "{\"a\":"};
+    for (int k = 0; k < 2; k++) {
+        size_t ol = strlen(opens[k]), levels = ((size_t)8 << 20) / (ol + 1) - 1, len = 0;
+        char  *b = malloc(levels * (ol + 1) + 2);
+        for (size_t i = 0; i < levels; i++, len += ol) memcpy(b + len, opens[k], ol);
+        if (k) b[len++] = '1';
+        memset(b + len, k ? '}' : ']', levels), len += levels;
+        deep_arg  a = {.port = s.port, .body = b, .len = len};
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, deep_post, &a), 0);
+        int probes = 0;
+        for (int64_t t0 = now_ms(); !atomic_load(&a.done) || probes < 3; probes++) { // health probes meanwhile
+            if (now_ms() - t0 > 60000) fail_msg("the nesting request is not answered after 60 s");
+            resp    r;
+            int64_t p0 = now_ms();
+            assert_int_equal(http(s.port, "GET", "/v2/health/ready", NULL, NULL, 0, &r), 0);
+            assert_int_equal(r.status, 200);
+            if (now_ms() - p0 > 2000) fail_msg("a health probe took %lld ms during the nesting request", (long long)(now_ms() - p0));
+            resp_free(&r);
+        }
+        pthread_join(th, NULL);
+        assert_int_equal(a.rc, 0);
+        if (a.r.status != 413 || !strstr(a.r.body, "\"too_deep\"")) fail_msg("got %d %s", a.r.status, a.r.body);
+        // the decoder's share: from the last byte sent to the answer (well under 100 ms on an idle
+        // machine; 1 s leaves room for sanitizers on a loaded one, and is far below the quadratic time)
+        if (a.done_ms - a.sent_ms > 1000) fail_msg("413 came %lld ms after the body", (long long)(a.done_ms - a.sent_ms));
+        print_message("nesting %s x %zu (%zu bytes): 413 %lld ms after the body; %d probes answered meanwhile\n",
+                      opens[k], levels, len, (long long)(a.done_ms - a.sent_ms), probes);
+        resp_free(&a.r);
+        free(b);
+    }
+    srv_stop(&s);
+}
+
+// RFC 9112 framing the HTTP layer checks itself (server/API.md "Framing").
+static void test_framing(void **state) {
+    (void)state;
+    srv s;
+    srv_start(&s, "--idle-timeout-s 30", NULL);
+    int64_t ms;
+    // whitespace between a header name and its colon: 400 (was: an unknown header, and the body "{}"
+    // then read as the next request)
+    const char cl_space[] = "POST /v1/forecast HTTP/1.1\r\nHost: x\r\nContent-Length : 2\r\n\r\n{}";
+    char      *o          = raw_exchange(s.port, cl_space, sizeof cl_space - 1, 10000, &ms);
+    if (strncmp(o, "HTTP/1.1 400", 12) != 0 || !strstr(o, "\"bad_request\"") || !strstr(o, "whitespace"))
+        fail_msg("Content-Length with a space: %.300s", o);
+    free(o);
+    // 480 query arguments: answered at once (MHD's argument parsing ran out of its pool and the
+    // request hung until the idle timeout, 30 s here)
+    char q[8192];
+    int  n = snprintf(q, sizeof q, "GET /v2/health/ready?");
+    for (int i = 0; i < 480; i++) n += snprintf(q + n, sizeof q - (size_t)n, "%sa%d=%d", i ? "&" : "", i, i);
+    n += snprintf(q + n, sizeof q - (size_t)n, " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    o = raw_exchange(s.port, q, (size_t)n, 20000, &ms);
+    if (strncmp(o, "HTTP/1.1 200", 12) != 0 || ms > 5000) fail_msg("480 arguments: after %lld ms: %.200s", (long long)ms, o);
+    free(o);
+    // query arguments still work (decoded): ?timings=1 gives Server-Timing
+    resp r;
+    assert_int_equal(http(s.port, "POST", "/v1/forecast?x=%41&timings=%31", "Content-Type: application/json\r\n",
+                          sample, sample_len, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(resp_header(&r, "Server-Timing"));
+    resp_free(&r);
+    // %00 in the path: 400, not /metrics (MHD's unescaping ended the path at the NUL)
+    const char nul[] = "GET /metrics%00.png HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    o                = raw_exchange(s.port, nul, sizeof nul - 1, 10000, &ms);
+    if (strncmp(o, "HTTP/1.1 400", 12) != 0 || strstr(o, "tft_model_info")) fail_msg("%%00 in the path: %.300s", o);
+    free(o);
+    // JSON bodies end with a newline
+    assert_int_equal(http(s.port, "GET", "/nope", NULL, NULL, 0, &r), 0);
+    assert_true(r.len > 2 && r.body[r.len - 2] == '}' && r.body[r.len - 1] == '\n');
+    resp_free(&r);
+    srv_stop(&s);
+}
+
+// Request headers trickled one byte at a time (each byte resets MHD's idle timer) are cut off at
+// --header-timeout-s; a body below --min-body-rate is cut off too; and with the connection cap held
+// by such clients, a health probe still gets a connection (the reserve evicts the oldest of them).
+static void test_slow_clients(void **state) {
+    (void)state;
+    srv s;
+    srv_start(&s, "--header-timeout-s 2 --min-body-rate 2000 --idle-timeout-s 60 --max-connections 8", NULL);
+    // slow headers: one byte every 100 ms, for up to 15 s
+    int fd = connect_to(s.port);
+    assert_true(fd >= 0);
+    const char trickle[] = "GET /v2/health/ready HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    int64_t    t0 = now_ms(), cut = -1;
+    for (size_t i = 0; i < sizeof trickle - 1 && now_ms() - t0 < 15000; i++) {
+        if (send(fd, trickle + i, 1, MSG_NOSIGNAL) != 1) {
+            cut = now_ms() - t0;
+            break;
+        }
+        char          c;
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, 100) > 0 && recv(fd, &c, 1, MSG_DONTWAIT) <= 0) {
+            cut = now_ms() - t0;
+            break;
+        }
+    }
+    close(fd);
+    if (cut < 0) fail_msg("a connection trickling its headers was not closed in 15 s");
+    if (cut < 1500 || cut > 8000) fail_msg("slow headers closed after %lld ms (deadline 2 s)", (long long)cut);
+    assert_true(metric(s.port, "tft_http_connections_cut_total{reason=\"header_timeout\"}") >= 1);
+    // slow body: 16 bytes every 100 ms (160 B/s) of a 100 kB body
+    fd = connect_to(s.port);
+    const char head[] = "POST /v1/forecast HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n";
+    assert_int_equal(send_all(fd, head, sizeof head - 1), 0);
+    t0 = now_ms(), cut = -1;
+    char chunk[16];
+    memset(chunk, ' ', sizeof chunk);
+    while (now_ms() - t0 < 15000) {
+        if (send(fd, chunk, sizeof chunk, MSG_NOSIGNAL) != (ssize_t)sizeof chunk) break;
+        char          c;
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, 100) > 0 && recv(fd, &c, 1, MSG_DONTWAIT) <= 0) break;
+    }
+    cut = now_ms() - t0;
+    close(fd);
+    if (cut >= 15000 || cut < 1500) fail_msg("a 160 B/s body was cut after %lld ms (minimum 2000 B/s from 2 s on)", (long long)cut);
+    assert_true(metric(s.port, "tft_http_connections_cut_total{reason=\"slow_body\"}") >= 1);
+    srv_stop(&s);
+    // the reserve (no header deadline this time): the cap of 8 filled at once with unfinished
+    // requests (MHD then stops accepting); the reaper evicts down to 7 once they have waited 100 ms,
+    // and probes still get in, each evicting the oldest
+    srv_start(&s, "--header-timeout-s 0 --idle-timeout-s 60 --max-connections 8", NULL);
+    int held[8];
+    for (int i = 0; i < 8; i++) {
+        held[i] = connect_to(s.port);
+        assert_true(held[i] >= 0);
+        assert_int_equal(send_all(held[i], "GET /v2/health/ready HTTP/1.1\r\nHost", 35), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        resp    r;
+        int64_t p0 = now_ms();
+        if (http(s.port, "GET", "/v2/health/ready", NULL, NULL, 0, &r) != 0) fail_msg("probe %d: no answer", i);
+        assert_int_equal(r.status, 200);
+        if (now_ms() - p0 > 1500) fail_msg("probe %d took %lld ms", i, (long long)(now_ms() - p0));
+        resp_free(&r);
+    }
+    for (int i = 0; i < 8; i++) close(held[i]);
+    assert_true(metric(s.port, "tft_http_connections_cut_total{reason=\"evicted\"}") >= 2); // reaper, probe 1
+    srv_stop(&s);
+}
+
+static long rss_kb(pid_t pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f  = fopen(path, "r"); // (not slurp: /proc files have no size to seek to)
+    long  kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0) kb = strtol(line + 6, NULL, 10);
+    if (f) fclose(f);
+    if (kb < 0) fail_msg("no VmRSS for %d", (int)pid);
+    return kb;
+}
+
+// --max-output-values: an interpretation that would not fit is refused before it is computed
+// (413 naming the limit); --max-pending-bytes: while a client does not read its large answer, new
+// forecasts get 503 + Retry-After; once it is read they are served again and RSS is back near where
+// it was.
+static void test_response_caps(void **state) {
+    (void)state;
+    srv s;
+    srv_start(&s, "--max-output-values 100000 --max-pending-bytes 1000000 --max-queue-delay-us 0", NULL);
+    char *interp = with(sample, "\"interpret\":false", "\"interpret\":true");
+    resp  r;
+    assert_int_equal(post(s.port, "/v1/forecast", interp, &r), 0);
+    if (r.status != 413 || !strstr(r.body, "\"response_too_large\"") || !strstr(r.body, "--max-output-values 100000"))
+        fail_msg("interpretation over the cap: %d %s", r.status, r.body);
+    resp_free(&r);
+    srv_stop(&s);
+
+    srv_start(&s, "--max-pending-bytes 1000000 --max-queue-delay-us 0", NULL);
+    assert_int_equal(post(s.port, "/v1/forecast", sample, &r), 0); // warm up
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    long base = rss_kb(s.pid);
+    // a slow reader: a small receive window, and nothing read until later
+    int fd = socket(AF_INET, SOCK_STREAM, 0), small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s.port)};
+    a.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    struct timeval tv = {TIMEOUT_S, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char head[256];
+    int  k = snprintf(head, sizeof head,
+                      "POST /v1/forecast HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                      strlen(interp));
+    assert_int_equal(send_all(fd, head, (size_t)k), 0);
+    assert_int_equal(send_all(fd, interp, strlen(interp)), 0);
+    // its answer (about 8 MB) is queued once computed: new forecasts are turned away meanwhile
+    int refused = 0;
+    for (int64_t t0 = now_ms(); now_ms() - t0 < TIMEOUT_S * 1000 && !refused; nap_ms(20)) {
+        assert_int_equal(post(s.port, "/v1/forecast", sample, &r), 0);
+        if (r.status == 503) {
+            refused = 1;
+            if (!strstr(r.body, "--max-pending-bytes 1000000")) fail_msg("503 without the limit: %s", r.body);
+            assert_non_null(resp_header(&r, "Retry-After"));
+        } else assert_int_equal(r.status, 200);
+        resp_free(&r);
+    }
+    assert_true(refused);
+    long held = rss_kb(s.pid);
+    resp big;
+    assert_int_equal(read_resp(fd, &big, 0), 0);
+    assert_int_equal(big.status, 200);
+    assert_true(big.len > 4000000);
+    resp_free(&big);
+    close(fd);
+    int served = 0;
+    for (int64_t t0 = now_ms(); now_ms() - t0 < TIMEOUT_S * 1000 && !served; nap_ms(20)) {
+        assert_int_equal(post(s.port, "/v1/forecast", sample, &r), 0);
+        served = r.status == 200;
+        resp_free(&r);
+    }
+    assert_true(served);
+    long after = rss_kb(s.pid);
+    print_message("RSS: %ld kB before, %ld kB with the answer unread, %ld kB after\n", base, held, after);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) // (their allocators keep freed memory)
+    if (after > base + 16 * 1024) fail_msg("RSS %ld kB after the large answer, %ld kB before", after, base);
+#endif
+    free(interp);
+    srv_stop(&s);
+}
+
+// A second server on a busy port fails ("Address already in use", exit 1) rather than sharing it
+// (SO_REUSEPORT); --version; a finite value that overflows float32 in the network is the request's
+// fault (422 naming series and field, not 500); the access log escapes control characters.
+static void test_port_version_overflow_log(void **state) {
+    (void)state;
+    srv s;
+    srv_start(&s, "--access-log --max-queue-delay-us 0", NULL);
+    char args[128], *o;
+    snprintf(args, sizeof args, "--model " MODEL " --port %d", s.port);
+    int rc = run_cmd(args, &o); // (124 if it started, as with SO_REUSEPORT, and timed out)
+    if (rc != 1 || !strstr(o, "Address already in use")) fail_msg("a second server on the port: status %d: %s", rc, o);
+    free(o);
+    assert_int_equal(run_cmd("--version", &o), 0);
+    if (strncmp(o, "tft-server 0.1.0 (libtft 0.1.0", 30) != 0 || !strstr(o, "libmicrohttpd 0.9")) fail_msg("--version: %s", o);
+    free(o);
+    // 3e38 is a finite float32; the network's arithmetic on it is not
+    char *fix   = with(sample, "\"hour\":[", "\"hour\":[3e38,"); // series 0's history comes first
+    char *at    = strstr(fix, "\"hour\":[3e38,") + 13, *comma = strchr(at, ','); // then drop the old first value
+    memmove(at, comma + 1, strlen(comma + 1) + 1);
+    resp r;
+    assert_int_equal(post(s.port, "/v1/forecast", fix, &r), 0);
+    if (r.status != 422 || !strstr(r.body, "\"input_out_of_range\"") || !strstr(r.body, "\"series\":0") ||
+        !strstr(r.body, "\"field\":\"history.hour[0]\""))
+        fail_msg("3e38: %d %s", r.status, r.body);
+    resp_free(&r), free(fix);
+    // the same through KServe v2: a target scale of 3e38 overflows the de-normalized prediction
+    char *v2  = v2_request(1, gi->max_encoder_length, gi->max_prediction_length);
+    char *v2b = with(v2, "\"data\":[10,2,", "\"data\":[10,3e+38,");
+    assert_int_equal(post(s.port, "/v2/models/default/infer", v2b, &r), 0);
+    if (r.status != 422 || !resp_header(&r, "X-Tft-Error-Code") ||
+        strcmp(resp_header(&r, "X-Tft-Error-Code"), "input_out_of_range") != 0 || !strstr(r.body, "target_scale[0][0][1]"))
+        fail_msg("v2 with a 3e38 scale: %d %s", r.status, r.body);
+    resp_free(&r), free(v2), free(v2b);
+    // a path with a newline and an ESC: one log line, escaped
+    const char forge[] = "GET /x%0A2026-01-01T00:00:00.000Z%20GET%20/forged%1B[31m HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    o = raw_exchange(s.port, forge, sizeof forge - 1, 10000, NULL);
+    assert_int_equal(strncmp(o, "HTTP/1.1 404", 12), 0);
+    free(o);
+    kill(s.pid, SIGTERM);
+    assert_int_equal(srv_wait(&s), 0);
+    char *log = slurp(s.out, NULL);
+    srv_clean(&s);
+    assert_non_null(log);
+    if (!strstr(log, " GET /x\\x0A2026-01-01T00:00:00.000Z GET /forged\\x1B[31m 404 ")) fail_msg("access log: %s", log);
+    for (const char *l = log; (l = strchr(l, '\n')) && l[1]; l++)
+        if (strncmp(l + 1, "2026-01-01T00:00:00.000Z", 24) == 0) fail_msg("a forged log line: %s", log);
+    assert_null(strchr(log, 0x1B));
+    free(log);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_flags, kill_servers),
@@ -1298,6 +1642,11 @@ int main(void) {
         cmocka_unit_test_teardown(test_second_sigterm, kill_servers),
         cmocka_unit_test_teardown(test_sigterm_under_load, kill_servers),
         cmocka_unit_test_teardown(test_kserve_v2, kill_servers),
+        cmocka_unit_test_teardown(test_deep_nesting, kill_servers),
+        cmocka_unit_test_teardown(test_framing, kill_servers),
+        cmocka_unit_test_teardown(test_slow_clients, kill_servers),
+        cmocka_unit_test_teardown(test_response_caps, kill_servers),
+        cmocka_unit_test_teardown(test_port_version_overflow_log, kill_servers),
     };
     return cmocka_run_group_tests_name("server", tests, setup, teardown);
 }
