@@ -110,6 +110,10 @@ typedef struct tft_model_info {
     int32_t n_history_inputs; const char *const *history_inputs; // every time-varying variable the encoder reads
     int32_t n_future_inputs;  const char *const *future_inputs;  // every known variable
     const char *sha256;       // of the weights file, hex
+    // the training DataFrame's layout (for tables in long format: one row per series and time step)
+    const char *time_idx;                                // the time index column ("time_idx")
+    int32_t n_group_ids; const char *const *group_ids;   // columns naming a series (also in static_inputs)
+    int32_t max_lag;          // extra history rows the model's lags consume before the encoder window
 } tft_model_info;
 TFT_API const tft_model_info * tft_model_get_info(const tft_model *m);
 // 1 if the named input is categorical (its values are labels), 0 if real, -1 if unknown.
