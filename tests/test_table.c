@@ -600,6 +600,103 @@ static void backtest_windows_and_metrics(void **state) {
     tft_model_free(m);
 }
 
+// The backtest of tests/data/backtest_small.csv (the default model's table, servers db-01 and ml-01,
+// 700 rows each; an origin every 96 steps after 288 history rows: 4 windows each) against the same
+// backtest done by pytorch-forecasting itself, saved by
+//   python3 bench/peers/backtest_pf.py tests/data/backtest_small.csv --every 96 --min-history 288
+//       --write-metrics tests/data/backtest_small_pf.csv
+// Bounds follow from test_golden.c's series-level bound on each forecast value,
+// |Δŷ| <= 1e-4 |ŷ| + 1e-6 max|ŷ|: the quantile loss and the MAE move by at most the mean of that
+// bound over the points, and a coverage count can flip only at a point whose actual lies within it.
+static void backtest_matches_pytorch_forecasting(void **state) {
+    (void)state;
+    tft_model            *m  = NULL;
+    assert_int_equal(tft_model_load("weights/default.safetensors", NULL, &m), TFT_OK);
+    const tft_model_info *mi = tft_model_get_info(m);
+    int32_t Q = mi->n_quantiles, NT = mi->n_targets;
+    FILE   *in = fopen("tests/data/backtest_small.csv", "r"), *devnull = fopen("/dev/null", "w");
+    assert_non_null(in);
+    membuf mb, fb;
+    mb_open(&mb), mb_open(&fb);
+    tft_table_opts o = {.every = 96, .min_history = 288, .log = devnull};
+    char           err[600];
+    tft_status     st = tft_table_backtest(m, in, "backtest_small.csv", mb.f, fb.f, NULL, &o, NULL, err, sizeof err);
+    mb_close(&mb), mb_close(&fb), fclose(in), fclose(devnull);
+    if (st != TFT_OK) fail_msg("%s", err);
+    // per (series, target): the mean bound of the loss and the MAE, and the points whose coverage may flip
+    typedef struct key_bound {
+        char    key[96];
+        double  sum_bound, sum_bound_med, max_q;
+        int64_t points, flip[16];
+    } key_bound;
+    key_bound kb[16];
+    int       nk = 0, med = 0;
+    for (int i = 1; i < Q; i++) if (fabs(mi->quantiles[i] - 0.5) < fabs(mi->quantiles[med] - 0.5)) med = i;
+    for (int pass = 0; pass < 2; pass++) { // pass 0: max|ŷ| per key; pass 1: the bounds
+        FILE *f = read_str(fb.data);
+        char  line[4096];
+        assert_non_null(fgets(line, sizeof line, f));
+        while (fgets(line, sizeof line, f)) {
+            char *fl[64], key[96];
+            line[strcspn(line, "\n")] = 0;
+            assert_int_equal(split(line, fl, 64), 6 + Q); // server, origin, time_idx, step, target, actual, q...
+            for (int all = 0; all < 2; all++) {
+                snprintf(key, sizeof key, "%s,%s", all ? "(all)" : fl[0], fl[4]);
+                int k = 0;
+                while (k < nk && strcmp(kb[k].key, key) != 0) k++;
+                if (k == nk) memset(&kb[nk], 0, sizeof kb[0]), snprintf(kb[nk++].key, sizeof kb[0].key, "%s", key);
+                double y = strtod(fl[5], NULL);
+                for (int i = 0; i < Q; i++) {
+                    double q = strtof(fl[6 + i], NULL);
+                    if (pass == 0) { kb[k].max_q = fmax(kb[k].max_q, fabs(q)); continue; }
+                    double b = 1e-4 * fabs(q) + 1e-6 * kb[k].max_q;
+                    kb[k].sum_bound += b;
+                    if (i == med) kb[k].sum_bound_med += b;
+                    kb[k].flip[i] += fabs(y - q) <= b;
+                }
+                if (pass == 1) kb[k].points++;
+            }
+        }
+        fclose(f);
+    }
+    assert_int_equal(nk, 3 * NT); // 2 series + (all), per target
+    // compare every row of ours with pytorch-forecasting's
+    FILE *pf = fopen("tests/data/backtest_small_pf.csv", "r");
+    assert_non_null(pf);
+    char pline[4096], oline[4096];
+    FILE *ours = read_str(mb.data);
+    int   rows = 0;
+    assert_non_null(fgets(pline, sizeof pline, pf)), assert_non_null(fgets(oline, sizeof oline, ours));
+    assert_string_equal(pline, oline); // the same header
+    while (fgets(pline, sizeof pline, pf)) {
+        assert_non_null(fgets(oline, sizeof oline, ours));
+        char *a[64], *b[64], key[96];
+        pline[strcspn(pline, "\n")] = 0, oline[strcspn(oline, "\n")] = 0;
+        assert_int_equal(split(pline, a, 64), 6 + Q);
+        assert_int_equal(split(oline, b, 64), 6 + Q);
+        assert_string_equal(a[0], b[0]), assert_string_equal(a[1], b[1]);
+        assert_string_equal(a[2], b[2]), assert_string_equal(a[3], b[3]); // windows, points
+        snprintf(key, sizeof key, "%s,%s", a[0], a[1]);
+        int k = 0;
+        while (k < nk && strcmp(kb[k].key, key) != 0) k++;
+        assert_true(k < nk);
+        double n = (double)kb[k].points, lb = kb[k].sum_bound / (n * Q), mb_ = kb[k].sum_bound_med / n;
+        double dl = fabs(strtod(a[4], NULL) - strtod(b[4], NULL)), dm = fabs(strtod(a[5], NULL) - strtod(b[5], NULL));
+        if (dl > lb) fail_msg("%s: quantile loss tft %s, pytorch-forecasting %s (bound %.3g)", key, b[4], a[4], lb);
+        if (dm > mb_) fail_msg("%s: MAE tft %s, pytorch-forecasting %s (bound %.3g)", key, b[5], a[5], mb_);
+        for (int i = 0; i < Q; i++) {
+            double dc = fabs(strtod(a[6 + i], NULL) - strtod(b[6 + i], NULL));
+            if (dc > (double)kb[k].flip[i] / n + 1e-9)
+                fail_msg("%s: coverage q%g tft %s, pytorch-forecasting %s", key, mi->quantiles[i], b[6 + i], a[6 + i]);
+        }
+        rows++;
+    }
+    assert_int_equal(rows, 3 * NT);
+    fclose(pf), fclose(ours);
+    free(mb.data), free(fb.data);
+    tft_model_free(m);
+}
+
 // ---- the chart -------------------------------------------------------------------------------
 static void plot_ticks_and_svg(void **state) {
     (void)state;
@@ -681,6 +778,7 @@ int main(void) {
         cmocka_unit_test(unknown_category_names_series),
         cmocka_unit_test(backtest_metrics_by_hand),
         cmocka_unit_test(backtest_windows_and_metrics),
+        cmocka_unit_test(backtest_matches_pytorch_forecasting),
         cmocka_unit_test(plot_ticks_and_svg),
         cmocka_unit_test(command_line),
     };

@@ -81,6 +81,8 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--compare", help="tft backtest -o METRICS.csv")
+    ap.add_argument("--write-metrics", help="write pytorch-forecasting's metrics in tft backtest's -o format "
+                                            "(per series and target, then '(all)'): tests/data/backtest_small_pf.csv")
     a = ap.parse_args()
     warnings.filterwarnings("ignore")
     import numpy as np
@@ -112,7 +114,7 @@ def main():
         x.server, x.time_idx_first_prediction, x.time_idx_first)], index=x.index))
     t1 = time.perf_counter()
     dl = ds.to_dataloader(train=False, batch_size=a.batch_size, num_workers=0)
-    p = model.predict(dl, mode="quantiles", return_x=True,
+    p = model.predict(dl, mode="quantiles", return_x=True, return_index=True,
                       trainer_kwargs=dict(accelerator="cpu", logger=False, enable_progress_bar=False))
     t2 = time.perf_counter()
     rows = {}
@@ -124,6 +126,26 @@ def main():
         pin = np.maximum(quantiles * e, (quantiles - 1) * e)
         rows[t] = [n_windows, y.size, pin.mean(), np.abs(e[..., med]).mean()] + list((y <= q).mean(axis=(0, 1)))
     t3 = time.perf_counter()
+    if a.write_metrics:
+        servers = np.array([str(x) for x in p.index["server"]])
+        with open(a.write_metrics, "w") as f:
+            f.write("server,target,windows,points,quantile_loss,mae," +
+                    ",".join(f"coverage_q{q:g}" for q in quantiles) + "\n")
+            groups = [(sid, servers == sid) for sid in sorted(set(servers))] + [("(all)", servers == servers)]
+            rows_out = {sid: [] for sid, _ in groups}
+            for j, t in enumerate(targets):
+                q = p.output[j].numpy().astype(np.float64)
+                y = p.x["decoder_target"][j].numpy().astype(np.float64)[..., None]
+                for sid, m in groups:
+                    e = y[m] - q[m]
+                    pin = np.maximum(quantiles * e, (quantiles - 1) * e).mean()
+                    cov = (y[m] <= q[m]).mean(axis=(0, 1))
+                    rows_out[sid].append(f"{sid},{t},{int(m.sum())},{y[m].size},{pin:.9g},"
+                                         f"{np.abs(e[..., med]).mean():.9g}," + ",".join(f"{c:.9g}" for c in cov))
+            order = [sid for sid, _ in groups[:-1]]
+            for sid in order:
+                f.write("\n".join(rows_out[sid]) + "\n")
+            f.write("\n".join(rows_out["(all)"]) + "\n")
     print(f"pytorch-forecasting {__import__('pytorch_forecasting').__version__} (torch {torch.__version__}, "
           f"{a.threads} threads): {n_windows} windows, {t3 - t0:.2f} s "
           f"(read + dataset {t1 - t0:.2f} s, predict {t2 - t1:.2f} s, metrics {t3 - t2:.3f} s), "

@@ -138,9 +138,21 @@ int tft_csv_next(tft_csv *r, char ***fields, int *n, int64_t *line, char *err, s
                             (long long)r->line, r->n_fields);
         } else if (c == 0) {
             return CSV_FAIL("line %lld: NUL byte in field %d", (long long)r->line, r->n_fields);
-        } else {
-            take_byte(r);
-            if (put_char(r, (char)c)) return CSV_FAIL("line %lld: out of memory", (long long)r->line);
+        } else { // a run of ordinary bytes: copied at once (the common case of unquoted numbers)
+            size_t end = r->pos;
+            while (end < r->len) {
+                char ch = r->in[end];
+                if (ch == ',' || ch == '"' || ch == '\n' || ch == '\r' || ch == 0) break;
+                end++;
+            }
+            size_t run = end - r->pos;
+            while (r->text_len + run > r->text_cap) {
+                char *t = realloc(r->text, 2 * r->text_cap);
+                if (!t) return CSV_FAIL("line %lld: out of memory", (long long)r->line);
+                r->text = t, r->text_cap *= 2;
+            }
+            memcpy(r->text + r->text_len, r->in + r->pos, run);
+            r->text_len += run, r->pos = end, r->consumed += (int64_t)run;
         }
     }
     for (int i = 0; i < r->n_fields; i++) r->fields[i] = r->text + r->starts[i];

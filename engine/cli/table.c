@@ -605,7 +605,7 @@ tft_status tft_table_run(const tft_model *m, tft_table_reader *r, const tft_tabl
                          int32_t keep, tft_table_add_fn add, tft_table_done_fn done, void *user, int64_t *n_series,
                          char *err, size_t errlen) {
     const tft_model_info *mi = tft_model_get_info(m);
-    int32_t max_batch = o->max_batch > 0 ? o->max_batch : 256;
+    int32_t max_batch = o->max_batch > 0 ? o->max_batch : 64;
     int32_t threads   = o->threads > 0 ? o->threads : (int32_t)sysconf(_SC_NPROCESSORS_ONLN);
     if (threads < 1) threads = 1;
     if (threads > 64) threads = 64;

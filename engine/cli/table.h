@@ -31,7 +31,8 @@
 typedef struct tft_table_opts {
     int32_t     horizon;      // steps to forecast; 0 = the model's max_prediction_length
     int32_t     threads;      // worker lanes of the forecasting context; 0 = every online CPU
-    int32_t     max_batch;    // series (or backtest windows) per forward pass; 0 = 256
+    int32_t     max_batch;    // series (or backtest windows) per forward pass; 0 = 64 (the context reserves
+                              // memory for it: about 1 MB per series for the default model)
     int32_t     wide;         // forecast-table: one row per series and step, a column per target and quantile
     int32_t     progress;     // 1: draw a progress bar on stderr (the caller checks isatty and -q)
     int32_t     every;        // backtest: a forecast origin every `every` steps (>= 1)

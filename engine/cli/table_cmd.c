@@ -22,7 +22,7 @@ static const char *USAGE_FORECAST_TABLE =
     "  --wide            one row per series and step instead, a column per target and quantile\n"
     "  --horizon H       steps to forecast (default: the model's max_prediction_length)\n"
     "  --threads N       forecasting threads (default: every CPU; the forecast is the same for any N)\n"
-    "  --max-batch N     series per forward pass (default 256)\n"
+    "  --max-batch N     series per forward pass (default 64; memory grows with it)\n"
     "  --plot CHART.svg  a fan chart of the first series (history, median, quantile bands)\n"
     "  --plot-series N   series in the chart (default 6)\n"
     "  -q, --quiet       no progress bar (it is drawn only when stderr is a terminal)\n";
