@@ -56,8 +56,8 @@ static int bt_add(void *user, tft_table_reader *r, tft_table_batch *b, int32_t s
         if (h0 < 0) h0 = 0;
         if (tft_table_add_window(r, b, si, h0, h1, j->horizon)) return FAIL("out of memory");
         if (tft_series_check(j->m, &b->win[b->n_win - 1], 1) != TFT_OK)
-            return FAIL("%s: series '%s', window ending at line %lld: %s", tft_table_name(r), s->id, (long long)s->line[h1 - 1],
-                        tft_last_error());
+            return FAIL("%s: series '%s', window ending at line %lld: %s", tft_table_name(r), s->id,
+                        (long long)s->line[h1 - 1], tft_table_series_message(tft_last_error()));
     }
     return 0;
 }

@@ -515,6 +515,13 @@ void tft_table_window(const tft_table_reader *r, const tft_table_series *s, int3
                       .n_future_columns = mi->n_future_inputs, .time_idx = s->time_idx + h0};
 }
 
+const char *tft_table_series_message(const char *msg) {
+    // the library's messages start "series <i> '<id>': " (i: the index in the call); ours name the series
+    if (strncmp(msg, "series ", 7) != 0) return msg;
+    const char *p = strstr(msg, "': ");
+    return p ? p + 3 : msg;
+}
+
 // ---- progress --------------------------------------------------------------------------------
 double tft_now_s(void) {
     struct timespec ts;
@@ -729,9 +736,10 @@ static int forecast_add(void *user, tft_table_reader *r, tft_table_batch *b, int
     const tft_model_info   *mi = tft_model_get_info(j->m);
     if (s->n_rows_total <= j->horizon)
         return FAIL("%s:%lld: series '%s' has %lld row%s: the last %d are its future (the horizon), and it needs at "
-                    "least %d history rows before them", r->name, (long long)s->first_line, s->id,
-                    (long long)s->n_rows_total, s->n_rows_total == 1 ? "" : "s", j->horizon,
-                    mi->min_encoder_length + mi->max_lag > 1 ? mi->min_encoder_length + mi->max_lag : 1);
+                    "least %d history rows before them (a series' rows must be contiguous: sort the table by its "
+                    "group ids, then by %s)", r->name, (long long)s->first_line, s->id, (long long)s->n_rows_total,
+                    s->n_rows_total == 1 ? "" : "s", j->horizon,
+                    mi->min_encoder_length + mi->max_lag > 1 ? mi->min_encoder_length + mi->max_lag : 1, mi->time_idx);
     int32_t h1 = s->n_rows - j->horizon;
     int32_t h0 = h1 - (mi->max_lag + mi->max_encoder_length);
     if (h0 < 0) h0 = 0;
@@ -742,7 +750,7 @@ static int forecast_add(void *user, tft_table_reader *r, tft_table_batch *b, int
     // what only the model knows (a category it never saw, a history too short): the series' lines
     if (tft_series_check(j->m, &b->win[b->n_win - 1], 1) != TFT_OK)
         return FAIL("%s: series '%s' (lines %lld-%lld): %s", r->name, s->id, (long long)s->first_line,
-                    (long long)s->line[s->n_rows - 1], tft_last_error());
+                    (long long)s->line[s->n_rows - 1], tft_table_series_message(tft_last_error()));
     return 0;
 }
 

@@ -97,6 +97,9 @@ int tft_table_check_rows(const tft_table_reader *r, const tft_table_series *s, i
 int32_t tft_table_window_columns(const tft_table_reader *r);
 void    tft_table_window(const tft_table_reader *r, const tft_table_series *s, int32_t h0, int32_t h1,
                          int32_t horizon, tft_series *w, tft_column *cols);
+// A tft_series_check / tft_forecast message without its "series <i> '<id>': " prefix (the caller names
+// the series with its lines instead).
+const char *tft_table_series_message(const char *msg);
 // The index of time-varying column `name` in s->vals / s->labs, or -1.
 int tft_table_column(const tft_table_reader *r, const char *name);
 
