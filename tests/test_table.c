@@ -68,6 +68,18 @@ static tft_model *load(const char *name) {
     return m;
 }
 
+// A golden's model, fixture file and parsed request (its raw rows).
+static tft_model *open_golden(const char *name, tft_ld_file **f, tft_request *r) {
+    tft_model *m = load(name);
+    char       path[256], err[600];
+    snprintf(path, sizeof path, "weights/goldens/%s/fixture.safetensors", name);
+    tft_ld_error e;
+    if (tft_ld_open(path, f, &e) != TFT_OK) fail_msg("%s: %s", path, e.msg);
+    const char *req = tft_ld_metadata(*f, "request");
+    if (!req || tft_request_parse(m, req, strlen(req), r, err, sizeof err) != TFT_OK) fail_msg("%s: %s", name, err);
+    return m;
+}
+
 // ---- the CSV reader --------------------------------------------------------------------------
 static void csv_reads_rfc4180(void **state) {
     (void)state;
@@ -232,15 +244,10 @@ static double max_abs_of(const float *x, size_t n) {
 static void golden_table_equals_predict(void **state) {
     (void)state;
     for (size_t g = 0; g < N_GOLDENS; g++) {
-        tft_model *m = load(GOLDENS[g]);
-        char        path[256], err[600];
-        snprintf(path, sizeof path, "weights/goldens/%s/fixture.safetensors", GOLDENS[g]);
         tft_ld_file *f = NULL;
-        tft_ld_error e;
-        if (tft_ld_open(path, &f, &e) != TFT_OK) fail_msg("%s: %s", path, e.msg);
-        const char *req = tft_ld_metadata(f, "request");
-        tft_request r;
-        if (tft_request_parse(m, req, strlen(req), &r, err, sizeof err) != TFT_OK) fail_msg("%s: %s", GOLDENS[g], err);
+        tft_request  r;
+        tft_model   *m = open_golden(GOLDENS[g], &f, &r);
+        char         err[600];
         const tft_model_info *mi = tft_model_get_info(m);
         const tft_ld_tensor  *pq = tft_ld_find(f, "predict_quantiles"); // [B, NT, Td, Q]
         int32_t H = (int32_t)pq->shape[2], B = r.n;
@@ -273,16 +280,12 @@ static void golden_table_equals_predict(void **state) {
 // bitwise the forecast of the table's tail; any threads / batch size gives the same bytes.
 static void streaming_and_threads_bitwise(void **state) {
     (void)state;
-    tft_model *m = load("lags"); // max_lag > 0: the kept rows include the lags' extra history
+    tft_ld_file *f = NULL;
+    tft_request  r;
+    tft_model   *m = open_golden("lags", &f, &r); // max_lag > 0: the kept rows include the lags' extra history
     const tft_model_info *mi = tft_model_get_info(m);
     assert_true(mi->max_lag > 0);
-    tft_ld_file *f = NULL;
-    tft_ld_error e;
-    assert_int_equal(tft_ld_open("weights/goldens/lags/fixture.safetensors", &f, &e), TFT_OK);
-    const char *req = tft_ld_metadata(f, "request");
-    tft_request r;
-    char        err[600];
-    assert_int_equal(tft_request_parse(m, req, strlen(req), &r, err, sizeof err), TFT_OK);
+    char err[600];
     int32_t H     = mi->max_prediction_length;
     int     extra = 40 * (mi->max_lag + mi->max_encoder_length + H);
     // both tables give every series more history than a forecast reads (the prefix repeats its
@@ -385,14 +388,10 @@ static void bad_tables_name_line_and_column(void **state) {
 // A category the model never saw: the message names the series and its lines.
 static void unknown_category_names_series(void **state) {
     (void)state;
-    tft_model *m = load("electricity"); // its group id's encoder has no add_nan
     tft_ld_file *f = NULL;
-    tft_ld_error e;
-    assert_int_equal(tft_ld_open("weights/goldens/electricity/fixture.safetensors", &f, &e), TFT_OK);
-    const char *req = tft_ld_metadata(f, "request");
-    tft_request r;
-    char        err[600];
-    assert_int_equal(tft_request_parse(m, req, strlen(req), &r, err, sizeof err), TFT_OK);
+    tft_request  r;
+    tft_model   *m = open_golden("electricity", &f, &r); // its group id's encoder has no add_nan
+    char         err[600];
     const tft_model_info *mi = tft_model_get_info(m);
     char *csv = table_of_request(m, &r, mi->max_prediction_length, 0);
     // rename the first series everywhere: its group id becomes a label the model never saw
@@ -459,15 +458,11 @@ static int split(char *line, char **f, int max) {
 // last H rows the future), and the metrics equal a recomputation from the windows' forecasts.
 static void backtest_windows_and_metrics(void **state) {
     (void)state;
-    tft_model            *m  = load("group_softplus");
-    const tft_model_info *mi = tft_model_get_info(m);
     tft_ld_file          *f  = NULL;
-    tft_ld_error          e;
-    assert_int_equal(tft_ld_open("weights/goldens/group_softplus/fixture.safetensors", &f, &e), TFT_OK);
-    const char *req = tft_ld_metadata(f, "request");
-    tft_request r;
-    char        err[600];
-    assert_int_equal(tft_request_parse(m, req, strlen(req), &r, err, sizeof err), TFT_OK);
+    tft_request           r;
+    tft_model            *m  = open_golden("group_softplus", &f, &r);
+    const tft_model_info *mi = tft_model_get_info(m);
+    char                  err[600];
     // the request's rows, with the future targets filled in (a backtest needs every target value):
     // take the history only and use its last rows as the backtest's actuals
     int32_t H = mi->max_prediction_length, Q = mi->n_quantiles, NT = mi->n_targets;
