@@ -692,6 +692,37 @@ static void backtest_matches_pytorch_forecasting(void **state) {
     tft_model_free(m);
 }
 
+// A series too short for one window is listed with 0 windows (and empty metrics), not dropped.
+static void backtest_lists_short_series(void **state) {
+    (void)state;
+    tft_model *m = NULL;
+    assert_int_equal(tft_model_load("weights/default.safetensors", NULL, &m), TFT_OK);
+    FILE *in = fopen("tests/data/backtest_small.csv", "r");
+    assert_non_null(in);
+    membuf t;
+    mb_open(&t);
+    char    line[512];
+    int64_t n_db = 0;
+    while (fgets(line, sizeof line, in)) // db-01 cut to its first 200 rows: < 144 history + 96 horizon
+        if (strncmp(line, "db-01,", 6) != 0 || n_db++ < 200) fputs(line, t.f);
+    fclose(in), mb_close(&t);
+    FILE          *tin = read_str(t.data), *devnull = fopen("/dev/null", "w");
+    membuf         mb;
+    tft_bt_result  res;
+    char           err[600];
+    tft_table_opts o = {.every = 96, .log = devnull};
+    mb_open(&mb);
+    tft_status st = tft_table_backtest(m, tin, "t.csv", mb.f, NULL, NULL, &o, &res, err, sizeof err);
+    mb_close(&mb), fclose(tin), fclose(devnull);
+    if (st != TFT_OK) fail_msg("%s", err);
+    assert_int_equal(res.series, 2);
+    assert_int_equal(res.series_scored, 1);
+    assert_non_null(strstr(mb.data, "\ndb-01,cpu_pct,0,0,,,"));
+    assert_non_null(strstr(mb.data, "\nml-01,cpu_pct,"));
+    free(mb.data), free(t.data);
+    tft_model_free(m);
+}
+
 // ---- the chart -------------------------------------------------------------------------------
 static void plot_ticks_and_svg(void **state) {
     (void)state;
@@ -774,6 +805,7 @@ int main(void) {
         cmocka_unit_test(backtest_metrics_by_hand),
         cmocka_unit_test(backtest_windows_and_metrics),
         cmocka_unit_test(backtest_matches_pytorch_forecasting),
+        cmocka_unit_test(backtest_lists_short_series),
         cmocka_unit_test(plot_ticks_and_svg),
         cmocka_unit_test(command_line),
     };
