@@ -67,7 +67,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CLI_LIB_OBJ := $(filter-out $(BUILD)/engine/cli/tft_main.o,$(CLI_OBJ))
 # the HTTP server's codec (JSON request decoder, response writer, KServe v2): pure C, no MHD; linked
 # into the tests and the fuzz targets
-SERVER_SRC := $(wildcard server/json_in.c server/json_out.c server/kserve.c)
+SERVER_SRC := $(wildcard server/json_in.c server/json_out.c server/kserve.c server/errmap.c)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 ifneq ($(SERVER_OBJ),)
 .SECONDARY: $(SERVER_OBJ)
@@ -78,9 +78,45 @@ DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 MHD_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libmicrohttpd hwloc 2>/dev/null)
 MHD_LIBS   ?= $(shell $(PKG_CONFIG) --libs libmicrohttpd hwloc 2>/dev/null || echo -lmicrohttpd -lhwloc)
 $(DAEMON_OBJ): TFT_CFLAGS += $(MHD_CFLAGS)
+# ops/vmath.h passes 32-byte vectors to always-inline helpers; without AVX GCC prints the note "the
+# ABI for passing parameters with 32-byte alignment has changed in GCC 4.6" once per such file, and
+# only the flag silences it (vmath.h says why it does not apply)
+VMATH_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(shell grep -l '"vmath.h"' ops/*.c 2>/dev/null))
+$(VMATH_OBJ): TFT_CFLAGS += -Wno-psabi
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
 FUZZ    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+# SIMT harness (tests/simt/): the cuda/*.cu kernels compiled as C++ by g++ against a test-only
+# CUDA facade and run on CPU fibers, so `make test` (plain, SAN=1, SAN=thread) runs the kernels' own
+# source against the CPU _refs without a GPU, in every CUDA= configuration. Under TSan the harness
+# engine (simt.cc) is built uninstrumented with -DSIMT_TSAN (it drives TSan's fiber API) while the
+# kernels are instrumented. test_cuda_simt is tests/test_cuda.c built against the harness.
+SIMT_CXXFLAGS = -std=c++17 -D_GNU_SOURCE -Itests/simt -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+                -Wno-unknown-pragmas -ffp-contract=off $(OPT) -g -MMD -MP \
+                $(filter -fsanitize=% -fno-sanitize-recover=% -fno-omit-frame-pointer,$(TFT_CFLAGS))
+SIMT_ENGINE_CXXFLAGS = $(if $(filter thread,$(SAN)),$(filter-out -fsanitize=thread,$(SIMT_CXXFLAGS)) -DSIMT_TSAN,\
+                         $(SIMT_CXXFLAGS))
+SIMT_KERNEL_OBJ := $(patsubst cuda/%.cu,$(BUILD)/simt/cuda/%.o,$(wildcard cuda/*.cu))
+SIMT_OBJ        := $(SIMT_KERNEL_OBJ) $(BUILD)/simt/simt.o
+# the library's C objects only (in CUDA=1 the nvcc objects would define the tft_cuda_* twice)
+SIMT_LIB_OBJ    := $(filter-out %.cu.o,$(LIB_OBJ))
+SIMT_TEST_CFLAGS = $(filter-out -DTFT_USE_CUDA -I$(CUDA_HOME)/include,$(TFT_CFLAGS)) -DTFT_USE_CUDA -DTFT_SIMT
+TESTS += $(BUILD)/tests/test_simt $(BUILD)/tests/test_cuda_simt
+
+$(BUILD)/simt/cuda/%.o: cuda/%.cu
+	$(call say,CXX,$<)mkdir -p $(@D) && $(CXX) -x c++ $(SIMT_CXXFLAGS) -c $< -o $@
+$(BUILD)/simt/simt.o: tests/simt/simt.cc
+	$(call say,CXX,$<)mkdir -p $(@D) && $(CXX) $(SIMT_ENGINE_CXXFLAGS) -c $< -o $@
+$(BUILD)/simt/test_simt.o: tests/simt/test_simt.cu
+	$(call say,CXX,$<)mkdir -p $(@D) && $(CXX) -x c++ $(SIMT_CXXFLAGS) $(CMOCKA_CFLAGS) -c $< -o $@
+$(BUILD)/simt/test_cuda.o: tests/test_cuda.c
+	$(call say,CC,$<)mkdir -p $(@D) && $(CC) $(SIMT_TEST_CFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) -c $< -o $@
+$(BUILD)/tests/test_simt: $(BUILD)/simt/test_simt.o $(BUILD)/simt/simt.o $(SIMT_LIB_OBJ)
+	$(call say,LINK,$@)mkdir -p $(@D) && $(CXX) -o $@ $^ $(CMOCKA_LIBS) $(LDFLAGS) $(SAN_LDFLAGS) -lpthread -lm
+$(BUILD)/tests/test_cuda_simt: $(BUILD)/simt/test_cuda.o $(SIMT_OBJ) $(SIMT_LIB_OBJ)
+	$(call say,LINK,$@)mkdir -p $(@D) && $(CXX) -o $@ $^ $(CMOCKA_LIBS) $(LDFLAGS) $(SAN_LDFLAGS) -lpthread -lm
+-include $(SIMT_OBJ:.o=.d) $(BUILD)/simt/test_simt.d $(BUILD)/simt/test_cuda.d
 
 ifndef V
   say = @printf '  %-6s %s\n' $(1) $(2);
@@ -179,18 +215,22 @@ check-symbols: $(BUILD)/libtft.a
 # tft.pc for PREFIX as it is now; install writes it again for the prefix actually installed to
 $(BUILD)/tft.pc: tft.pc.in Makefile
 	$(call say,GEN,$@)mkdir -p $(@D) && sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
-	    -e 's|@LIBS_PRIVATE@|$(LIBS)|' tft.pc.in > $@
+	    -e 's|@LIBS_PRIVATE@|$(LIBS)|' -e 's|@RPATH@|$(PC_RPATH)|' tft.pc.in > $@
 
-# the installed .pc is written at install time, so its prefix is always the one installed to
-install: lib cli
+# the installed .pc is written at install time, so its prefix is always the one installed to.
+# Its Libs carry -Wl,-rpath,PREFIX/lib (except for PREFIX=/usr, a default library dir): a program
+# linked through pkg-config then finds libtft.so at run time without ldconfig, LD_LIBRARY_PATH or
+# root, for any prefix (/opt/tft, /usr/local, $HOME/.local), and DESTDIR staging works unchanged.
+PC_RPATH = $(if $(filter /usr /usr/,$(PREFIX)),,-Wl,-rpath,$${libdir})
+install: lib cli server
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 engine/tft.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libtft.a $(BUILD)/libtft.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libtft.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libtft.so.$(SOVERSION)
 	ln -sf libtft.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libtft.so
-	install -m 755 $(BUILD)/tft $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BUILD)/tft $(BUILD)/tft-server $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS_PRIVATE@|$(LIBS)|' \
-	    tft.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tft.pc
+	    -e 's|@RPATH@|$(PC_RPATH)|' tft.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tft.pc
 clean:
 	rm -rf build
 # the build folder of this configuration (scripts use it instead of the build/tft symlink, which

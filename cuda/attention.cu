@@ -27,7 +27,7 @@ static __device__ __forceinline__ bool key_masked(int j, int q, int Te, int enc_
 static __global__ void __launch_bounds__(kAttThreads)
     attention_kernel(float *out, float *attn, const float *Q, const float *K, const float *V, const int32_t *enc_len,
                      const int32_t *dec_len, int Te, int Td, int NH, int D, int causal, float mask_bias) {
-    extern __shared__ float sm[];
+    TFT_DYNAMIC_SHARED(float, sm);
     const int    q = blockIdx.x, b = blockIdx.y, T = Te + Td, HD = NH * D;
     float       *qs = sm;           // [NH*D]
     float       *s  = sm + HD;      // [NH, T]
@@ -111,7 +111,7 @@ extern "C" tft_status tft_cuda_attention(float *out, float *attn, const float *Q
                          Te + Td, smem, optin);
     if (smem > 48 * 1024) // above the default 48 KiB a kernel must opt in
         TFT_CU_CHECK(cudaFuncSetAttribute(attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    attention_kernel<<<dim3((unsigned)Td, (unsigned)B), kAttThreads, smem, TFT_CU_STREAM(stream)>>>(
+    TFT_LAUNCH(attention_kernel, dim3((unsigned)Td, (unsigned)B), kAttThreads, smem, TFT_CU_STREAM(stream))(
         out, attn, Q, K, V, enc_len, dec_len, Te, Td, NH, D, causal, mask_bias);
     TFT_CU_LAUNCHED();
     return TFT_OK;

@@ -30,6 +30,19 @@ extern "C" tft_status tft__fail(tft_status st, const char *fmt, ...) __attribute
 
 #define TFT_CU_STREAM(s) ((cudaStream_t)(s))
 
+// Kernel launches and dynamic shared memory go through these two macros so the same source also
+// compiles as C++ against the SIMT harness (tests/simt/simt.h: the kernels run on CPU fibers in
+// `make test`). Usage: TFT_LAUNCH(kernel, grid, block, smem, stream)(args...);
+// TFT_DYNAMIC_SHARED(float, sm); declares `sm`, the block's dynamic shared memory.
+#ifdef __CUDACC__
+#define TFT_LAUNCH(kernel, grid, block, smem, stream) kernel<<<(grid), (block), (smem), (stream)>>>
+#define TFT_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#else
+#define TFT_LAUNCH(kernel, grid, block, smem, stream)                                                        \
+    simt::make_launcher(kernel, #kernel, (grid), (block), (smem), (stream))
+#define TFT_DYNAMIC_SHARED(type, name) type *const name = static_cast<type *>(simt::dynamic_shared())
+#endif
+
 // Linkage: kernels are `static __global__` at file scope, not in an anonymous namespace: nvcc gives
 // the host launch stub of a kernel in an anonymous namespace EXTERNAL linkage (a _Z..__device_stub__
 // symbol), which `make check-symbols` rejects (libtft.a exports only tft_*); `static` makes the

@@ -106,7 +106,7 @@ extern "C" tft_status tft_cuda_elu(float *x, size_t n, void *stream) {
     if (n == 0)
         return TFT_OK;
     TFT_CU_ARG(x);
-    elu_kernel<<<ew_blocks(n), kEwThreads, 0, TFT_CU_STREAM(stream)>>>(x, n);
+    TFT_LAUNCH(elu_kernel, ew_blocks(n), kEwThreads, 0, TFT_CU_STREAM(stream))(x, n);
     TFT_CU_LAUNCHED();
     return TFT_OK;
 }
@@ -117,8 +117,8 @@ extern "C" tft_status tft_cuda_add_ctx_elu(float *u, int ldu, const float *ctx, 
     if (R == 0 || H == 0)
         return TFT_OK;
     TFT_CU_ARG(u);
-    add_ctx_elu_kernel<<<ew_blocks((size_t)R * H), kEwThreads, 0, TFT_CU_STREAM(stream)>>>(u, ldu, ctx, ctx_group,
-                                                                                          R, H);
+    TFT_LAUNCH(add_ctx_elu_kernel, ew_blocks((size_t)R * H), kEwThreads, 0, TFT_CU_STREAM(stream))(
+        u, ldu, ctx, ctx_group, R, H);
     TFT_CU_LAUNCHED();
     return TFT_OK;
 }
@@ -128,7 +128,7 @@ extern "C" tft_status tft_cuda_glu(float *y, const float *z, int R, int C, void 
     if (R == 0 || C == 0)
         return TFT_OK;
     TFT_CU_ARG(y && z && (const float *)y != z);
-    glu_kernel<<<ew_blocks((size_t)R * C), kEwThreads, 0, TFT_CU_STREAM(stream)>>>(y, z, R, C);
+    TFT_LAUNCH(glu_kernel, ew_blocks((size_t)R * C), kEwThreads, 0, TFT_CU_STREAM(stream))(y, z, R, C);
     TFT_CU_LAUNCHED();
     return TFT_OK;
 }
@@ -138,7 +138,8 @@ extern "C" tft_status tft_cuda_lstm_cell(float *h, float *c, const float *gates,
     if (n == 0 || H == 0)
         return TFT_OK;
     TFT_CU_ARG(h && c && gates);
-    lstm_cell_kernel<<<ew_blocks((size_t)n * H), kEwThreads, 0, TFT_CU_STREAM(stream)>>>(h, c, NULL, gates, n, H);
+    TFT_LAUNCH(lstm_cell_kernel, ew_blocks((size_t)n * H), kEwThreads, 0, TFT_CU_STREAM(stream))(
+        h, c, NULL, gates, n, H);
     TFT_CU_LAUNCHED();
     return TFT_OK;
 }
@@ -149,7 +150,7 @@ extern "C" tft_status tft_cuda_lstm_cell_add(float *h, float *c, const float *xg
     if (n == 0 || H == 0)
         return TFT_OK;
     TFT_CU_ARG(h && c && xg && hg);
-    lstm_cell_kernel<<<ew_blocks((size_t)n * H), kEwThreads, 0, TFT_CU_STREAM(stream)>>>(h, c, xg, hg, n, H);
+    TFT_LAUNCH(lstm_cell_kernel, ew_blocks((size_t)n * H), kEwThreads, 0, TFT_CU_STREAM(stream))(h, c, xg, hg, n, H);
     TFT_CU_LAUNCHED();
     return TFT_OK;
 }
@@ -160,7 +161,8 @@ extern "C" tft_status tft_cuda_vsn_combine(float *y, const float *outs, const fl
     if (R == 0 || H == 0)
         return TFT_OK;
     TFT_CU_ARG(y && (n == 0 || (outs && wts)));
-    vsn_combine_kernel<<<ew_blocks((size_t)R * H), kEwThreads, 0, TFT_CU_STREAM(stream)>>>(y, outs, wts, R, n, H);
+    TFT_LAUNCH(vsn_combine_kernel, ew_blocks((size_t)R * H), kEwThreads, 0, TFT_CU_STREAM(stream))(
+        y, outs, wts, R, n, H);
     TFT_CU_LAUNCHED();
     return TFT_OK;
 }
@@ -170,7 +172,7 @@ extern "C" tft_status tft_cuda_denormalize(float *y, const float *x, size_t n, f
     if (n == 0)
         return TFT_OK;
     TFT_CU_ARG(y && x && (int)tf >= TFT_TF_NONE && (int)tf <= TFT_TF_SQRT);
-    denormalize_kernel<<<ew_blocks(n), kEwThreads, 0, TFT_CU_STREAM(stream)>>>(y, x, n, center, scale, (int)tf);
+    TFT_LAUNCH(denormalize_kernel, ew_blocks(n), kEwThreads, 0, TFT_CU_STREAM(stream))(y, x, n, center, scale, (int)tf);
     TFT_CU_LAUNCHED();
     return TFT_OK;
 }

@@ -76,7 +76,7 @@ static __global__ void __launch_bounds__(4 * kMaxH, 1)
                       size_t xe_stride, const float *xd, size_t xd_stride, const float *whe, const float *bhe,
                       const float *whd, const float *bhd, const int32_t *erun, const int32_t *drun,
                       const int32_t *patch, const float *ph, const float *pc, int Te, int Td, int H) {
-    extern __shared__ float sm[];
+    TFT_DYNAMIC_SHARED(float, sm);
     const int b = blockIdx.x, G = 4 * H, HR = H > kKR ? H - kKR : 0, HS = H > kKR ? H : kKR;
     float    *hs = sm, *gs = sm + HS, *ws = sm + HS + G; // [HS], [4H], [HR*4H]
     (void)HR;
@@ -135,9 +135,9 @@ extern "C" tft_status tft_cuda_lstm_layer(float *oe, size_t oe_stride, float *od
                          H, smem, optin);
     if (smem > 48 * 1024)
         TFT_CU_CHECK(cudaFuncSetAttribute(lstm_layer_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    lstm_layer_kernel<<<(unsigned)B, nthr, smem, TFT_CU_STREAM(stream)>>>(oe, oe_stride, od, od_stride, h, c, xe,
-                                                                         xe_stride, xd, xd_stride, whe, bhe, whd, bhd,
-                                                                         erun, drun, patch, ph, pc, Te, Td, H);
+    TFT_LAUNCH(lstm_layer_kernel, (unsigned)B, nthr, smem, TFT_CU_STREAM(stream))(
+        oe, oe_stride, od, od_stride, h, c, xe, xe_stride, xd, xd_stride, whe, bhe, whd, bhd, erun, drun, patch, ph, pc,
+        Te, Td, H);
     TFT_CU_LAUNCHED();
     return TFT_OK;
 }

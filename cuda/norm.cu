@@ -106,8 +106,8 @@ extern "C" tft_status tft_cuda_add_layernorm(float *y, int ldy, const float *x, 
     TFT_CU_ARG(y && x && w && b);
     TFT_CU_ARG((const float *)y != x || ldy == ldx);
     TFT_CU_ARG((const float *)y != skip || ldy == lds);
-    add_layernorm_kernel<<<row_blocks(R), kRowWarps * kWarp, 0, TFT_CU_STREAM(stream)>>>(y, ldy, x, ldx, skip, lds,
-                                                                                        w, b, R, C, eps);
+    TFT_LAUNCH(add_layernorm_kernel, row_blocks(R), kRowWarps * kWarp, 0, TFT_CU_STREAM(stream))(
+        y, ldy, x, ldx, skip, lds, w, b, R, C, eps);
     TFT_CU_LAUNCHED();
     return TFT_OK;
 }
@@ -119,8 +119,8 @@ extern "C" tft_status tft_cuda_gate_add_norm(float *y, const float *z, int R, in
         return TFT_OK;
     TFT_CU_ARG(y && z && skip && w && b && (const float *)y != z);
     TFT_CU_ARG((const float *)y != skip || ldskip == C);
-    gate_add_norm_kernel<<<row_blocks(R), kRowWarps * kWarp, 0, TFT_CU_STREAM(stream)>>>(y, z, R, C, skip, ldskip,
-                                                                                        w, b, GAN_EPS);
+    TFT_LAUNCH(gate_add_norm_kernel, row_blocks(R), kRowWarps * kWarp, 0, TFT_CU_STREAM(stream))(
+        y, z, R, C, skip, ldskip, w, b, GAN_EPS);
     TFT_CU_LAUNCHED();
     return TFT_OK;
 }
@@ -130,7 +130,8 @@ extern "C" tft_status tft_cuda_softmax(float *x, int R, int C, void *stream) {
     if (R == 0 || C == 0)
         return TFT_OK;
     TFT_CU_ARG(x);
-    softmax_kernel<<<row_blocks(R), kRowWarps * kWarp, 0, TFT_CU_STREAM(stream)>>>(x, R, C, NULL, 0, NULL, 0.0f);
+    TFT_LAUNCH(softmax_kernel, row_blocks(R), kRowWarps * kWarp, 0, TFT_CU_STREAM(stream))(
+        x, R, C, NULL, 0, NULL, 0.0f);
     TFT_CU_LAUNCHED();
     return TFT_OK;
 }
@@ -141,7 +142,8 @@ extern "C" tft_status tft_cuda_masked_softmax(float *x, int R, int C, const int3
     if (R == 0 || C == 0)
         return TFT_OK;
     TFT_CU_ARG(x && ne && nv);
-    softmax_kernel<<<row_blocks(R), kRowWarps * kWarp, 0, TFT_CU_STREAM(stream)>>>(x, R, C, ne, d0, nv, mask_bias);
+    TFT_LAUNCH(softmax_kernel, row_blocks(R), kRowWarps * kWarp, 0, TFT_CU_STREAM(stream))(
+        x, R, C, ne, d0, nv, mask_bias);
     TFT_CU_LAUNCHED();
     return TFT_OK;
 }

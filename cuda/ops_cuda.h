@@ -1,9 +1,12 @@
 // ops_cuda.h: the CUDA twins of the CPU ops in ops/ops.h (device pointers, one stream).
 //
-// STATUS: compiled, never run: no GPU yet. Nothing here is wired into engine/forward.c or the
-// public API (there is no backend switch); tests/test_cuda.c checks every launcher against its
-// CPU `_ref` twin and skips when no device exists. Do not call these kernels done until that test
-// has passed on a real device (sm_90).
+// STATUS: never run on a GPU yet. Nothing here is wired into engine/forward.c or the public API
+// (there is no backend switch); tests/test_cuda.c checks every launcher against its CPU `_ref`
+// twin and skips when no device exists. `make test` runs the same checks on the kernels' own source
+// on the CPU (test_cuda_simt, the SIMT harness in tests/simt/: real barriers and warp collectives,
+// races between barriers under TSan), which they pass; that shows the logic, not the device's
+// behaviour or speed. Do not call these kernels done until test_cuda has passed on a real device
+// (sm_90).
 //
 // Conventions (those of ops/ops.h unless said otherwise): row-major, PyTorch weight layout
 // W: [Cout, Cin] so y = x·Wᵀ + b, "ld*" = row stride in floats. Every pointer a launcher takes is

@@ -134,7 +134,7 @@ extern "C" tft_status tft_cuda_linear(tft_cuda_blas *h, float *y, int ldy, const
             cublasSgemm(h->h, CUBLAS_OP_T, CUBLAS_OP_N, Cout, R, Cin, &alpha, W, Cin, x, ldx, &beta, y, ldy));
     }
     if (b) {
-        bias_add_kernel<<<ew_blocks((size_t)R * Cout), kEwThreads, 0, h->stream>>>(y, ldy, b, R, Cout);
+        TFT_LAUNCH(bias_add_kernel, ew_blocks((size_t)R * Cout), kEwThreads, 0, h->stream)(y, ldy, b, R, Cout);
         TFT_CU_LAUNCHED();
     }
     return TFT_OK;

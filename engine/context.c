@@ -13,36 +13,96 @@ TFT_API tft_context_params tft_context_default_params(void) {
     return p;
 }
 
+// The parameters with defaults applied, checked (shared by tft_context_memory and tft_context_new).
+static tft_status context_params(const tft_model *m, const tft_context_params *p, const char *fn,
+                                 tft_context_params *cp) {
+    *cp = p ? *p : tft_context_default_params();
+    if (!m) return tft__fail_at(TFT_ERR_INVALID_ARG, TFT_E_NULL_ARGUMENT, -1, NULL, -1, "%s: model is NULL", fn);
+    if (cp->max_batch < 1 || cp->max_batch > (1 << 20))
+        return tft__fail_at(TFT_ERR_INVALID_ARG, TFT_E_BAD_PARAMETER, -1, "max_batch", -1,
+                            "%s: max_batch %d is outside [1, 1048576]", fn, cp->max_batch);
+    if (cp->n_threads < 0 || cp->n_threads > TFT_MAX_LANES)
+        return tft__fail_at(TFT_ERR_INVALID_ARG, TFT_E_BAD_PARAMETER, -1, "n_threads", -1,
+                            "%s: n_threads %d is outside [0, %d]", fn, cp->n_threads, TFT_MAX_LANES);
+    if (cp->max_memory_mib < -1)
+        return tft__fail_at(TFT_ERR_INVALID_ARG, TFT_E_BAD_PARAMETER, -1, "max_memory_mib", -1,
+                            "%s: max_memory_mib %d must be -1 (no limit), 0 (default) or a size in MiB", fn,
+                            cp->max_memory_mib);
+    if (cp->checked_input != 0 && cp->checked_input != 1)
+        return tft__fail_at(TFT_ERR_INVALID_ARG, TFT_E_BAD_PARAMETER, -1, "checked_input", -1,
+                            "%s: checked_input %d must be 0 or 1", fn, cp->checked_input);
+    return TFT_OK;
+}
+
+// Lanes of a context: one per thread, even past max_batch (a one-series call splits its rows across
+// the lanes, forward.c), so every lane needs its own scratch. Each lane is sized for its share of
+// max_batch, ceil(max_batch / lanes) series; lane 0 for all of it, since a call with a zero-length
+// history is not split (tft_lanes_for).
+static int n_lanes_of(const tft_context_params *cp) { return cp->n_threads < 1 ? 1 : cp->n_threads; }
+static int32_t lane_batch(const tft_context_params *cp, int lane) {
+    int lanes = n_lanes_of(cp);
+    return lane == 0 ? cp->max_batch : (cp->max_batch + lanes - 1) / lanes;
+}
+
+// Total workspace bytes of every lane; 0 when it overflows a size_t. The plan's sizes are products of
+// the model's capped dimensions (model.c: at most ~2^20 x 2^16 floats per buffer at the extreme caps
+// and max_batch 2^20), so they stay far below 2^64 and the carve itself cannot wrap.
+static size_t context_bytes(const tft_model *m, const tft_context_params *cp) {
+    size_t total = 0;
+    for (int l = 0; l < n_lanes_of(cp); l++) {
+        tft_acts sizes;
+        size_t   b = tft_plan_carve(m, lane_batch(cp, l), NULL, &sizes);
+        if (b == 0 || __builtin_add_overflow(total, b, &total)) return 0;
+    }
+    return total;
+}
+
+TFT_API tft_status tft_context_memory(const tft_model *m, const tft_context_params *p, size_t *bytes) {
+    if (!bytes)
+        return tft__fail_at(TFT_ERR_INVALID_ARG, TFT_E_NULL_ARGUMENT, -1, NULL, -1, "tft_context_memory: bytes is NULL");
+    *bytes = 0;
+    tft_context_params cp;
+    TFT_TRY(context_params(m, p, "tft_context_memory", &cp));
+    *bytes = context_bytes(m, &cp);
+    if (*bytes == 0)
+        return tft__fail_at(TFT_ERR_CAPACITY, TFT_E_MEMORY_LIMIT, -1, "max_batch", -1,
+                            "tft_context_memory: the workspace for max_batch %d does not fit in memory", cp.max_batch);
+    return TFT_OK;
+}
+
 TFT_API tft_status tft_context_new(const tft_model *m, const tft_context_params *p, tft_context **out) {
-    if (!out) return tft__fail(TFT_ERR_INVALID_ARG, "tft_context_new: out is NULL");
+    if (!out)
+        return tft__fail_at(TFT_ERR_INVALID_ARG, TFT_E_NULL_ARGUMENT, -1, NULL, -1, "tft_context_new: out is NULL");
     *out = NULL;
-    if (!m) return tft__fail(TFT_ERR_INVALID_ARG, "tft_context_new: model is NULL");
-    tft_context_params cp = p ? *p : tft_context_default_params();
-    if (cp.max_batch < 1 || cp.max_batch > (1 << 20))
-        return tft__fail(TFT_ERR_INVALID_ARG, "tft_context_new: max_batch %d is outside [1, 1048576]", cp.max_batch);
-    if (cp.n_threads < 0 || cp.n_threads > TFT_MAX_LANES)
-        return tft__fail(TFT_ERR_INVALID_ARG, "tft_context_new: n_threads %d is outside [0, %d]", cp.n_threads,
-                         TFT_MAX_LANES);
+    tft_context_params cp;
+    TFT_TRY(context_params(m, p, "tft_context_new", &cp));
+    // state the memory before taking it: a model at its caps with a large max_batch could ask for more
+    // than the machine has, and the caller should hear so with a number, not from the OOM killer
+    size_t need  = context_bytes(m, &cp);
+    size_t limit = cp.max_memory_mib < 0 ? SIZE_MAX
+                   : (size_t)(cp.max_memory_mib ? cp.max_memory_mib : TFT_CONTEXT_DEFAULT_MAX_MIB) << 20;
+    if (need == 0 || need > limit)
+        return tft__fail_at(TFT_ERR_CAPACITY, TFT_E_MEMORY_LIMIT, -1, "max_memory_mib", -1,
+                            "tft_context_new: max_batch %d with %d thread(s) needs %.1f MiB of workspace, more than "
+                            "the limit of %d MiB (tft_context_params.max_memory_mib; lower max_batch or raise it)",
+                            cp.max_batch, n_lanes_of(&cp), need ? (double)need / (1 << 20) : 1e300,
+                            cp.max_memory_mib ? cp.max_memory_mib : TFT_CONTEXT_DEFAULT_MAX_MIB);
     tft_context *c = tft__calloc(1, sizeof *c);
     if (!c) return tft__fail(TFT_ERR_NOMEM, "tft_context_new: out of memory");
-    c->m         = m;
-    c->max_batch = cp.max_batch;
-    // one lane per thread, even past max_batch: a one-series call splits its rows across the lanes
-    // (forward.c), so every lane needs its own scratch
-    c->n_lanes   = cp.n_threads < 1 ? 1 : cp.n_threads;
-    // each lane is sized for its share of max_batch, ceil(max_batch / lanes) series; lane 0 for all
-    // of it, since a call with a zero-length history is not split (tft_lanes_for)
-    int32_t per = (cp.max_batch + c->n_lanes - 1) / c->n_lanes;
-    tft_status st = TFT_OK;
+    c->m             = m;
+    c->max_batch     = cp.max_batch;
+    c->checked_input = cp.checked_input;
+    c->n_lanes       = n_lanes_of(&cp);
+    tft_status st    = TFT_OK;
     for (int l = 0; l < c->n_lanes; l++) {
         tft_lane *ln = &c->lanes[l];
         tft_acts  sizes;
-        ln->max_batch   = l == 0 ? cp.max_batch : per;
+        ln->max_batch   = lane_batch(&cp, l);
         ln->arena_bytes = tft_plan_carve(m, ln->max_batch, NULL, &sizes);
         ln->arena       = tft__aligned_alloc(64, ln->arena_bytes);
         if (!ln->arena) {
-            st = tft__fail(TFT_ERR_NOMEM, "tft_context_new: cannot reserve %zu bytes for max_batch %d",
-                           ln->arena_bytes * c->n_lanes, cp.max_batch);
+            st = tft__fail(TFT_ERR_NOMEM, "tft_context_new: cannot reserve %zu bytes for max_batch %d", need,
+                           cp.max_batch);
             goto fail;
         }
         memset(ln->arena, 0, ln->arena_bytes); // touch every page now, not during a forecast
@@ -71,36 +131,98 @@ TFT_API size_t tft_context_bytes(const tft_context *c) {
     return n;
 }
 
-// Checks every index of the categorical tensor against its embedding's table, and every real for
-// finiteness, over all rows (padding rows feed padded positions, where a NaN would still leak
-// through 0 * NaN in attention).
+// Checks every index of the categorical tensor against its embedding's table, and (values != 0)
+// every real for finiteness, over all rows (padding rows feed padded positions, where a NaN would
+// still leak through 0 * NaN in attention). Errors name the tensor, the row (series) and the flat
+// element index in the tensor.
 static tft_status check_rows(const tft_model *m, const char *what, const int32_t *cat, const float *cont, int B,
-                             int S) {
+                             int S, int values) {
     if (B <= 0 || S <= 0) return TFT_OK;
+    char tensor[16];
+    snprintf(tensor, sizeof tensor, "%s_cat", what);
     for (int32_t e = 0; e < m->n_embs; e++)
         for (int32_t k = 0; k < m->embs[e].ncols; k++) {
             int col = m->embs[e].cols[k];
             for (int b = 0; b < B; b++)
                 for (int t = 0; t < S; t++) {
-                    int32_t v = cat[((size_t)b * S + t) * m->n_cats + col];
+                    size_t  at = ((size_t)b * S + t) * m->n_cats + col;
+                    int32_t v  = cat[at];
                     if (v < 0 || v >= m->embs[e].n_classes)
-                        return tft__fail(TFT_ERR_SHAPE, "%s_cat[%d][%d][%d] ('%s') = %d is outside [0, %d)", what, b, t,
-                                         col, m->x_cats[col], v, m->embs[e].n_classes);
+                        return tft__fail_at(TFT_ERR_SHAPE, TFT_E_CATEGORY_INDEX, b, tensor, (int32_t)at,
+                                            "%s[%d][%d][%d] ('%s') = %d is outside [0, %d)", tensor, b, t, col,
+                                            m->x_cats[col], v, m->embs[e].n_classes);
                 }
         }
+    if (!values) return TFT_OK;
+    snprintf(tensor, sizeof tensor, "%s_cont", what);
     size_t n = (size_t)B * S * m->n_reals;
     for (size_t i = 0; i < n; i++)
         if (!isfinite(cont[i])) {
             size_t r = i / m->n_reals;
-            return tft__fail(TFT_ERR_NONFINITE, "%s_cont[%zu][%zu][%zu] ('%s') is not finite", what, r / S, r % S,
-                             i % m->n_reals, m->x_reals[i % m->n_reals]);
+            return tft__fail_at(TFT_ERR_NONFINITE, TFT_E_NON_FINITE_INPUT, (int32_t)(r / S), tensor, (int32_t)i,
+                                "%s[%zu][%zu][%zu] ('%s') is not finite", tensor, r / S, r % S, i % m->n_reals,
+                                m->x_reals[i % m->n_reals]);
         }
     return TFT_OK;
 }
 
-tft_status tft_check_net_rows(const tft_model *m, const tft_net_input *in) {
-    if (in->enc_steps > 0) TFT_TRY(check_rows(m, "encoder", in->encoder_cat, in->encoder_cont, in->n, in->enc_steps));
-    return check_rows(m, "decoder", in->decoder_cat, in->decoder_cont, in->n, in->dec_steps);
+tft_status tft_check_net_rows(const tft_model *m, const tft_net_input *in, int values) {
+    if (in->enc_steps > 0)
+        TFT_TRY(check_rows(m, "encoder", in->encoder_cat, in->encoder_cont, in->n, in->enc_steps, values));
+    return check_rows(m, "decoder", in->decoder_cat, in->decoder_cont, in->n, in->dec_steps, values);
+}
+
+// Everything tft_predict_net checks of its input before running (fn: the API function, for messages;
+// values: also scan every real and target scale for finiteness).
+static tft_status net_check(const tft_model *m, const tft_net_input *in, const char *fn, int values) {
+    // fn: the message prefix ("tft_predict_net: ", or "" for tft_net_check)
+    if (in->n < 1)
+        return tft__fail_in(TFT_ERR_INVALID_ARG, TFT_E_BAD_PARAMETER, -1, "n", -1,
+                            fn, "n = %d, need at least 1 series", in->n);
+    if (in->enc_steps < 0 || in->enc_steps > m->Te_max)
+        return tft__fail_in(TFT_ERR_SHAPE, TFT_E_STEPS, -1, "encoder_cont", -1,
+                            fn, "enc_steps %d is outside [0, max_encoder_length %d]", in->enc_steps, m->Te_max);
+    if (in->dec_steps < 1 || in->dec_steps > m->Td_max)
+        return tft__fail_in(TFT_ERR_SHAPE, TFT_E_STEPS, -1, "decoder_cont", -1,
+                            fn, "dec_steps %d is outside [1, max_prediction_length %d]", in->dec_steps, m->Td_max);
+    if (!in->encoder_lengths || !in->decoder_lengths || !in->target_scale || !in->decoder_cont ||
+        (in->enc_steps > 0 && !in->encoder_cont) || (m->n_cats > 0 && !in->decoder_cat) ||
+        (m->n_cats > 0 && in->enc_steps > 0 && !in->encoder_cat))
+        return tft__fail_in(TFT_ERR_INVALID_ARG, TFT_E_NULL_ARGUMENT, -1, NULL, -1,
+                            fn, "a required input array is NULL");
+    int max_e = 0, max_d = 0;
+    for (int b = 0; b < in->n; b++) {
+        int le = in->encoder_lengths[b], ld = in->decoder_lengths[b];
+        if (le < 0 || le > in->enc_steps)
+            return tft__fail_in(TFT_ERR_SHAPE, TFT_E_LENGTHS, b, "encoder_lengths", b,
+                                fn, "encoder_lengths[%d] = %d is outside [0, %d]", b, le, in->enc_steps);
+        if (ld < 1 || ld > in->dec_steps)
+            return tft__fail_in(TFT_ERR_SHAPE, TFT_E_LENGTHS, b, "decoder_lengths", b,
+                                fn, "decoder_lengths[%d] = %d is outside [1, %d]", b, ld, in->dec_steps);
+        max_e = le > max_e ? le : max_e;
+        max_d = ld > max_d ? ld : max_d;
+        for (int j = 0; values && j < 2 * m->NT; j++)
+            if (!isfinite(in->target_scale[(size_t)b * 2 * m->NT + j]))
+                return tft__fail_in(TFT_ERR_NONFINITE, TFT_E_NON_FINITE_INPUT, b, "target_scale", b * 2 * m->NT + j,
+                                    fn, "target_scale[%d] is not finite", b);
+    }
+    if (max_e != in->enc_steps)
+        return tft__fail_in(TFT_ERR_SHAPE, TFT_E_LENGTHS, -1, "encoder_lengths", -1,
+                            fn, "enc_steps %d must equal the longest encoder length in the batch (%d), as the "
+                            "library's collate pads", in->enc_steps, max_e);
+    if (max_d != in->dec_steps)
+        return tft__fail_in(TFT_ERR_SHAPE, TFT_E_LENGTHS, -1, "decoder_lengths", -1,
+                            fn, "dec_steps %d must equal the longest decoder length in the batch (%d), as the "
+                            "library's collate pads", in->dec_steps, max_d);
+    static const int32_t no_cat = 0;
+    tft_net_input        x      = *in;
+    if (m->n_cats == 0) x.encoder_cat = x.decoder_cat = &no_cat;
+    return tft_check_net_rows(m, &x, values);
+}
+
+TFT_API tft_status tft_net_check(const tft_model *m, const tft_net_input *in) {
+    if (!m || !in) return tft__fail_at(TFT_ERR_INVALID_ARG, TFT_E_NULL_ARGUMENT, -1, NULL, -1, "tft_net_check: NULL argument");
+    return net_check(m, in, "", 1);
 }
 
 // One lane's chunk of a network-level call: series [lo, hi) of the batch, in the lane's arena,
@@ -139,7 +261,10 @@ static void net_lane(void *arg, int lane) {
                          AT(o->static_weights, (size_t)lo * m->vsn_static.n),
                          AT(o->encoder_weights, lo * Te * m->vsn_enc.n), AT(o->decoder_weights, lo * Td * m->vsn_dec.n)};
     ln->st = tft_forward(m, &ln->a, &sub, &so);
-    if (ln->st != TFT_OK) snprintf(ln->err, sizeof ln->err, "%s", tft_last_error());
+    if (ln->st != TFT_OK) {
+        ln->err = *tft_last_error_detail();
+        if (ln->err.series >= 0) ln->err.series += lo; // the lane's row -> the call's
+    }
 }
 
 // Lanes for a call of n series: one per thread, but never a split when a series has no history
@@ -154,50 +279,26 @@ int tft_lanes_for(const tft_context *c, int n, const int32_t *enc_len) {
 tft_status tft_run_lanes(tft_context *c, tft_job_fn fn, void *job, int lanes) {
     tft_pool_run(&c->pool, fn, job, lanes);
     for (int l = 0; l < lanes; l++)
-        if (c->lanes[l].st != TFT_OK) return tft__fail(c->lanes[l].st, "%s", c->lanes[l].err);
+        if (c->lanes[l].st != TFT_OK) {
+            tft__error_restore(&c->lanes[l].err); // the lane's error, on the caller's thread
+            return c->lanes[l].st;
+        }
     return TFT_OK;
 }
 
 TFT_API tft_status tft_predict_net(tft_context *c, const tft_net_input *in, tft_net_output *out) {
-    if (!c || !in || !out) return tft__fail(TFT_ERR_INVALID_ARG, "tft_predict_net: NULL argument");
+    if (!c || !in || !out)
+        return tft__fail_at(TFT_ERR_INVALID_ARG, TFT_E_NULL_ARGUMENT, -1, NULL, -1, "tft_predict_net: NULL argument");
     const tft_model *m = c->m;
-    if (in->n < 1) return tft__fail(TFT_ERR_INVALID_ARG, "tft_predict_net: n = %d, need at least 1 series", in->n);
     if (in->n > c->max_batch)
-        return tft__fail(TFT_ERR_CAPACITY, "tft_predict_net: %d series exceed the context's max_batch %d", in->n,
-                         c->max_batch);
-    if (in->enc_steps < 0 || in->enc_steps > m->Te_max)
-        return tft__fail(TFT_ERR_SHAPE, "tft_predict_net: enc_steps %d is outside [0, max_encoder_length %d]",
-                         in->enc_steps, m->Te_max);
-    if (in->dec_steps < 1 || in->dec_steps > m->Td_max)
-        return tft__fail(TFT_ERR_SHAPE, "tft_predict_net: dec_steps %d is outside [1, max_prediction_length %d]",
-                         in->dec_steps, m->Td_max);
-    if (!in->encoder_lengths || !in->decoder_lengths || !in->target_scale || !in->decoder_cont ||
-        (in->enc_steps > 0 && !in->encoder_cont) || (m->n_cats > 0 && !in->decoder_cat) ||
-        (m->n_cats > 0 && in->enc_steps > 0 && !in->encoder_cat))
-        return tft__fail(TFT_ERR_INVALID_ARG, "tft_predict_net: a required input array is NULL");
-    int max_e = 0, max_d = 0;
-    for (int b = 0; b < in->n; b++) {
-        int le = in->encoder_lengths[b], ld = in->decoder_lengths[b];
-        if (le < 0 || le > in->enc_steps)
-            return tft__fail(TFT_ERR_SHAPE, "tft_predict_net: encoder_lengths[%d] = %d is outside [0, %d]", b, le,
-                             in->enc_steps);
-        if (ld < 1 || ld > in->dec_steps)
-            return tft__fail(TFT_ERR_SHAPE, "tft_predict_net: decoder_lengths[%d] = %d is outside [1, %d]", b, ld,
-                             in->dec_steps);
-        max_e = le > max_e ? le : max_e;
-        max_d = ld > max_d ? ld : max_d;
-        for (int j = 0; j < 2 * m->NT; j++)
-            if (!isfinite(in->target_scale[(size_t)b * 2 * m->NT + j]))
-                return tft__fail(TFT_ERR_NONFINITE, "tft_predict_net: target_scale[%d] is not finite", b);
-    }
-    if (max_e != in->enc_steps || max_d != in->dec_steps)
-        return tft__fail(TFT_ERR_SHAPE, "tft_predict_net: enc_steps/dec_steps (%d, %d) must equal the longest "
-                                        "encoder/decoder length in the batch (%d, %d), as the library's collate pads",
-                         in->enc_steps, in->dec_steps, max_e, max_d);
+        return tft__fail_at(TFT_ERR_CAPACITY, TFT_E_TOO_MANY_SERIES, -1, NULL, -1,
+                            "tft_predict_net: %d series exceed the context's max_batch %d", in->n, c->max_batch);
+    // checked_input: the caller ran tft_net_check; the structure and the category indices (memory
+    // safety) are still checked, the finiteness scan is not (the output check below still runs)
+    TFT_TRY(net_check(m, in, "tft_predict_net: ", !c->checked_input));
     static const int32_t no_cat = 0;
     tft_net_input        x      = *in;
     if (m->n_cats == 0) x.encoder_cat = x.decoder_cat = &no_cat;
-    TFT_TRY(tft_check_net_rows(m, &x));
     int     lanes = tft_lanes_for(c, in->n, in->encoder_lengths);
     net_job job   = {c, &x, out, (in->n + lanes - 1) / lanes};
     TFT_TRY(tft_run_lanes(c, net_lane, &job, lanes));
@@ -205,8 +306,10 @@ TFT_API tft_status tft_predict_net(tft_context *c, const tft_net_input *in, tft_
         size_t n = (size_t)in->n * m->NT * in->dec_steps * m->Q;
         for (size_t i = 0; i < n; i++)
             if (!isfinite(out->prediction[i]))
-                return tft__fail(TFT_ERR_NONFINITE, "tft_predict_net: the prediction of series %zu is not finite",
-                                 i / ((size_t)m->NT * in->dec_steps * m->Q));
+                return tft__fail_at(TFT_ERR_NONFINITE, TFT_E_NON_FINITE_OUTPUT,
+                                    (int32_t)(i / ((size_t)m->NT * in->dec_steps * m->Q)), "prediction", (int32_t)i,
+                                    "tft_predict_net: the prediction of series %zu is not finite",
+                                    i / ((size_t)m->NT * in->dec_steps * m->Q));
     }
     return TFT_OK;
 }

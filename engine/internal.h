@@ -14,6 +14,16 @@
 // ---- errors, logging, allocation ------------------------------------------------------------
 // Sets the thread-local detail message and returns st (so `return tft__fail(...)` reads well).
 tft_status tft__fail(tft_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// Same, with the structured detail (tft.h tft_error): code, series (-1 none), field (NULL none),
+// value index (-1 none).
+tft_status tft__fail_at(tft_status st, tft_error_code code, int32_t series, const char *field, int32_t index,
+                        const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+// Same, the message being prefix (the context: "tft_forecast: ", "series 3 'db': ") + the formatted
+// reason; tft_error.reason_at marks where the reason starts.
+tft_status tft__fail_in(tft_status st, tft_error_code code, int32_t series, const char *field, int32_t index,
+                        const char *prefix, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+// Makes e this thread's last error (a worker lane's error, copied back to the caller's thread).
+void tft__error_restore(const tft_error *e);
 void       tft__log(tft_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define TFT_TRY(expr)                                                                              \
     do {                                                                                           \
@@ -70,7 +80,9 @@ typedef struct tft_normalizer {      // a target normalizer or a normalizer used
     tft_transform   tf;
     tft_norm_method method;
     int32_t         center;          // EncoderNormalizer/GroupNormalizer `center` flag
-    int32_t         max_length;      // EncoderNormalizer: 0 = whole encoder window
+    int32_t         max_length;      // EncoderNormalizer: the center's rows (the last max_length of
+    int32_t         max_length_scale; // the encoder window; 0 = all) and the scale's (max_length=[c, s])
+    float           q_center, q_lower, q_upper; // EncoderNormalizer(method="robust") quantiles
     double          t_center, t_scale; // TorchNormalizer
     // GroupNormalizer
     int32_t         n_groups;        // columns in `groups`
@@ -256,13 +268,14 @@ typedef struct tft_lane {            // one thread's share of a context: its own
     int32_t    max_batch;
     tft_acts   a;
     tft_status st;                   // the lane's result in the current call
-    char       err[512];             // its tft_last_error() when st != TFT_OK
+    tft_error  err;                  // its tft_last_error_detail() when st != TFT_OK
 } tft_lane;
 
 struct tft_context {
     const tft_model *m;
     int32_t   max_batch;
     int32_t   n_lanes;               // threads: a call's series are split into n_lanes chunks
+    int32_t   checked_input;         // tft_context_params.checked_input
     tft_lane  lanes[TFT_MAX_LANES];
     tft_pool  pool;
 };
@@ -270,13 +283,15 @@ struct tft_context {
 // model.c
 tft_status tft_model_bind(tft_model *m); // config + tensors -> the structs above
 // plan.c: carves every activation for (model, max_batch) from base (NULL: only sizes); returns bytes
+// (0: more than a size_t holds)
 size_t tft_plan_carve(const tft_model *m, int32_t max_batch, uint8_t *base, tft_acts *a);
 // plan.c: FLOPs the forward computes for one series (Te, Td: the call's steps; its own lengths)
 double tft_plan_flops(const tft_model *m, int Te, int Td, int enc_len, int dec_len);
 // forward.c: the graph walk on validated network-level input, in one lane's activations
 tft_status tft_forward(const tft_model *m, tft_acts *a, const tft_net_input *in, tft_net_output *out);
-// context.c: the finiteness / index checks of a network input (shared with the series level)
-tft_status tft_check_net_rows(const tft_model *m, const tft_net_input *in);
+// context.c: the index checks (and with values != 0 the finiteness checks) of a network input's
+// rows (shared with the series level)
+tft_status tft_check_net_rows(const tft_model *m, const tft_net_input *in, int values);
 int        tft_lanes_for(const tft_context *c, int n, const int32_t *enc_len);
 tft_status tft_run_lanes(tft_context *c, tft_job_fn fn, void *job, int lanes);
 // prep.c

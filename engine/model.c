@@ -10,6 +10,25 @@
 
 #define ALIGN_FLOATS 16 // 64-byte alignment of every tensor in the weight block
 
+// ---- caps on every size of the config (weights/FORMAT.md "Limits") -------------------------------
+// Far above any model pytorch-forecasting users train, low enough that the product of any of them
+// fits the plan's size arithmetic (plan.c) and that validation is fast on a hostile file (every
+// check below is linear or n log n in these sizes). A context's memory, which multiplies several of
+// them with max_batch, is capped separately (tft_context_params.max_memory_mib).
+#define CAP_HIDDEN     4096      // hidden_size
+#define CAP_LAYERS     8         // lstm_layers (the model struct holds 8)
+#define CAP_HEADS      256       // attention_head_size (also <= hidden_size)
+#define CAP_TARGETS    64        // n_targets
+#define CAP_QUANTILES  128       // quantiles per target
+#define CAP_ENCODER    65536     // max_encoder_length, and the largest lag
+#define CAP_HORIZON    8192      // max_prediction_length
+#define CAP_VARIABLES  4096      // names in any list of variables (x_reals, static_reals, ...), and
+                                 // entries of embedding_sizes, categorical_encoders, scalers, lags
+#define CAP_HCS        4096      // a hidden_continuous_size
+#define CAP_VOCABULARY (1 << 24) // classes of one categorical encoder / embedding; rows of a group table
+#define CAP_GROUPS     64        // group columns of a GroupNormalizer
+#define CAP_ALIASES    65536     // entries of config.aliases (the file holds at most TFT_LD_MAX_TENSORS tensors)
+
 // ---- binding state ---------------------------------------------------------------------------
 typedef struct binder {
     tft_model *m;
@@ -30,7 +49,14 @@ static tft_status get_int(const tft_json *obj, const char *key, const char *path
     int64_t         x;
     if (!v || v->type != TFT_JSON_NUMBER || tft_json_i64(v, &x) != 0)
         return tft__fail(TFT_ERR_FORMAT, "model config: %s.%s must be an integer", path, key);
-    if (x < lo || x > hi)
+    if (x > hi) { // a cap: the structured code says so (a server or tool can tell it from a typo)
+        char field[128];
+        snprintf(field, sizeof field, "%s.%s", path, key);
+        return tft__fail_at(TFT_ERR_FORMAT, TFT_E_CONFIG_LIMIT, -1, field, -1,
+                            "model config: %s.%s = %lld is outside [%d, %d] (the cap of weights/FORMAT.md \"Limits\")",
+                            path, key, (long long)x, lo, hi);
+    }
+    if (x < lo)
         return tft__fail(TFT_ERR_FORMAT, "model config: %s.%s = %lld is outside [%d, %d]", path, key,
                          (long long)x, lo, hi);
     *out = (int32_t)x;
@@ -57,14 +83,25 @@ static tft_status get_num(const tft_json *obj, const char *key, const char *path
     return TFT_OK;
 }
 
+// A config list or object of n entries over its cap: TFT_E_CONFIG_LIMIT naming the key.
+static tft_status too_many(const char *path, const char *key, size_t n, size_t cap, const char *what) {
+    char field[128];
+    snprintf(field, sizeof field, "%s%s%s", path, key && *path ? "." : "", key ? key : "");
+    return tft__fail_at(TFT_ERR_FORMAT, TFT_E_CONFIG_LIMIT, -1, field, -1,
+                        "model config: %s lists %zu %s, more than the cap of %zu (weights/FORMAT.md \"Limits\")", field,
+                        n, what, cap);
+}
+
 // A JSON array of strings -> an array of pointers into the config tree (lives as long as m->cfg).
-static tft_status get_strs(const tft_json *obj, const char *key, const char *path, const char ***out,
-                           int32_t *n) {
+// At most cap names.
+static tft_status get_strs_cap(const tft_json *obj, const char *key, const char *path, size_t cap, const char ***out,
+                               int32_t *n) {
     const tft_json *v = tft_json_get(obj, key);
     *out = NULL;
     *n   = 0;
     if (!v || v->type != TFT_JSON_ARRAY)
         return tft__fail(TFT_ERR_FORMAT, "model config: %s.%s must be a list of names", path, key);
+    if (v->len > cap) return too_many(path, key, v->len, cap, "names");
     const char **a = tft__calloc(v->len ? v->len : 1, sizeof *a);
     if (!a) return tft__fail(TFT_ERR_NOMEM, "model config: out of memory");
     int32_t i = 0;
@@ -78,6 +115,12 @@ static tft_status get_strs(const tft_json *obj, const char *key, const char *pat
     *out = a;
     *n   = i;
     return TFT_OK;
+}
+
+// Every other list of names in the config is one of variables or columns: at most CAP_VARIABLES.
+static tft_status get_strs(const tft_json *obj, const char *key, const char *path, const char ***out,
+                           int32_t *n) {
+    return get_strs_cap(obj, key, path, CAP_VARIABLES, out, n);
 }
 
 static int find_name(const char *const *list, int32_t n, const char *name) {
@@ -183,7 +226,7 @@ static tft_status bind_vsn(binder *b, const char *prefix, const char **cats, int
             if (x->real_col < 0)
                 return tft__fail(TFT_ERR_FORMAT, "model config: real '%s' of %s is not in x_reals", x->name, prefix);
             int32_t hcs = 0;
-            TFT_TRY(get_int(hcs_cfg, x->name, "model.hidden_continuous_sizes", 1, 1 << 16, &hcs));
+            TFT_TRY(get_int(hcs_cfg, x->name, "model.hidden_continuous_sizes", 1, CAP_HCS, &hcs));
             x->width = hcs;
             char p[300];
             snprintf(p, sizeof p, "prescalers.%s", x->name);
@@ -256,6 +299,7 @@ static tft_status parse_group_table(const tft_json *t, int32_t n_groups, const c
         c->len != keys->len || s->len != keys->len)
         return tft__fail(TFT_ERR_FORMAT, "model config: %s.%s must have keys, center and scale lists of one length",
                          path, what);
+    if (keys->len > CAP_VOCABULARY) return too_many(path, what, keys->len, CAP_VOCABULARY, "groups");
     *rows     = (int32_t)keys->len;
     *keys_out = tft__calloc((size_t)*rows * (n_groups ? n_groups : 1) + 1, sizeof **keys_out);
     *center   = tft__calloc((size_t)*rows + 1, sizeof(double));
@@ -282,6 +326,46 @@ static tft_status parse_group_table(const tft_json *t, int32_t n_groups, const c
     return TFT_OK;
 }
 
+// EncoderNormalizer: max_length (null, an integer, or [center rows, scale rows]: the library fits the
+// center on the last max_length[0] rows and the scale on the last max_length[1]) and, for
+// method="robust", method_kwargs' quantiles (center 0.5, lower 0.25, upper 0.75 by default).
+static tft_status parse_encoder_fit(const tft_json *j, const char *path, tft_normalizer *n) {
+    const tft_json *ml = tft_json_get(j, "max_length");
+    if (ml && ml->type == TFT_JSON_ARRAY) {
+        int64_t v[2];
+        int     k = 0;
+        for (const tft_json *e = ml->child; e; e = e->next, k++)
+            if (k >= 2 || e->type != TFT_JSON_NUMBER || tft_json_i64(e, &v[k]) != 0 || v[k] < 1 || v[k] > CAP_ENCODER)
+                return tft__fail(TFT_ERR_FORMAT, "model config: %s.max_length must be an integer or [center rows, "
+                                 "scale rows], two integers in [1, %d]", path, CAP_ENCODER);
+        if (k != 2)
+            return tft__fail(TFT_ERR_FORMAT, "model config: %s.max_length has %d integers, [center rows, scale rows] "
+                             "has 2", path, k);
+        n->max_length = (int32_t)v[0], n->max_length_scale = (int32_t)v[1];
+    } else if (ml && ml->type != TFT_JSON_NULL) {
+        TFT_TRY(get_int(j, "max_length", path, 1, CAP_ENCODER, &n->max_length));
+        n->max_length_scale = n->max_length;
+    }
+    n->q_center = 0.5f, n->q_lower = 0.25f, n->q_upper = 0.75f;
+    const tft_json *kw = tft_json_get(j, "method_kwargs");
+    if (n->method != TFT_METHOD_ROBUST || !kw || kw->type == TFT_JSON_NULL) return TFT_OK;
+    if (kw->type != TFT_JSON_OBJECT) return cfg_err(path, "method_kwargs must be an object");
+    static const char *const keys[3] = {"center", "lower", "upper"};
+    float                   *qs[3]   = {&n->q_center, &n->q_lower, &n->q_upper};
+    for (const tft_json *e = kw->child; e; e = e->next) {
+        int k = 0;
+        while (k < 3 && strcmp(e->key, keys[k]) != 0) k++;
+        if (k == 3)
+            return tft__fail(TFT_ERR_UNSUPPORTED, "model config: %s.method_kwargs.%s is not a robust quantile "
+                             "(center, lower, upper)", path, e->key);
+        if (e->type != TFT_JSON_NUMBER || !(e->num >= 0.0 && e->num <= 1.0))
+            return tft__fail(TFT_ERR_FORMAT, "model config: %s.method_kwargs.%s must be a number in [0, 1]", path,
+                             e->key);
+        *qs[k] = (float)e->num; // torch.quantile takes q as a tensor of the data's dtype (float32)
+    }
+    return TFT_OK;
+}
+
 static tft_status parse_normalizer(const tft_json *j, const char *path, tft_normalizer *n) {
     memset(n, 0, sizeof *n);
     const char *type = jstr(tft_json_get(j, "type"));
@@ -304,17 +388,14 @@ static tft_status parse_normalizer(const tft_json *j, const char *path, tft_norm
     } else if (strcmp(type, "encoder") == 0) {
         n->kind = TFT_NORM_ENCODER;
         TFT_TRY(get_bool(j, "center", path, 1, &n->center));
-        const tft_json *ml = tft_json_get(j, "max_length");
-        if (ml && ml->type != TFT_JSON_NULL) TFT_TRY(get_int(j, "max_length", path, 1, 1 << 24, &n->max_length));
-        if (n->method == TFT_METHOD_ROBUST)
-            return tft__fail(TFT_ERR_UNSUPPORTED, "model config: %s: EncoderNormalizer(method=\"robust\") is not supported",
-                             path);
+        TFT_TRY(parse_encoder_fit(j, path, n));
     } else if (strcmp(type, "group") == 0) {
         n->kind = TFT_NORM_GROUP;
         TFT_TRY(get_bool(j, "lookup_ok", path, 1, &n->lookup_ok));
         const char **groups;
         TFT_TRY(get_strs(j, "groups", path, &groups, &n->n_groups));
         n->groups = (char **)groups;
+        if (n->n_groups > CAP_GROUPS) return too_many(path, "groups", (size_t)n->n_groups, CAP_GROUPS, "columns");
         const tft_json *miss = tft_json_get(j, "missing");
         if (!miss || miss->type != TFT_JSON_ARRAY || miss->len != 2 || miss->child->type != TFT_JSON_NUMBER ||
             miss->child->next->type != TFT_JSON_NUMBER)
@@ -354,6 +435,8 @@ static int cmp_labels(const void *a, const void *b) {
 static tft_status parse_encoders(tft_model *m, const tft_json *ds) {
     const tft_json *encs = tft_json_get(ds, "categorical_encoders");
     if (!encs || encs->type != TFT_JSON_OBJECT) return cfg_err("dataset.categorical_encoders", "must be an object");
+    if (encs->len > CAP_VARIABLES)
+        return too_many("dataset", "categorical_encoders", encs->len, CAP_VARIABLES, "encoders");
     m->n_encoders = (int32_t)encs->len;
     m->encoders   = tft__calloc(encs->len + 1, sizeof *m->encoders);
     if (!m->encoders) return tft__fail(TFT_ERR_NOMEM, "model config: out of memory");
@@ -363,7 +446,9 @@ static tft_status parse_encoders(tft_model *m, const tft_json *ds) {
         x->name        = e->key;
         TFT_TRY(get_bool(e, "add_nan", "dataset.categorical_encoders", 0, &x->add_nan));
         const char **cls;
-        TFT_TRY(get_strs(e, "classes", "dataset.categorical_encoders", &cls, &x->n_classes));
+        char path[300];
+        snprintf(path, sizeof path, "dataset.categorical_encoders.%s", e->key);
+        TFT_TRY(get_strs_cap(e, "classes", path, CAP_VOCABULARY, &cls, &x->n_classes));
         x->classes = (char **)cls;
         x->sorted  = tft__calloc((size_t)x->n_classes + 1, sizeof *x->sorted);
         if (!x->sorted) return tft__fail(TFT_ERR_NOMEM, "model config: out of memory");
@@ -398,6 +483,7 @@ static int column_encoder(const tft_model *m, const char *col) {
 static tft_status parse_scalers(tft_model *m, const tft_json *ds) {
     const tft_json *sc = tft_json_get(ds, "scalers");
     if (!sc || sc->type != TFT_JSON_OBJECT) return cfg_err("dataset.scalers", "must be an object");
+    if (sc->len > CAP_VARIABLES) return too_many("dataset", "scalers", sc->len, CAP_VARIABLES, "scalers");
     m->n_scalers    = (int32_t)sc->len;
     m->scalers      = tft__calloc(sc->len + 1, sizeof *m->scalers);
     m->scaler_names = tft__calloc(sc->len + 1, sizeof *m->scaler_names);
@@ -453,7 +539,7 @@ static int32_t lag_of(const tft_json *lags, const char *name, size_t *base_len) 
     if (!at || !lags) return 0;
     char   *end;
     long    k = strtol(at + 11, &end, 10);
-    if (*end || k < 1 || k > (1 << 20)) return 0;
+    if (*end || k < 1 || k > CAP_ENCODER) return 0;
     for (const tft_json *v = lags->child; v; v = v->next) {
         if (strlen(v->key) != (size_t)(at - name) || strncmp(v->key, name, (size_t)(at - name)) != 0) continue;
         for (const tft_json *e = v->child; e; e = e->next) {
@@ -490,9 +576,9 @@ static void drop_derived(const tft_model *m, const char **list, int32_t *n) {
 
 static tft_status parse_dataset(tft_model *m, const tft_json *ds) {
     const char *P = "dataset";
-    TFT_TRY(get_int(ds, "max_encoder_length", P, 1, 1 << 20, &m->Te_max));
+    TFT_TRY(get_int(ds, "max_encoder_length", P, 1, CAP_ENCODER, &m->Te_max));
     TFT_TRY(get_int(ds, "min_encoder_length", P, 0, m->Te_max, &m->Te_min));
-    TFT_TRY(get_int(ds, "max_prediction_length", P, 1, 1 << 20, &m->Td_max));
+    TFT_TRY(get_int(ds, "max_prediction_length", P, 1, CAP_HORIZON, &m->Td_max));
     TFT_TRY(get_int(ds, "min_prediction_length", P, 1, m->Td_max, &m->Td_min));
     TFT_TRY(get_bool(ds, "add_relative_time_idx", P, 0, &m->add_relative_time_idx));
     TFT_TRY(get_bool(ds, "add_encoder_length", P, 0, &m->add_encoder_length));
@@ -506,14 +592,23 @@ static tft_status parse_dataset(tft_model *m, const tft_json *ds) {
     TFT_TRY(get_strs(ds, "group_ids", P, &m->group_ids, &m->n_group_ids));
     const tft_json *lags = tft_json_get(ds, "lags");
     if (lags && lags->type != TFT_JSON_OBJECT) return cfg_err("dataset.lags", "must be an object");
+    if (lags && lags->len > CAP_VARIABLES) return too_many("dataset", "lags", lags->len, CAP_VARIABLES, "variables");
     m->lags = lags;
     for (const tft_json *v = lags ? lags->child : NULL; v; v = v->next) {
         if (v->type != TFT_JSON_ARRAY) return tft__fail(TFT_ERR_FORMAT, "model config: dataset.lags.%s must be a list", v->key);
+        if (v->len > CAP_VARIABLES) return too_many("dataset.lags", v->key, v->len, CAP_VARIABLES, "lags");
         for (const tft_json *e = v->child; e; e = e->next) {
             int64_t k;
-            if (tft_json_i64(e, &k) != 0 || k < 1 || k > (1 << 20))
+            if (tft_json_i64(e, &k) != 0 || k < 1)
                 return tft__fail(TFT_ERR_FORMAT, "model config: dataset.lags.%s holds a lag that is not a positive integer",
                                  v->key);
+            if (k > CAP_ENCODER) {
+                char field[300];
+                snprintf(field, sizeof field, "dataset.lags.%s", v->key);
+                return tft__fail_at(TFT_ERR_FORMAT, TFT_E_CONFIG_LIMIT, -1, field, -1,
+                                    "model config: %s holds the lag %lld, more than the cap of %d (weights/FORMAT.md "
+                                    "\"Limits\")", field, (long long)k, CAP_ENCODER);
+            }
             if (k > m->max_lag) m->max_lag = (int32_t)k;
             char lagged[300];
             snprintf(lagged, sizeof lagged, "%s_lagged_by_%lld", v->key, (long long)k);
@@ -523,6 +618,11 @@ static tft_status parse_dataset(tft_model *m, const tft_json *ds) {
         }
     }
     m->var_groups = tft_json_get(ds, "variable_groups");
+    if (m->var_groups) { // every categorical's encoder lookup walks all members: bound their total
+        size_t members = 0;
+        for (const tft_json *g = m->var_groups->child; g; g = g->next) members += g->type == TFT_JSON_ARRAY ? g->len : 1;
+        if (members > CAP_VARIABLES) return too_many("dataset", "variable_groups", members, CAP_VARIABLES, "members");
+    }
     TFT_TRY(parse_encoders(m, ds));
     TFT_TRY(parse_scalers(m, ds));
 
@@ -706,10 +806,10 @@ tft_status tft_model_bind(tft_model *m) {
     const tft_json *ds = tft_json_get(m->cfg, "dataset");
     if (!mj || mj->type != TFT_JSON_OBJECT) return cfg_err("model", "is missing");
     if (!ds || ds->type != TFT_JSON_OBJECT) return cfg_err("dataset", "is missing");
-    TFT_TRY(get_int(mj, "hidden_size", "model", 1, 4096, &m->H));
-    TFT_TRY(get_int(mj, "lstm_layers", "model", 1, 8, &m->L));
-    TFT_TRY(get_int(mj, "attention_head_size", "model", 1, 256, &m->NH));
-    TFT_TRY(get_int(mj, "n_targets", "model", 1, 64, &m->NT));
+    TFT_TRY(get_int(mj, "hidden_size", "model", 1, CAP_HIDDEN, &m->H));
+    TFT_TRY(get_int(mj, "lstm_layers", "model", 1, CAP_LAYERS, &m->L));
+    TFT_TRY(get_int(mj, "attention_head_size", "model", 1, CAP_HEADS, &m->NH));
+    TFT_TRY(get_int(mj, "n_targets", "model", 1, CAP_TARGETS, &m->NT));
     TFT_TRY(get_bool(mj, "causal_attention", "model", 1, &m->causal));
     m->D = m->H / m->NH;
     if (m->D < 1) return cfg_err("model.attention_head_size", "exceeds hidden_size");
@@ -722,6 +822,8 @@ tft_status tft_model_bind(tft_model *m) {
     const tft_json *qs = tft_json_get(mj, "quantiles");
     const tft_json *os = tft_json_get(mj, "output_size");
     if (!qs || qs->type != TFT_JSON_ARRAY || qs->len < 1) return cfg_err("model.quantiles", "must be a non-empty list");
+    // before anything per quantile: the repeat check below is quadratic
+    if (qs->len > CAP_QUANTILES) return too_many("model", "quantiles", qs->len, CAP_QUANTILES, "quantiles");
     m->Q         = (int32_t)qs->len;
     m->quantiles = tft__calloc((size_t)m->Q, sizeof(float));
     if (!m->quantiles) return tft__fail(TFT_ERR_NOMEM, "out of memory");
@@ -776,6 +878,8 @@ tft_status tft_model_bind(tft_model *m) {
     // copy every tensor into one aligned block (the file may not align them for float access)
     int32_t nt = tft_ld_count(m->file);
     binder  b  = {.m = m, .aliases = tft_json_get(m->cfg, "aliases")};
+    if (b.aliases && b.aliases->len > CAP_ALIASES) // each tensor lookup may search them
+        return too_many("", "aliases", b.aliases->len, CAP_ALIASES, "aliases");
     b.offset   = tft__calloc((size_t)nt + 1, sizeof *b.offset);
     b.used     = tft__calloc((size_t)nt + 1, 1);
     if (!b.offset || !b.used) {
@@ -821,6 +925,10 @@ tft_status tft_model_bind(tft_model *m) {
             st = cfg_err("model.embedding_sizes", "must be an object");
             goto done;
         }
+        if (es->len > CAP_VARIABLES) {
+            st = too_many("model", "embedding_sizes", es->len, CAP_VARIABLES, "embeddings");
+            goto done;
+        }
         m->n_embs = (int32_t)es->len;
         m->embs   = tft__calloc(es->len + 1, sizeof *m->embs);
         if (!m->embs) {
@@ -833,9 +941,17 @@ tft_status tft_model_bind(tft_model *m) {
             em->name    = x->key;
             int64_t nc, dim;
             if (x->type != TFT_JSON_ARRAY || x->len != 2 || tft_json_i64(x->child, &nc) != 0 ||
-                tft_json_i64(x->child->next, &dim) != 0 || nc < 1 || dim < 1 || dim > m->H || nc > (1 << 30)) {
+                tft_json_i64(x->child->next, &dim) != 0 || nc < 1 || dim < 1 || dim > m->H) {
                 st = tft__fail(TFT_ERR_FORMAT, "model config: embedding_sizes.%s must be [n_classes, dim] with "
                                                "1 <= dim <= hidden_size", x->key);
+                goto done;
+            }
+            if (nc > CAP_VOCABULARY) {
+                char field[300];
+                snprintf(field, sizeof field, "model.embedding_sizes.%s", x->key);
+                st = tft__fail_at(TFT_ERR_FORMAT, TFT_E_CONFIG_LIMIT, -1, field, -1,
+                                  "model config: %s has %lld classes, more than the cap of %d (weights/FORMAT.md "
+                                  "\"Limits\")", field, (long long)nc, CAP_VOCABULARY);
                 goto done;
             }
             em->n_classes = (int32_t)nc, em->dim = (int32_t)dim;
@@ -843,6 +959,10 @@ tft_status tft_model_bind(tft_model *m) {
             snprintf(p, sizeof p, "input_embeddings.embeddings.%s", x->key);
             if ((st = bind2(&b, p, ".weight", nc, dim, &em->table)) != TFT_OK) goto done;
             const tft_json *g = tft_json_get(grp, x->key);
+            if (g && g->type == TFT_JSON_ARRAY && g->len > CAP_VARIABLES) {
+                st = too_many("model.categorical_groups", x->key, g->len, CAP_VARIABLES, "columns");
+                goto done;
+            }
             em->ncols         = g && g->type == TFT_JSON_ARRAY ? (int32_t)g->len : 1;
             em->cols          = tft__calloc((size_t)em->ncols + 1, sizeof *em->cols);
             if (!em->cols) {
@@ -1038,10 +1158,10 @@ static void fill_info(tft_model *m) {
     i->n_static_inputs = m->n_static_inputs, i->static_inputs = m->static_inputs;
     i->n_history_inputs = m->n_history_inputs, i->history_inputs = m->history_inputs;
     i->n_future_inputs = m->n_future_inputs, i->future_inputs = m->future_inputs;
-    i->sha256 = m->sha256;
+    i->sha256 = m->sha256, i->max_lag = m->max_lag;
     const tft_json *ti = tft_json_get(tft_json_get(m->cfg, "dataset"), "time_idx");
     i->time_idx    = ti && ti->type == TFT_JSON_STRING ? ti->str : "time_idx";
-    i->n_group_ids = m->n_group_ids, i->group_ids = m->group_ids, i->max_lag = m->max_lag;
+    i->n_group_ids = m->n_group_ids, i->group_ids = m->group_ids;
 }
 
 static tft_status finish_load(tft_model *m, tft_model **out) {
@@ -1151,6 +1271,21 @@ TFT_API int tft_model_input_is_categorical(const tft_model *m, const char *name)
     for (int32_t i = 0; i < m->n_history_inputs; i++)
         if (strcmp(m->history_inputs[i], name) == 0) return column_encoder(m, name) >= 0 ? 1 : 0;
     return -1;
+}
+
+TFT_API const char *const *tft_model_category_labels(const tft_model *m, const char *name, int32_t *n_labels,
+                                                     int32_t *add_nan) {
+    if (n_labels) *n_labels = 0;
+    if (add_nan) *add_nan = 0;
+    if (!m || !name || !n_labels) return NULL;
+    int e = -1;
+    for (int32_t k = 0; k < m->n_cats && e < 0; k++) // network level first (lagged names live only there)
+        if (strcmp(m->x_cats[k], name) == 0) e = m->cat_encoder[k];
+    if (e < 0 && tft_model_input_is_categorical(m, name) == 1) e = column_encoder(m, name);
+    if (e < 0) return NULL;
+    *n_labels = m->encoders[e].n_classes;
+    if (add_nan) *add_nan = m->encoders[e].add_nan;
+    return (const char *const *)m->encoders[e].classes;
 }
 
 // ---- SHA-256 (FIPS 180-4) of the weights file, reported as the model version ------------------

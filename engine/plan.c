@@ -10,9 +10,15 @@ typedef struct carver {
     size_t   off;
 } carver;
 
+// Saturates at SIZE_MAX (tft_plan_carve then returns 0) rather than wrap: the sizing pass runs before
+// anything is allocated, on whatever max_batch a caller asks for.
 static void *take(carver *c, size_t count, size_t elem) {
     size_t off = (c->off + 63) & ~(size_t)63; // 64-byte aligned sub-buffers
-    c->off     = off + count * elem;
+    size_t n;
+    if (c->off > SIZE_MAX - 64 || __builtin_mul_overflow(count, elem, &n) || __builtin_add_overflow(off, n, &c->off)) {
+        c->off = SIZE_MAX;
+        return NULL;
+    }
     return c->base ? c->base + off : NULL;
 }
 #define F(n) ((float *)take(&cv, (size_t)(n), sizeof(float)))
@@ -103,7 +109,7 @@ size_t tft_plan_carve(const tft_model *m, int32_t max_batch, uint8_t *base, tft_
     a->p_pred     = F(B * m->NT * Td * m->Q);
     a->p_tnorm    = (double *)take(&cv, B * m->NT * 2, sizeof(double));
     a->p_work     = (double *)take(&cv, 4 * T + 16, sizeof(double));
-    return cv.off + 64;
+    return cv.off > SIZE_MAX - 64 ? 0 : cv.off + 64; // 0: does not fit a size_t
 }
 
 // ---- FLOPs of one series' forward, as the engine computes it (for the benchmarks) -------------

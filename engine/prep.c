@@ -7,6 +7,7 @@
 // per-sample torch paths (EncoderNormalizer, relative_time_idx) in float32.
 #include <float.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include "internal.h"
@@ -102,6 +103,27 @@ typedef struct series_ctx {
 
 #define SID(sc) ((sc)->s->id ? (sc)->s->id : "")
 
+// Fails with the structured detail of series sc: the message is "series N 'ID': " + the reason (so
+// tft_error.reason_at points at the reason), field and index as the code documents (tft.h).
+static tft_status series_fail(const series_ctx *sc, tft_status st, tft_error_code code, const char *field,
+                              int32_t index, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static tft_status series_fail(const series_ctx *sc, tft_status st, tft_error_code code, const char *field,
+                              int32_t index, const char *fmt, ...) {
+    char    prefix[160], reason[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    snprintf(prefix, sizeof prefix, "series %d '%.100s': ", sc->idx, SID(sc));
+    return tft__fail_in(st, code, sc->idx, field, index, prefix, "%s", reason);
+}
+
+// "part.name" (the field of a column error: "history.cpu_pct")
+static const char *part_field(char *buf, size_t cap, const char *part, const char *name) {
+    snprintf(buf, cap, "%s.%s", part, name);
+    return buf;
+}
+
 // Row of a GroupNormalizer table for this series' labels of the `groups` columns, or -1.
 static int32_t group_row(const tft_normalizer *n, char *const *keys, int32_t rows, const series_ctx *sc) {
     for (int32_t r = 0; r < rows; r++) {
@@ -137,26 +159,81 @@ static void group_target_scale(const tft_normalizer *n, const series_ctx *sc, do
     *scale    = r >= 0 ? n->ts_scale[r] : n->miss_scale;
 }
 
-// EncoderNormalizer fit on a series' encoder window, in float32 as the library's torch path:
-// standard: center = mean, scale = std (ddof 1) + FLT_EPSILON; identity: (0, 1).
-static void encoder_params(const tft_normalizer *n, const float *y, int32_t len, float *center, float *scale) {
+// Mean of the transformed y[start, len), rounded to float32 (torch.mean on float32).
+static float encoder_mean(const tft_normalizer *n, const float *y, int32_t start, int32_t len) {
+    double sum = 0.0;
+    for (int32_t i = start; i < len; i++) sum += tf_forward_f(y[i], n->tf);
+    return (float)(sum / (len - start));
+}
+
+// Heap sift of x[r] within x[0, end).
+static void sift_down(float *x, int32_t r, int32_t end) {
+    for (int32_t c; (c = 2 * r + 1) < end; r = c) {
+        if (c + 1 < end && x[c + 1] > x[c]) c++;
+        if (!(x[c] > x[r])) return;
+        float t = x[r];
+        x[r] = x[c], x[c] = t;
+    }
+}
+
+// Sorts x[0, k) ascending (heapsort: in place, no allocation, O(k log k)).
+static void sort_floats(float *x, int32_t k) {
+    for (int32_t i = k / 2 - 1; i >= 0; i--) sift_down(x, i, k);
+    for (int32_t end = k - 1; end > 0; end--) {
+        float t = x[0];
+        x[0] = x[end], x[end] = t;
+        sift_down(x, 0, end);
+    }
+}
+
+// Quantile q of sorted[0, k) as torch.quantile computes it on float32 (linear interpolation): rank =
+// q * (k - 1) in float32, the values at floor and ceil, torch.lerp's two-sided formula.
+static float quantile_f(const float *sorted, int32_t k, float q) {
+    if (k < 1) return NAN; // no rows (torch raises): the caller's non-finite check reports it
+    float   rank = q * (float)(k - 1);
+    int32_t lo = (int32_t)rank, hi = (int32_t)ceilf(rank);
+    float   w = rank - (float)lo, a = sorted[lo], b = sorted[hi];
+    return w < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
+}
+
+// EncoderNormalizer fit on a series' encoder window y[0, len), in float32 as the library's torch path
+// (pytorch-forecasting EncoderNormalizer.fit / TorchNormalizer._set_parameters): the center on the
+// last max_length rows, the scale on the last max_length_scale (the two differ for max_length=[c, s]),
+// each after the forward transformation.
+//   standard: center = mean, scale = std (ddof 1) + FLT_EPSILON
+//   robust:   center = quantile(q_center), scale = (quantile(q_upper) - quantile(q_lower)) / 2 + FLT_EPSILON
+//   identity: (0, 1)
+// scratch: len floats (robust sorts there).
+static void encoder_params(const tft_normalizer *n, const float *y, int32_t len, float *scratch, float *center,
+                           float *scale) {
     if (n->method == TFT_METHOD_IDENTITY) {
         *center = 0.0f, *scale = 1.0f;
         return;
     }
-    int32_t start = n->max_length > 0 && len > n->max_length ? len - n->max_length : 0;
-    int32_t k     = len - start;
-    double  sum   = 0.0;
-    for (int32_t i = start; i < len; i++) sum += tf_forward_f(y[i], n->tf);
-    float  mean = (float)(sum / k);
-    double ss   = 0.0;
-    for (int32_t i = start; i < len; i++) {
-        double d = (double)tf_forward_f(y[i], n->tf) - mean;
-        ss += d * d;
+    int32_t c0 = n->max_length > 0 && len > n->max_length ? len - n->max_length : 0;             // center rows
+    int32_t s0 = n->max_length_scale > 0 && len > n->max_length_scale ? len - n->max_length_scale : 0; // scale rows
+    float   c, sd;
+    if (n->method == TFT_METHOD_ROBUST) {
+        int32_t kc = len - c0, ks = len - s0;
+        for (int32_t i = 0; i < kc; i++) scratch[i] = tf_forward_f(y[c0 + i], n->tf);
+        sort_floats(scratch, kc);
+        c = quantile_f(scratch, kc, n->q_center);
+        for (int32_t i = 0; i < ks; i++) scratch[i] = tf_forward_f(y[s0 + i], n->tf);
+        sort_floats(scratch, ks);
+        sd = (quantile_f(scratch, ks, n->q_upper) - quantile_f(scratch, ks, n->q_lower)) / 2.0f;
+    } else {
+        c         = encoder_mean(n, y, c0, len);
+        float   m = s0 == c0 ? c : encoder_mean(n, y, s0, len); // std's own mean, over the scale rows
+        double  ss = 0.0;
+        int32_t k = len - s0;
+        for (int32_t i = s0; i < len; i++) {
+            double d = (double)tf_forward_f(y[i], n->tf) - m;
+            ss += d * d;
+        }
+        sd = k > 1 ? (float)sqrt(ss / (k - 1)) : 0.0f;
     }
-    float sd = k > 1 ? (float)sqrt(ss / (k - 1)) : 0.0f;
-    *scale   = sd + FLT_EPSILON;
-    *center  = n->center ? mean : 0.0f;
+    *scale  = sd + FLT_EPSILON;
+    *center = n->center ? c : 0.0f;
 }
 
 // Where a raw column's values come from for one series, resolved once by name: the static value,
@@ -190,35 +267,61 @@ static const tft_column *src_at(const col_src *c, const series_ctx *sc, int32_t 
 }
 
 // ---- validation of one series against the model's request schema -----------------------------
+// values: also scan every value (finiteness); NULL labels are always refused (they would be read).
+// A future column whose length is not the horizon. The length the caller meant is often the horizon
+// it forgot to give (0 = max_prediction_length), so the message says where `horizon` came from and,
+// when the column's length is a horizon the model takes, which horizon to give.
+static tft_status future_length_error(const tft_model *m, const series_ctx *sc, const char *field, const char *name,
+                                      int32_t got, int32_t horizon) {
+    char hint[96] = "";
+    if (m->Td_min == m->Td_max)
+        snprintf(hint, sizeof hint, "; this model forecasts exactly %d steps", m->Td_max);
+    else if (got >= m->Td_min && got <= m->Td_max)
+        snprintf(hint, sizeof hint, "; for a %d-step forecast give horizon %d", got, got);
+    if (sc->s->horizon == 0)
+        return series_fail(sc, TFT_ERR_SHAPE, TFT_E_LENGTH_MISMATCH, field, -1,
+                           "future '%s' has %d values, expected %d (one per horizon step: no horizon was given, so it "
+                           "is max_prediction_length %d%s)", name, got, horizon, horizon, hint);
+    return series_fail(sc, TFT_ERR_SHAPE, TFT_E_LENGTH_MISMATCH, field, -1,
+                       "future '%s' has %d values, expected %d (one per horizon step: the horizon is %d)", name, got,
+                       horizon, horizon);
+}
+
 static tft_status check_columns(const tft_model *m, const series_ctx *sc, const tft_column *cols, int32_t n,
-                                const char *const *want, int32_t n_want, int32_t len, const char *part) {
+                                const char *const *want, int32_t n_want, int32_t len, const char *part, int values) {
+    char f[160];
     for (int32_t i = 0; i < n; i++) {
-        if (!cols[i].name) return tft__fail(TFT_ERR_INVALID_ARG, "series %d '%s': %s column %d has no name", sc->idx, SID(sc), part, i);
+        if (!cols[i].name)
+            return series_fail(sc, TFT_ERR_INVALID_ARG, TFT_E_NULL_ARGUMENT, part, i, "%s column %d has no name", part, i);
         if (!in_list(want, n_want, cols[i].name))
-            return tft__fail(TFT_ERR_UNKNOWN_VAR, "series %d '%s': %s has '%s', which the model does not take there",
-                             sc->idx, SID(sc), part, cols[i].name);
+            return series_fail(sc, TFT_ERR_UNKNOWN_VAR, TFT_E_UNKNOWN_VARIABLE, part_field(f, sizeof f, part, cols[i].name),
+                               -1, "%s has '%s', which the model does not take there", part, cols[i].name);
         for (int32_t j = 0; j < i; j++)
             if (strcmp(cols[j].name, cols[i].name) == 0)
-                return tft__fail(TFT_ERR_INVALID_ARG, "series %d '%s': %s lists '%s' twice", sc->idx, SID(sc), part,
-                                 cols[i].name);
+                return series_fail(sc, TFT_ERR_INVALID_ARG, TFT_E_DUPLICATE_VARIABLE,
+                                   part_field(f, sizeof f, part, cols[i].name), -1, "%s lists '%s' twice", part,
+                                   cols[i].name);
     }
     for (int32_t k = 0; k < n_want; k++) {
         const tft_column *c = find_col(cols, n, want[k]);
-        if (!c) return tft__fail(TFT_ERR_UNKNOWN_VAR, "series %d '%s': %s is missing '%s'", sc->idx, SID(sc), part, want[k]);
+        part_field(f, sizeof f, part, want[k]);
+        if (!c) return series_fail(sc, TFT_ERR_UNKNOWN_VAR, TFT_E_MISSING_VARIABLE, f, -1, "%s is missing '%s'", part, want[k]);
         int is_cat = tft_model_input_is_categorical(m, want[k]) == 1;
         if (is_cat ? !c->labels : !c->values)
-            return tft__fail(TFT_ERR_INVALID_ARG, "series %d '%s': %s '%s' must be %s", sc->idx, SID(sc), part, want[k],
-                             is_cat ? "category labels (strings)" : "numbers");
+            return series_fail(sc, TFT_ERR_INVALID_ARG, TFT_E_WRONG_TYPE, f, -1, "%s '%s' must be %s", part, want[k],
+                               is_cat ? "category labels (strings)" : "numbers");
+        if (c->len != len && strcmp(part, "future") == 0) return future_length_error(m, sc, f, want[k], c->len, len);
         if (c->len != len)
-            return tft__fail(TFT_ERR_SHAPE, "series %d '%s': %s '%s' has %d values, expected %d", sc->idx, SID(sc), part,
-                             want[k], c->len, len);
-        for (int32_t i = 0; i < len; i++) {
-            if (is_cat && !c->labels[i])
-                return tft__fail(TFT_ERR_INVALID_ARG, "series %d '%s': %s '%s'[%d] is NULL", sc->idx, SID(sc), part, want[k], i);
-            if (!is_cat && !isfinite(c->values[i]))
-                return tft__fail(TFT_ERR_NONFINITE, "series %d '%s': %s '%s'[%d] is not finite", sc->idx, SID(sc), part,
-                                 want[k], i);
-        }
+            return series_fail(sc, TFT_ERR_SHAPE, TFT_E_LENGTH_MISMATCH, f, -1, "%s '%s' has %d values, expected %d", part,
+                               want[k], c->len, len);
+        for (int32_t i = 0; is_cat && i < len; i++)
+            if (!c->labels[i])
+                return series_fail(sc, TFT_ERR_INVALID_ARG, TFT_E_NULL_ARGUMENT, f, i, "%s '%s'[%d] is NULL", part,
+                                   want[k], i);
+        for (int32_t i = 0; values && !is_cat && i < len; i++)
+            if (!isfinite(c->values[i]))
+                return series_fail(sc, TFT_ERR_NONFINITE, TFT_E_NON_FINITE_INPUT, f, i, "%s '%s'[%d] is not finite",
+                                   part, want[k], i);
     }
     return TFT_OK;
 }
@@ -232,34 +335,36 @@ static void series_dims(const tft_model *m, series_ctx *sc, int32_t horizon) {
     sc->Td    = horizon;
 }
 
-static tft_status check_series(const tft_model *m, series_ctx *sc, int32_t horizon) {
+// values: also scan every value (finiteness, time index); 0 for a context with checked_input.
+static tft_status check_series(const tft_model *m, series_ctx *sc, int32_t horizon, int values) {
     const tft_series *s = sc->s;
     if (s->n_history < m->Te_min + m->max_lag || s->n_history < 0) {
         if (m->max_lag)
-            return tft__fail(TFT_ERR_SHAPE, "series %d '%s': %d history rows, the model needs at least "
-                                            "min_encoder_length + max_lag = %d + %d",
-                             sc->idx, SID(sc), s->n_history, m->Te_min, m->max_lag);
-        return tft__fail(TFT_ERR_SHAPE, "series %d '%s': %d history rows, the model needs at least min_encoder_length = %d",
-                         sc->idx, SID(sc), s->n_history, m->Te_min);
+            return series_fail(sc, TFT_ERR_SHAPE, TFT_E_HISTORY_TOO_SHORT, "history", -1,
+                               "%d history rows, the model needs at least min_encoder_length + max_lag = %d + %d",
+                               s->n_history, m->Te_min, m->max_lag);
+        return series_fail(sc, TFT_ERR_SHAPE, TFT_E_HISTORY_TOO_SHORT, "history", -1,
+                           "%d history rows, the model needs at least min_encoder_length = %d", s->n_history, m->Te_min);
     }
     if ((s->n_statics > 0 && !s->statics) || (s->n_history_columns > 0 && !s->history) ||
         (s->n_future_columns > 0 && !s->future) || s->n_statics < 0 || s->n_history_columns < 0 || s->n_future_columns < 0)
-        return tft__fail(TFT_ERR_INVALID_ARG, "series %d '%s': a column array is NULL", sc->idx, SID(sc));
+        return series_fail(sc, TFT_ERR_INVALID_ARG, TFT_E_NULL_ARGUMENT, NULL, -1, "a column array is NULL");
     series_dims(m, sc, horizon);
     for (int32_t t = 0; t < m->NT; t++)
         if (m->target_norm[t].kind == TFT_NORM_ENCODER && m->target_norm[t].method != TFT_METHOD_IDENTITY && sc->Le < 2)
-            return tft__fail(TFT_ERR_SHAPE, "series %d '%s': the target normalizer of '%s' needs at least 2 history rows",
-                             sc->idx, SID(sc), m->targets[t]);
-    TFT_TRY(check_columns(m, sc, s->statics, s->n_statics, m->static_inputs, m->n_static_inputs, 1, "static"));
+            return series_fail(sc, TFT_ERR_SHAPE, TFT_E_HISTORY_TOO_SHORT, "history", -1,
+                               "the target normalizer of '%s' needs at least 2 history rows", m->targets[t]);
+    TFT_TRY(check_columns(m, sc, s->statics, s->n_statics, m->static_inputs, m->n_static_inputs, 1, "static", values));
     TFT_TRY(check_columns(m, sc, s->history, s->n_history_columns, m->history_inputs, m->n_history_inputs,
-                          s->n_history, "history"));
+                          s->n_history, "history", values));
     TFT_TRY(check_columns(m, sc, s->future, s->n_future_columns, m->future_inputs, m->n_future_inputs, horizon,
-                          "future"));
-    if (s->time_idx)
+                          "future", values));
+    if (s->time_idx && values)
         for (int32_t i = 1; i < s->n_history + horizon; i++)
             if (s->time_idx[i] != s->time_idx[i - 1] + 1)
-                return tft__fail(TFT_ERR_TIME_INDEX, "series %d '%s': time_idx[%d] = %lld does not follow %lld by 1",
-                                 sc->idx, SID(sc), i, (long long)s->time_idx[i], (long long)s->time_idx[i - 1]);
+                return series_fail(sc, TFT_ERR_TIME_INDEX, TFT_E_TIME_INDEX, "time_idx", i,
+                                   "time_idx[%d] = %lld does not follow %lld by 1", i, (long long)s->time_idx[i],
+                                   (long long)s->time_idx[i - 1]);
     return TFT_OK;
 }
 
@@ -277,9 +382,9 @@ static tft_status check_labels(const tft_model *m, series_ctx *sc) {
             int32_t           i;
             const tft_column *c = src_at_lag(&src, sc, t, m->cat_lag[k], &i);
             if (c && encode_label(e, c->labels[i]) < 0)
-                return tft__fail(TFT_ERR_CATEGORY,
-                                 "series %d '%s': '%s' = '%s' is a category the model never saw (its encoder has no add_nan)",
-                                 sc->idx, SID(sc), name, c->labels[i]);
+                return series_fail(sc, TFT_ERR_CATEGORY, TFT_E_UNKNOWN_CATEGORY, name, i,
+                                   "'%s' = '%s' is a category the model never saw (its encoder has no add_nan)", name,
+                                   c->labels[i]);
         }
     }
     return TFT_OK;
@@ -302,9 +407,9 @@ static tft_status encode_series(const tft_model *m, tft_acts *a, series_ctx *sc,
             if (c) {
                 code = encode_label(e, c->labels[i]);
                 if (code < 0 && !e->add_nan)
-                    return tft__fail(TFT_ERR_CATEGORY,
-                                     "series %d '%s': '%s' = '%s' is a category the model never saw (its encoder has no add_nan)",
-                                     sc->idx, SID(sc), name, c->labels[i]);
+                    return series_fail(sc, TFT_ERR_CATEGORY, TFT_E_UNKNOWN_CATEGORY, name, i,
+                                       "'%s' = '%s' is a category the model never saw (its encoder has no add_nan)",
+                                       name, c->labels[i]);
                 if (code < 0) { // NaNLabelEncoder(add_nan=True): the NaN class, as the library (which warns)
                     code = 0;
                     if (!warned++) // once per series and column
@@ -325,7 +430,7 @@ static tft_status encode_series(const tft_model *m, tft_acts *a, series_ctx *sc,
         float                 c32, s32;              // target_scale: de-normalizes the output
         for (int t = 0; t < Le; t++) work[t] = (float)hc->values[sc->first + t];
         if (n->kind == TFT_NORM_ENCODER) {
-            encoder_params(n, work, Le, &c32, &s32);
+            encoder_params(n, work, Le, work + Le, &c32, &s32);
             c64 = c32, s64 = s32;
         } else {
             double tc, tsc;
@@ -371,13 +476,14 @@ static tft_status encode_series(const tft_model *m, tft_acts *a, series_ctx *sc,
             if (scl->norm.kind == TFT_NORM_GROUP) group_params(&scl->norm, sc, &grp_c, &grp_s);
         }
         if ((rc->src == TFT_REAL_SCALED || rc->src == TFT_REAL_LAG) && !src.stat && !src.hist)
-            return tft__fail(TFT_ERR_UNKNOWN_VAR, "series %d '%s': real '%s' is missing", sc->idx, SID(sc), m->x_reals[k]);
+            return series_fail(sc, TFT_ERR_UNKNOWN_VAR, TFT_E_MISSING_VARIABLE, m->x_reals[k], -1, "real '%s' is missing",
+                               m->x_reals[k]);
         if (scl && scl->kind == TFT_SCALER_NORMALIZER && scl->norm.kind == TFT_NORM_ENCODER) {
             for (int t = 0; t < Le; t++) {
                 int32_t i;
                 work[t] = (float)src_at(&src, sc, t, &i)->values[i];
             }
-            encoder_params(&scl->norm, work, Le, &enc_c, &enc_s);
+            encoder_params(&scl->norm, work, Le, work + Le, &enc_c, &enc_s);
         }
         for (int t = 0; t < T; t++) {
             float v = 0.0f;
@@ -462,15 +568,26 @@ static tft_status forecast_chunk(const tft_model *m, tft_acts *a, const forecast
     tft_net_input in = {.n = nb, .enc_steps = Te, .dec_steps = Td, .encoder_cat = a->p_enc_cat,
                         .encoder_cont = a->p_enc_cont, .decoder_cat = a->p_dec_cat, .decoder_cont = a->p_dec_cont,
                         .encoder_lengths = a->p_enc_len, .decoder_lengths = a->p_dec_len, .target_scale = a->p_tscale};
-    TFT_TRY(tft_check_net_rows(m, &in)); // a finite raw value can still scale to Inf
+    // a finite raw value can still scale to Inf: said in the request's terms (the series and the
+    // network variable), not the network tensor's
+    if (tft_check_net_rows(m, &in, 1) != TFT_OK) {
+        const tft_error *e = tft_last_error_detail();
+        if (e->code != TFT_E_NON_FINITE_INPUT) return e->status; // (indices come from our own encoding)
+        series_ctx sc  = {.s = &j->series[lo + e->series], .idx = lo + e->series};
+        const char *var = m->x_reals[e->index % Nr];
+        return series_fail(&sc, TFT_ERR_NONFINITE, TFT_E_SCALED_OVERFLOW, var, -1,
+                           "a value of '%s' is not finite once scaled for the model (too large)", var);
+    }
     const tft_forecast_output *out = j->out;
     size_t                     per = (size_t)m->NT * Td * m->Q;
     tft_net_output             net = {.prediction = out->quantiles + (size_t)lo * per};
     TFT_TRY(tft_forward(m, a, &in, &net));
     for (size_t i = 0; i < (size_t)nb * per; i++)
         if (!isfinite(net.prediction[i]))
-            return tft__fail(TFT_ERR_NONFINITE, "series %zu '%s': the forecast is not finite", lo + i / per,
-                             j->series[lo + i / per].id ? j->series[lo + i / per].id : "");
+        {
+            series_ctx sc = {.s = &j->series[lo + i / per], .idx = (int32_t)(lo + i / per)};
+            return series_fail(&sc, TFT_ERR_NONFINITE, TFT_E_NON_FINITE_OUTPUT, NULL, -1, "the forecast is not finite");
+        }
     // interpretation, in the fixed key layout of tft.h: Temax encoder slots, then Td decoder steps
     const int NH = m->NH, T = Te + Td, Tm = m->Te_max;
     for (int s = 0; s < nb; s++) {
@@ -507,43 +624,53 @@ static void forecast_lane(void *arg, int lane) {
     tft_lane           *ln = (tft_lane *)&j->c->lanes[lane];
     int                 lo = lane * j->chunk, hi = lo + j->chunk < j->n ? lo + j->chunk : j->n;
     ln->st                 = lo < hi ? forecast_chunk(j->c->m, &ln->a, j, lo, hi) : TFT_OK;
-    if (ln->st != TFT_OK) snprintf(ln->err, sizeof ln->err, "%s", tft_last_error());
+    if (ln->st != TFT_OK) ln->err = *tft_last_error_detail(); // series numbered in the call already
 }
 
 TFT_API tft_status tft_series_check(const tft_model *m, const tft_series *series, int32_t n) {
-    if (!m || !series) return tft__fail(TFT_ERR_INVALID_ARG, "tft_series_check: NULL argument");
-    if (n < 1) return tft__fail(TFT_ERR_INVALID_ARG, "tft_series_check: n = %d, need at least 1 series", n);
+    if (!m || !series)
+        return tft__fail_at(TFT_ERR_INVALID_ARG, TFT_E_NULL_ARGUMENT, -1, NULL, -1, "tft_series_check: NULL argument");
+    if (n < 1)
+        return tft__fail_at(TFT_ERR_INVALID_ARG, TFT_E_BAD_PARAMETER, -1, "n", -1,
+                            "tft_series_check: n = %d, need at least 1 series", n);
     for (int32_t b = 0; b < n; b++) {
-        int32_t h = series[b].horizon ? series[b].horizon : m->Td_max;
-        if (h < m->Td_min || h > m->Td_max)
-            return tft__fail(TFT_ERR_SHAPE, "series %d '%s': horizon %d is outside [min_prediction_length %d, "
-                                            "max_prediction_length %d]", b, series[b].id ? series[b].id : "", h,
-                             m->Td_min, m->Td_max);
         series_ctx sc = {.s = &series[b], .idx = b};
-        TFT_TRY(check_series(m, &sc, h));
+        int32_t    h  = series[b].horizon ? series[b].horizon : m->Td_max;
+        if (h < m->Td_min || h > m->Td_max)
+            return series_fail(&sc, TFT_ERR_SHAPE, TFT_E_HORIZON, "horizon", -1,
+                               "horizon %d is outside [min_prediction_length %d, max_prediction_length %d]", h,
+                               m->Td_min, m->Td_max);
+        TFT_TRY(check_series(m, &sc, h, 1));
         TFT_TRY(check_labels(m, &sc));
     }
     return TFT_OK;
 }
 
 TFT_API tft_status tft_forecast(tft_context *c, const tft_series *series, int32_t n, tft_forecast_output *out) {
-    if (!c || !series || !out || !out->quantiles) return tft__fail(TFT_ERR_INVALID_ARG, "tft_forecast: NULL argument");
+    if (!c || !series || !out || !out->quantiles)
+        return tft__fail_at(TFT_ERR_INVALID_ARG, TFT_E_NULL_ARGUMENT, -1, NULL, -1, "tft_forecast: NULL argument");
     const tft_model *m = c->m;
-    if (n < 1) return tft__fail(TFT_ERR_INVALID_ARG, "tft_forecast: n = %d, need at least 1 series", n);
+    if (n < 1)
+        return tft__fail_at(TFT_ERR_INVALID_ARG, TFT_E_BAD_PARAMETER, -1, "n", -1,
+                            "tft_forecast: n = %d, need at least 1 series", n);
     if (n > c->max_batch)
-        return tft__fail(TFT_ERR_CAPACITY, "tft_forecast: %d series exceed the context's max_batch %d", n, c->max_batch);
+        return tft__fail_at(TFT_ERR_CAPACITY, TFT_E_TOO_MANY_SERIES, -1, NULL, -1,
+                            "tft_forecast: %d series exceed the context's max_batch %d", n, c->max_batch);
     int32_t horizon = series[0].horizon ? series[0].horizon : m->Td_max;
     if (horizon < m->Td_min || horizon > m->Td_max)
-        return tft__fail(TFT_ERR_SHAPE, "tft_forecast: horizon %d is outside [min_prediction_length %d, "
-                                        "max_prediction_length %d]", horizon, m->Td_min, m->Td_max);
+        return tft__fail_in(TFT_ERR_SHAPE, TFT_E_HORIZON, -1, "horizon", -1, "tft_forecast: ",
+                            "horizon %d is outside [min_prediction_length %d, max_prediction_length %d]", horizon,
+                            m->Td_min, m->Td_max);
     int any_empty = 0; // a series with no history rows: its result depends on the batch, never split
     for (int32_t b = 0; b < n; b++) {
-        int32_t h = series[b].horizon ? series[b].horizon : m->Td_max;
-        if (h != horizon)
-            return tft__fail(TFT_ERR_SHAPE, "series %d: horizon %d differs from series 0's %d (one call, one horizon)", b, h,
-                             horizon);
         series_ctx sc = {.s = &series[b], .idx = b};
-        TFT_TRY(check_series(m, &sc, horizon));
+        int32_t    h  = series[b].horizon ? series[b].horizon : m->Td_max;
+        if (h != horizon)
+            return series_fail(&sc, TFT_ERR_SHAPE, TFT_E_HORIZON, "horizon", -1,
+                               "horizon %d differs from series 0's %d (one call, one horizon)", h, horizon);
+        // checked_input: the caller ran tft_series_check; the structure is checked again (what the
+        // encoding reads), the values are not
+        TFT_TRY(check_series(m, &sc, horizon, !c->checked_input));
         any_empty |= sc.Le == 0;
     }
     int          lanes = any_empty ? 1 : tft_lanes_for(c, n, NULL);

@@ -44,16 +44,97 @@ TFT_API const char *tft_status_str(tft_status s) {
     return "TFT_ERR_UNKNOWN_STATUS";
 }
 
-static _Thread_local char last_error[512];
+// The thread's last failure; tft_last_error() is its message.
+static _Thread_local tft_error last_error = {.series = -1, .index = -1};
 
-TFT_API const char *tft_last_error(void) { return last_error; }
+TFT_API const char *tft_last_error(void) { return last_error.message; }
+
+TFT_API const tft_error *tft_last_error_detail(void) { return &last_error; }
+
+TFT_API const char *tft_error_code_str(tft_error_code c) {
+    static const char *const names[TFT_E_CODE_COUNT] = {
+        [TFT_E_NONE] = "none",
+        [TFT_E_GENERIC] = "generic",
+        [TFT_E_NULL_ARGUMENT] = "null_argument",
+        [TFT_E_BAD_PARAMETER] = "bad_parameter",
+        [TFT_E_DUPLICATE_VARIABLE] = "duplicate_variable",
+        [TFT_E_WRONG_TYPE] = "wrong_type",
+        [TFT_E_OUT_OF_MEMORY] = "out_of_memory",
+        [TFT_E_MEMORY_LIMIT] = "memory_limit",
+        [TFT_E_TOO_MANY_SERIES] = "too_many_series",
+        [TFT_E_FILE] = "file",
+        [TFT_E_CONFIG_LIMIT] = "config_limit",
+        [TFT_E_HORIZON] = "horizon",
+        [TFT_E_HISTORY_TOO_SHORT] = "history_too_short",
+        [TFT_E_LENGTH_MISMATCH] = "length_mismatch",
+        [TFT_E_STEPS] = "steps",
+        [TFT_E_LENGTHS] = "lengths",
+        [TFT_E_CATEGORY_INDEX] = "category_index",
+        [TFT_E_NON_FINITE_INPUT] = "non_finite_input",
+        [TFT_E_SCALED_OVERFLOW] = "scaled_overflow",
+        [TFT_E_NON_FINITE_OUTPUT] = "non_finite_output",
+        [TFT_E_UNKNOWN_VARIABLE] = "unknown_variable",
+        [TFT_E_MISSING_VARIABLE] = "missing_variable",
+        [TFT_E_UNKNOWN_CATEGORY] = "unknown_category",
+        [TFT_E_TIME_INDEX] = "time_index",
+    };
+    return (unsigned)c < TFT_E_CODE_COUNT && names[c] ? names[c] : "unknown_code";
+}
+
+// The code of a failure that names none: the one a status implies, where there is only one.
+static tft_error_code default_code(tft_status st) {
+    switch (st) {
+    case TFT_ERR_NOMEM: return TFT_E_OUT_OF_MEMORY;
+    case TFT_ERR_IO: return TFT_E_FILE;
+    case TFT_ERR_TIME_INDEX: return TFT_E_TIME_INDEX;
+    case TFT_ERR_CATEGORY: return TFT_E_UNKNOWN_CATEGORY;
+    default: return TFT_E_GENERIC;
+    }
+}
+
+static tft_status vfail(tft_status st, tft_error_code code, int32_t series, const char *field, int32_t index,
+                        const char *prefix, const char *fmt, va_list ap) {
+    tft_error *e = &last_error;
+    e->status = st;
+    e->code   = code;
+    e->series = series;
+    e->index  = index;
+    snprintf(e->field, sizeof e->field, "%s", field ? field : "");
+    int at = snprintf(e->message, sizeof e->message, "%s", prefix ? prefix : "");
+    if (at < 0 || (size_t)at >= sizeof e->message) at = 0; // (prefixes are short)
+    vsnprintf(e->message + at, sizeof e->message - (size_t)at, fmt, ap);
+    e->reason_at = at;
+    return st;
+}
 
 tft_status tft__fail(tft_status st, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vfail(st, default_code(st), -1, NULL, -1, NULL, fmt, ap);
     va_end(ap);
     return st;
+}
+
+tft_status tft__fail_at(tft_status st, tft_error_code code, int32_t series, const char *field, int32_t index,
+                        const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(st, code, series, field, index, NULL, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+tft_status tft__fail_in(tft_status st, tft_error_code code, int32_t series, const char *field, int32_t index,
+                        const char *prefix, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(st, code, series, field, index, prefix, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+void tft__error_restore(const tft_error *e) {
+    if (e != &last_error) last_error = *e;
 }
 
 // ---- logging ---------------------------------------------------------------------------------

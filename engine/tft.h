@@ -13,8 +13,14 @@
 // pointer to caller memory after a call returns and never frees it.
 //
 // Errors: every function that can fail returns a tft_status; on failure tft_last_error() gives a
-// one-line, thread-local description naming the problem (the series, the variable, the index).
-// libtft never calls abort() or exit() on bad input or a bad file.
+// one-line, thread-local description naming the problem (the series, the variable, the index), and
+// tft_last_error_detail() the same as data (a detail code, the series, the field, the value index),
+// for callers that act on errors without parsing messages. libtft never calls abort() or exit() on
+// bad input or a bad file.
+//
+// Limits: a model config with any size over its cap is refused at load (weights/FORMAT.md "Limits");
+// a context states its memory before it is made (tft_context_memory) and is refused over
+// tft_context_params.max_memory_mib.
 //
 // Memory: tft_context_new() reserves everything a forecast of up to max_batch series needs;
 // tft_predict_net() and tft_forecast() make no heap allocation.
@@ -68,6 +74,72 @@ typedef enum tft_status {
 TFT_API const char * tft_status_str(tft_status s); // static name ("TFT_ERR_SHAPE"), never NULL
 TFT_API const char * tft_last_error(void);          // detail of the last failure on this thread ("" if none)
 
+// Structured errors: what went wrong, as data, so that a caller (a server mapping errors to HTTP
+// answers) never parses a message. Every failing call fills the thread-local tft_error that
+// tft_last_error_detail() returns, together with tft_last_error() (== its message). A detail code
+// refines a status: each code belongs to exactly one status (listed after it below), except
+// TFT_E_GENERIC, the code of every error no finer code describes.
+typedef enum tft_error_code {
+    TFT_E_NONE = 0,            // no error yet on this thread
+    TFT_E_GENERIC,             // any status: nothing finer to say than the status and the message
+    // TFT_ERR_INVALID_ARG
+    TFT_E_NULL_ARGUMENT,       // a required pointer (argument, array, column, label) is NULL
+    TFT_E_BAD_PARAMETER,       // a parameter outside its range (n <= 0, max_batch, n_threads ...)
+    TFT_E_DUPLICATE_VARIABLE,  // a series lists a column twice (field: "part.name")
+    TFT_E_WRONG_TYPE,          // numbers where labels are expected or the reverse (field: "part.name")
+    // TFT_ERR_NOMEM / TFT_ERR_CAPACITY
+    TFT_E_OUT_OF_MEMORY,       // NOMEM: an allocation failed
+    TFT_E_MEMORY_LIMIT,        // CAPACITY: a context would take more than its max_memory_mib
+    TFT_E_TOO_MANY_SERIES,     // CAPACITY: more series than the context's max_batch
+    // TFT_ERR_IO / TFT_ERR_FORMAT / TFT_ERR_UNSUPPORTED (loading)
+    TFT_E_FILE,                // IO: the weights file cannot be opened or read
+    TFT_E_CONFIG_LIMIT,        // FORMAT: a size in the model config exceeds its cap (weights/FORMAT.md
+                               //   "Limits"; field: the config key, e.g. "model.quantiles")
+    // TFT_ERR_SHAPE
+    TFT_E_HORIZON,             // horizon outside [min_prediction_length, max_prediction_length], or
+                               //   not the same for every series of a tft_forecast call (field "horizon")
+    TFT_E_HISTORY_TOO_SHORT,   // fewer history rows than the model needs (field "history")
+    TFT_E_LENGTH_MISMATCH,     // a column has the wrong number of values (field "part.name")
+    TFT_E_STEPS,               // network level: enc_steps / dec_steps outside the model's (field the
+                               //   tensor: "encoder_cont" / "decoder_cont")
+    TFT_E_LENGTHS,             // network level: an encoder/decoder length outside [0|1, steps]
+                               //   (field "encoder_lengths" / "decoder_lengths", series = the row), or
+                               //   the steps not equal to the longest length (series -1)
+    TFT_E_CATEGORY_INDEX,      // network level: a category index outside its embedding (field the
+                               //   tensor, index the flat element index in it)
+    // TFT_ERR_NONFINITE
+    TFT_E_NON_FINITE_INPUT,    // NaN or Inf in an input (series level: field "part.name", index the
+                               //   row; network level: field the tensor, index the flat element)
+    TFT_E_SCALED_OVERFLOW,     // a finite raw value that is not finite once scaled for the network
+                               //   (field: the network's real variable, e.g. "disk_io")
+    TFT_E_NON_FINITE_OUTPUT,   // the forecast itself is not finite
+    // TFT_ERR_UNKNOWN_VAR / TFT_ERR_CATEGORY / TFT_ERR_TIME_INDEX
+    TFT_E_UNKNOWN_VARIABLE,    // UNKNOWN_VAR: a column the model does not take there (field "part.name")
+    TFT_E_MISSING_VARIABLE,    // UNKNOWN_VAR: a column the model needs is absent (field "part.name")
+    TFT_E_UNKNOWN_CATEGORY,    // CATEGORY: a label the encoder never saw (field: the raw column name,
+                               //   index: the row of the window that holds it)
+    TFT_E_TIME_INDEX,          // TIME_INDEX: time_idx[index] does not follow time_idx[index - 1] by 1
+    TFT_E_CODE_COUNT           // (number of codes)
+} tft_error_code;
+
+typedef struct tft_error {
+    tft_status     status;       // the status the call returned
+    tft_error_code code;
+    int32_t        series;       // the series (series level) or batch row (network level) in the
+                                 //   call, numbered from 0; -1 when the error is not about one
+    int32_t        index;        // the value's index in its column / tensor (see the code); -1 if none
+    char           field[128];   // the variable, tensor or config key ("" if none); see the code
+    char           message[512]; // the one-line message (tft_last_error())
+    int32_t        reason_at;    // message + reason_at: the message without its context prefix (the
+                                 //   API function's "tft_forecast: ", the "series N 'ID': "), for a
+                                 //   caller that words the context itself; 0 when there is none
+} tft_error;
+// The last failure on this thread (never NULL; code TFT_E_NONE before the first failure). Valid
+// until the thread's next libtft call.
+TFT_API const tft_error * tft_last_error_detail(void);
+// Static snake_case name of a code ("history_too_short"), never NULL.
+TFT_API const char * tft_error_code_str(tft_error_code c);
+
 typedef enum tft_log_level { TFT_LOG_ERROR = 1, TFT_LOG_WARN, TFT_LOG_INFO, TFT_LOG_DEBUG } tft_log_level;
 typedef void (*tft_log_fn)(tft_log_level level, const char *msg, void *user);
 // Installs a process-wide log sink (default: warnings and errors to stderr). NULL restores the
@@ -110,23 +182,48 @@ typedef struct tft_model_info {
     int32_t n_history_inputs; const char *const *history_inputs; // every time-varying variable the encoder reads
     int32_t n_future_inputs;  const char *const *future_inputs;  // every known variable
     const char *sha256;       // of the weights file, hex
+    int32_t max_lag;          // history rows the lagged variables read before the encoder window
+                              // (0 without lags): a series needs min_encoder_length + max_lag rows,
+                              // and max_encoder_length + max_lag for the full encoder
     // the training DataFrame's layout (for tables in long format: one row per series and time step)
     const char *time_idx;                                // the time index column ("time_idx")
     int32_t n_group_ids; const char *const *group_ids;   // columns naming a series (also in static_inputs)
-    int32_t max_lag;          // extra history rows the model's lags consume before the encoder window
 } tft_model_info;
 TFT_API const tft_model_info * tft_model_get_info(const tft_model *m);
 // 1 if the named input is categorical (its values are labels), 0 if real, -1 if unknown.
 TFT_API int tft_model_input_is_categorical(const tft_model *m, const char *name);
+// The labels a categorical knows, in index order: label k is encoded as k, the value a network-level
+// call's encoder_cat/decoder_cat carry. name: a categorical request column or an x_categoricals name
+// (a lagged one has its variable's labels). *n_labels gets the count; *add_nan (may be NULL) 1 when
+// labels the model never saw are encoded as index 0 (the "nan" class), 0 when they are refused.
+// NULL and *n_labels = 0 when name is not a categorical. The strings live as long as the model.
+TFT_API const char *const *tft_model_category_labels(const tft_model *m, const char *name, int32_t *n_labels,
+                                                     int32_t *add_nan);
 
 typedef struct tft_context_params {
     int32_t max_batch;  // series per call this context can take (default 64)
     int32_t n_threads;  // worker threads (0 or 1: the caller's thread only; at most 64). A call's
                         // series are split between them (a one-series call: its rows); the result is
                         // bitwise the same for any count.
-    int32_t reserved[6];
+    int32_t max_memory_mib; // the most workspace this context may reserve, in MiB (default 0:
+                            // TFT_CONTEXT_DEFAULT_MAX_MIB; -1: no limit). tft_context_new refuses a
+                            // context above it with TFT_ERR_CAPACITY (TFT_E_MEMORY_LIMIT) before
+                            // allocating anything, its message giving the size.
+    int32_t checked_input;  // 1: the caller vouches that every input given to this context passed
+                            // tft_series_check / tft_net_check first (a server checks each request
+                            // on its I/O thread), so tft_forecast / tft_predict_net skip re-scanning
+                            // every value (finiteness, category labels are still encoded, indices
+                            // still bounded). Structure (counts, lengths, columns) is always checked
+                            // and outputs are always checked for finiteness: a broken promise gives
+                            // an error or a wrong number, never a crash. Default 0.
+    int32_t reserved[4];
 } tft_context_params;
+#define TFT_CONTEXT_DEFAULT_MAX_MIB 4096 // 4 GiB: far above what a sane model needs (FORMAT.md "Limits")
 TFT_API tft_context_params tft_context_default_params(void);
+// Bytes tft_context_new(m, p) would reserve (all lanes), computed without allocating; p may be NULL.
+// A caller can size max_batch to a budget with it. TFT_ERR_INVALID_ARG for bad arguments (as
+// tft_context_new), TFT_ERR_CAPACITY (TFT_E_MEMORY_LIMIT) if the size does not fit a size_t.
+TFT_API tft_status tft_context_memory(const tft_model *m, const tft_context_params *p, size_t *bytes);
 TFT_API tft_status tft_context_new(const tft_model *m, const tft_context_params *p, tft_context **out);
 TFT_API void       tft_context_free(tft_context *c); // NULL is a no-op
 TFT_API size_t     tft_context_bytes(const tft_context *c); // workspace bytes reserved
@@ -158,6 +255,10 @@ typedef struct tft_net_output {     // caller-owned; any field may be NULL to sk
 } tft_net_output;
 
 TFT_API tft_status tft_predict_net(tft_context *c, const tft_net_input *in, tft_net_output *out);
+// Validates a network-level input as tft_predict_net would (steps, lengths, finiteness, category
+// indices within their embeddings) without a context and without running the model; thread-safe,
+// no allocation. Errors name the tensor, the row and the element (tft_last_error_detail()).
+TFT_API tft_status tft_net_check(const tft_model *m, const tft_net_input *in);
 
 // ---------------------------------------------------------------------------------------------
 // Series level: raw values by variable name, in the user's units; libtft does the whole

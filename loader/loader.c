@@ -283,7 +283,8 @@ static tft_status parse_entry(const tft_json *e, size_t buf_len, tft_ld_tensor *
                        (unsigned long long)(*end - *begin), dtypes[d].name, t->nbytes);
     if (*end > (uint64_t)buf_len)
         return ld_fail(err, TFT_LD_E_OUT_OF_BOUNDS, "tensor '%s': data_offsets end %llu is past the %zu-byte "
-                       "data buffer", show(nm, name), (unsigned long long)*end, buf_len);
+                       "data buffer (the file is truncated, or the offsets are wrong)", show(nm, name),
+                       (unsigned long long)*end, buf_len);
     return TFT_OK;
 }
 
@@ -303,6 +304,24 @@ static tft_status check_metadata(const tft_json *m, tft_ld_error *err) {
     return TFT_OK;
 }
 
+// The message for a file that is not safetensors at all (S1/S2 fail and byte 8 is not '{'): its
+// first bytes, quoted when they are printable text, and what a safetensors file starts with.
+static tft_status not_safetensors(const unsigned char *p, tft_ld_error *err) {
+    char text[9];
+    int  printable = 1;
+    for (int i = 0; i < 8; i++) {
+        printable &= p[i] >= 0x20 && p[i] < 0x7f;
+        text[i] = (char)p[i];
+    }
+    text[8] = 0;
+    if (printable)
+        return ld_fail(err, TFT_LD_E_HEADER_START, "not a safetensors file: it starts with the text \"%s\", "
+                       "where a safetensors file starts with an 8-byte little-endian header length and "
+                       "then '{'", text);
+    return ld_fail(err, TFT_LD_E_HEADER_START, "not a safetensors file: a safetensors file starts with an "
+                   "8-byte little-endian header length and then '{' (file byte 8 is 0x%02x)", p[8]);
+}
+
 // Validates bytes[0, size) and fills f (which owns nothing yet but may hold a mapping).
 static tft_status ld_parse(tft_ld_file *f, tft_ld_error *err) {
     const unsigned char *p = f->bytes;
@@ -317,12 +336,16 @@ static tft_status ld_parse(tft_ld_file *f, tft_ld_error *err) {
         hlen = (hlen << 8) | p[i];
     if (hlen == 0)
         return ld_fail(err, TFT_LD_E_HEADER_LEN, "header length (file bytes 0-7) is 0");
+    // A length out of range with no '{' after it is some other file (a README, the request JSON
+    // passed where the model goes): say so instead of quoting 8 bytes of text as a number.
+    if ((hlen > TFT_LD_HEADER_CAP || hlen > size - 8) && size > 8 && p[8] != '{')
+        return not_safetensors(p, err);
     if (hlen > TFT_LD_HEADER_CAP)
         return ld_fail(err, TFT_LD_E_HEADER_LEN, "header length %llu exceeds the cap of %u bytes",
                        (unsigned long long)hlen, (unsigned)TFT_LD_HEADER_CAP);
     if (hlen > size - 8)
-        return ld_fail(err, TFT_LD_E_HEADER_LEN, "header length %llu is past the end of the %zu-byte file "
-                       "(truncated?)", (unsigned long long)hlen, size);
+        return ld_fail(err, TFT_LD_E_HEADER_LEN, "header length %llu is past the end of the %zu-byte file: "
+                       "the file is truncated", (unsigned long long)hlen, size);
     size_t               n = (size_t)hlen;
     const unsigned char *h = p + 8;
     const unsigned char *buf = h + n;

@@ -28,7 +28,7 @@ typedef enum tft_ld_reason {
     TFT_LD_E_NOMEM,
     TFT_LD_E_TOO_SMALL,      // < 8 bytes
     TFT_LD_E_HEADER_LEN,     // N > cap or N > file_size - 8, or N == 0
-    TFT_LD_E_HEADER_START,   // first header byte is not '{'
+    TFT_LD_E_HEADER_START,   // first header byte is not '{' (or not safetensors at all)
     TFT_LD_E_HEADER_UTF8,    // invalid UTF-8 or NUL in the header
     TFT_LD_E_JSON,           // not strict JSON (incl. duplicate keys, depth, trailing garbage)
     TFT_LD_E_HEADER_PADDING, // bytes after the JSON value other than 0x20

@@ -14,8 +14,10 @@
 // result for a series without history depends on its batch mates (TFT_SPEC.md §11.2), and the
 // server's answers must equal the engine's on the series alone.
 //
-// Failures: tft_series_check ran before submit, so a batch fails only on what the computation shows
-// (a finite value that scales to Inf, a non-finite forecast). Then the batch is re-run one request
+// Failures: tft_series_check / tft_net_check ran before submit (the workers' contexts are made with
+// checked_input, so the engine does not scan the values again), so a batch fails only on what the
+// computation shows (a finite value that scales to Inf, a non-finite forecast). Errors are answered
+// from the engine's structured detail through errmap.h's table. Then the batch is re-run one request
 // slice at a time, and a failing slice one series at a time, so exactly the bad request gets the
 // error (with the index of its bad series) and the others their forecasts. The engine is batch
 // invariant, so the re-run results are bitwise the batched ones.
@@ -30,6 +32,7 @@
 // interpretation outputs of a coalesced batch are reserved the first time one is needed. Nothing is
 // allocated per request or per batch.
 #include "batcher.h"
+#include "errmap.h"
 #include <errno.h>
 #include <hwloc.h>
 #include <pthread.h>
@@ -114,50 +117,6 @@ static void logf_(srv_batcher *b, int level, const char *fmt, ...) {
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     b->cfg.log(level, msg);
-}
-
-const char *srv_msg_detail(const char *msg, const tft_series *series, int32_t n) {
-    int idx = -1, k = 0;
-    if (!msg || sscanf(msg, "series %d '%n", &idx, &k) != 1 || k == 0 || idx < 0 || idx >= n) return msg ? msg : "";
-    const char *id = series[idx].id ? series[idx].id : "";
-    size_t      il = strlen(id);
-    return strncmp(msg + k, id, il) == 0 && strncmp(msg + k + il, "': ", 3) == 0 ? msg + k + il + 3 : msg;
-}
-
-int srv_status_http(tft_status st, const char *msg, const char **code) {
-    if (!msg) msg = "";
-    switch (st) {
-    case TFT_ERR_CATEGORY: *code = "unknown_category"; return 422;
-    case TFT_ERR_TIME_INDEX: *code = "time_index_not_increasing"; return 422;
-    case TFT_ERR_UNKNOWN_VAR: *code = strstr(msg, "is missing") ? "missing_variable" : "unknown_variable"; return 422;
-    case TFT_ERR_SHAPE:
-        if (strstr(msg, "values, expected")) *code = "length_mismatch";
-        else if (strstr(msg, "history rows")) *code = "history_too_short";
-        else if (strstr(msg, "horizon ")) *code = "horizon_out_of_range";
-        else *code = "bad_shape";
-        return 422;
-    case TFT_ERR_NONFINITE:
-        if (strstr(msg, "forecast is not finite") || strstr(msg, "prediction of series")) {
-            *code = "non_finite_output";
-            return 500;
-        }
-        *code = "non_finite_input";
-        return 422;
-    case TFT_ERR_INVALID_ARG: *code = strstr(msg, " must be ") ? "wrong_type" : "invalid_input"; return 422;
-    case TFT_ERR_CAPACITY: *code = "too_many_series"; return 413;
-    default: *code = "internal"; return 500;
-    }
-}
-
-// The engine's message with the call-relative "series 0" of a one-series re-run renumbered to the
-// request's index, and without the API function's name.
-static void engine_message(char *dst, size_t cap, const char *msg, int32_t series) {
-    static const char *const prefixes[] = {"tft_forecast: ", "tft_predict_net: "};
-    for (int i = 0; i < 2; i++)
-        if (strncmp(msg, prefixes[i], strlen(prefixes[i])) == 0) msg += strlen(prefixes[i]);
-    if (series >= 0 && strncmp(msg, "series 0 ", 9) == 0) snprintf(dst, cap, "series %d %s", series, msg + 9);
-    else if (series >= 0 && strncmp(msg, "series 0:", 9) == 0) snprintf(dst, cap, "series %d:%s", series, msg + 9);
-    else snprintf(dst, cap, "%s", msg);
 }
 
 // ---- queue (under b->mu) ---------------------------------------------------------------------------
@@ -289,24 +248,23 @@ static void *batcher_main(void *arg) {
 
 // ---- workers ---------------------------------------------------------------------------------------
 
-static void add_err(worker *w, srv_job *j, tft_status st, const char *msg, int32_t series) {
-    werr *e   = &w->errs[w->nerrs++];
-    e->job    = j;
-    e->http   = srv_status_http(st, j->kind == SRV_JOB_FORECAST ? srv_msg_detail(msg, j->series, j->n) : msg, &e->code);
-    e->series = series;
-    e->field[0] = 0;
-    // "encoder_cont[0][5][9] ('disk_io') is not finite": a finite raw value that overflows float32
-    // once scaled; said in the request's terms rather than the network tensor's
-    const char *q = strstr(msg, "_cont[") ? strstr(msg, "('") : NULL, *qe = q ? strstr(q + 2, "')") : NULL;
-    if (st == TFT_ERR_NONFINITE && j->kind == SRV_JOB_FORECAST && series >= 0 && qe) {
-        const char *id = j->series[series].id ? j->series[series].id : "";
-        snprintf(e->message, sizeof e->message,
-                 "series %d '%s': a value of '%.*s' is not finite once scaled for the model (too large)", series, id,
-                 (int)(qe - q - 2), q + 2);
-        snprintf(e->field, sizeof e->field, "%.*s", (int)(qe - q - 2), q + 2);
-        return;
+// Records the engine's error e for job j: its answer from the one table (errmap.h), the series it is
+// about numbered in the request (base: the request index of the call's series 0; -1: a NET job,
+// whose rows are the request's), the field, and the message in the request's terms: the engine's
+// reason, after "series N 'ID': " with N the request's index (the engine numbers in the call).
+static void add_err(worker *w, srv_job *j, const tft_error *e, int32_t base) {
+    werr       *x      = &w->errs[w->nerrs++];
+    const char *reason = e->message + e->reason_at;
+    x->job    = j;
+    x->http   = srv_error_http(e, &x->code);
+    x->series = e->series >= 0 && base >= 0 ? base + e->series : -1;
+    snprintf(x->field, sizeof x->field, "%s", e->field);
+    if (x->series >= 0 && j->kind == SRV_JOB_FORECAST) {
+        const char *id = j->series[x->series].id ? j->series[x->series].id : "";
+        snprintf(x->message, sizeof x->message, "series %d '%s': %s", x->series, id, reason);
+    } else {
+        snprintf(x->message, sizeof x->message, "%s", reason);
     }
-    engine_message(e->message, sizeof e->message, msg, series);
 }
 
 // Output pointers of series [first, first + count) of job j (its own buffers, horizon T).
@@ -331,16 +289,16 @@ static tft_status run_direct(worker *w, const slice *s, int32_t at, int32_t off,
 // A slice alone; if it fails, its series one at a time to name the bad one (and keep the others).
 static void run_slice(worker *w, const slice *s, int32_t at) {
     if (run_direct(w, s, at, 0, s->count) == TFT_OK) return;
-    char first_msg[320];
-    snprintf(first_msg, sizeof first_msg, "%s", tft_last_error());
+    tft_error first = *tft_last_error_detail();
     for (int32_t i = 0; i < s->count; i++) {
-        tft_status st = run_direct(w, s, at, i, 1);
-        if (st != TFT_OK) {
-            add_err(w, s->job, st, tft_last_error(), s->first + i);
+        if (run_direct(w, s, at, i, 1) != TFT_OK) {
+            add_err(w, s->job, tft_last_error_detail(), s->first + i);
             return;
         }
     }
-    add_err(w, s->job, TFT_ERR_BACKEND, first_msg, -1); // failed together, passed alone: should not happen
+    // failed together, passed alone: should not happen (the engine is batch invariant); a 500
+    first.code = TFT_E_GENERIC, first.series = -1;
+    add_err(w, s->job, &first, -1);
 }
 
 static int reserve_interp(worker *w) {
@@ -447,6 +405,8 @@ static void *worker_main(void *arg) {
     tft_context_params cp = tft_context_default_params();
     cp.max_batch          = b->cfg.max_batch;
     cp.n_threads          = 1;
+    cp.checked_input      = 1; // every request passed tft_series_check / tft_net_check on the I/O thread
+    cp.max_memory_mib     = b->cfg.max_context_mib;
     tft_status st         = tft_context_new(b->m, &cp, &w->ctx);
     if (st != TFT_OK) snprintf(w->err, sizeof w->err, "%s", tft_last_error());
     pthread_mutex_lock(&b->mu);
@@ -468,7 +428,7 @@ static void *worker_main(void *arg) {
             srv_job *j = w->net_job;
             nseries    = j->n;
             st         = tft_predict_net(w->ctx, j->net_in, &j->net_out);
-            if (st != TFT_OK) add_err(w, j, st, tft_last_error(), -1);
+            if (st != TFT_OK) add_err(w, j, tft_last_error_detail(), 0);
         } else {
             nseries = w->nseries;
             run_forecast(w);

@@ -58,6 +58,7 @@ typedef struct srv_batcher_config {
     int64_t max_delay_ns;  // how long the oldest queued request may wait for company
     int32_t pin;           // 1: pin each worker to a core (hwloc); fewer cores than workers is a warning
     int32_t test_delay_ms; // TEST ONLY (TFT_SERVER_TEST_BATCH_DELAY_MS): each batch waits this long first
+    int32_t max_context_mib; // each worker context's workspace limit (tft_context_params.max_memory_mib)
     void (*log)(int level, const char *msg); // level: tft_log_level
 } srv_batcher_config;
 
@@ -74,12 +75,4 @@ void srv_batcher_drain(srv_batcher *b);              // run queued jobs without 
 int  srv_batcher_idle(srv_batcher *b);               // nothing queued, nothing running
 void srv_batcher_free(srv_batcher *b);               // stops the threads (after a drain: nothing is queued)
 
-// The HTTP status and error code for a failed tft_series_check / tft_forecast / tft_predict_net:
-// 422 for what is wrong with the input (history_too_short, unknown_category, non_finite_input ...),
-// 500 for a non-finite forecast or anything else.
-// msg is the message without its "series N 'ID': " prefix (srv_msg_detail), so that an id cannot
-// change the code.
-int srv_status_http(tft_status st, const char *msg, const char **code);
-// The part of an engine message after "series N 'ID': " when series[N] has that id; else msg.
-const char *srv_msg_detail(const char *msg, const tft_series *series, int32_t n);
 #endif

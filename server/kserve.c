@@ -9,11 +9,10 @@
 //     limits of the arena (max_series, max_values), binary sizes = bytes needed, and the binary
 //     section exactly covered by the binary inputs (in the order the inputs appear);
 //  4. values into aligned arena memory: JSON data flat or nested exactly per shape, binary data
-//     copied out of the (unaligned) body; INT64 range-checked into int32, FP64 rounded to float,
-//     every float finite;
-//  5. what tft_predict_net would refuse that the request alone shows: lengths in range, the longest
-//     encoder / decoder length equal to Te / Td, no negative category index (the upper bound of a
-//     category index is the model's, left to tft_predict_net).
+//     copied out of the (unaligned) body; INT64 range-checked into int32, FP64 rounded to float;
+//  5. the engine's tft_net_check, everything tft_predict_net would refuse: lengths in range, the
+//     longest encoder / decoder length equal to Te / Td, category indices within their embeddings,
+//     every float finite (the request's one validation; errors through errmap.h's table).
 // No malloc/calloc/realloc/free here: the arena and the body only.
 #define JSMN_PARENT_LINKS
 #define JSMN_HEADER // the token type only: json_in.c owns the parser
@@ -21,6 +20,7 @@
 #include "json_tok.h"
 
 #include "kserve.h"
+#include "errmap.h"
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -421,11 +421,6 @@ static int bad_int(kd *d, int k, uint64_t idx, long long v, int not_int) {
         return fail(d, 422, "wrong_type", field, "%s must be an integer", field);
     return fail(d, 422, "out_of_range", field, "%s = %lld does not fit INT32", field, v);
 }
-static int bad_float(kd *d, int k, uint64_t idx, double v) {
-    char field[96];
-    elem_field(d, k, idx, field, sizeof field);
-    return fail(d, 422, "non_finite_input", field, "%s = %g is not a finite FP32 value", field, v);
-}
 
 // Tensor k's values into arena memory at *dst (int32_t or float, elems of them).
 static int values(kd *d, int k, void **dst) {
@@ -451,16 +446,12 @@ static int values(kd *d, int k, void **dst) {
             }
             break;
         default:
-            for (size_t i = 0; i < n; i++) {
+            for (size_t i = 0; i < n; i++) { // (finiteness: tft_net_check, step 5)
                 double v;
                 memcpy(&v, src + 8 * i, 8);
                 fv[i] = (float)v;
-                if (!isfinite(fv[i])) return bad_float(d, k, i, v);
             }
         }
-        if (x->dtype == DT_FP32)
-            for (size_t i = 0; i < n; i++)
-                if (!isfinite(fv[i])) return bad_float(d, k, i, fv[i]);
         return 0;
     }
     // JSON: the leaves in document order (the structure was checked: arrays and number-like tokens)
@@ -478,9 +469,7 @@ static int values(kd *d, int k, void **dst) {
                 elem_field(d, k, i, field, sizeof field);
                 return fail(d, 422, "wrong_type", field, "%s must be a number, not %s", field, type_name(d, j));
             }
-            double v = tft_req_json_double(d->body, d->t[j].start, d->t[j].end);
-            fv[i]    = (float)v;
-            if (!isfinite(fv[i])) return bad_float(d, k, i, v);
+            fv[i] = (float)tft_req_json_double(d->body, d->t[j].start, d->t[j].end); // (finiteness: step 5)
         }
         j++;
     }
@@ -648,41 +637,25 @@ int tft_v2_decode_infer(const tft_model *m, char *body, size_t len, size_t json_
     in->decoder_lengths = p[IN_DEC_LEN];
     in->target_scale   = p[IN_SCALE];
 
-    // 5. what tft_predict_net checks that the request shows (engine/context.c)
-    int32_t max_e = 0, max_d = 0;
-    for (int64_t b = 0; b < B; b++) {
-        char    field[48];
-        int32_t le = in->encoder_lengths[b], ld = in->decoder_lengths[b];
-        if (le < 0 || le > Te) {
-            snprintf(field, sizeof field, "encoder_lengths[%lld]", (long long)b);
-            return fail(&d, 422, "bad_length", field, "%s = %d is outside [0, encoder steps %lld]", field, le,
-                        (long long)Te);
-        }
-        if (ld < 1 || ld > Td) {
-            snprintf(field, sizeof field, "decoder_lengths[%lld]", (long long)b);
-            return fail(&d, 422, "bad_length", field, "%s = %d is outside [1, decoder steps %lld]", field, ld,
-                        (long long)Td);
-        }
-        max_e = le > max_e ? le : max_e;
-        max_d = ld > max_d ? ld : max_d;
-    }
-    if (max_e != Te)
-        return fail(&d, 422, "bad_length", "encoder_lengths",
-                    "the longest encoder length %d must equal the encoder steps %lld (the tensors are padded to it)",
-                    max_e, (long long)Te);
-    if (max_d != Td)
-        return fail(&d, 422, "bad_length", "decoder_lengths",
-                    "the longest decoder length %d must equal the decoder steps %lld (the tensors are padded to it)",
-                    max_d, (long long)Td);
-    for (int k = IN_ENC_CAT; k <= IN_DEC_CAT; k += 2) {
-        const int32_t *c = p[k];
-        for (uint64_t i = 0; c && i < d.in[k].elems; i++)
-            if (c[i] < 0) {
-                char field[96];
-                elem_field(&d, k, i, field, sizeof field);
-                return fail(&d, 422, "out_of_range", field, "%s = %d: a category index is never negative", field,
-                            c[i]);
-            }
+    // 5. the engine's own check of a network input (tft_net_check: lengths against the steps, the
+    //    steps equal to the longest lengths, every category index within its embedding, every real
+    //    and target scale finite), answered through the one table of errmap.h. The request is
+    //    validated here, once: the worker's context trusts it (checked_input).
+    if (tft_net_check(m, in) != TFT_OK) {
+        const tft_error *ne = tft_last_error_detail();
+        const char      *code;
+        int              http = srv_error_http(ne, &code);
+        char             field[96];
+        int              k    = -1;
+        for (int i = 0; i < N_IN; i++)
+            if (strcmp(in_desc[i].name, ne->field) == 0) k = i;
+        if (k >= 0 && ne->code == TFT_E_LENGTHS && ne->series >= 0) // "encoder_lengths[2]"
+            snprintf(field, sizeof field, "%s[%d]", ne->field, ne->series);
+        else if (k >= 0 && ne->index >= 0) // "encoder_cont[0][12][3]": the element, from its flat index
+            elem_field(&d, k, (uint64_t)ne->index, field, sizeof field);
+        else
+            snprintf(field, sizeof field, "%s", ne->field);
+        return fail(&d, http, code, field, "%s", ne->message);
     }
     return 0;
 }

@@ -4,13 +4,15 @@
 // Per request (all memory is the request's own, from the HTTP layer's recycled buffers):
 //   on_head     route + method (404/405), Content-Type (415), the client's deadline header (400),
 //               draining / queue full (503 + Retry-After) -- all before a byte of body is read
-//   on_request  decode (json_in / kserve) into scratch 0, tft_series_check (422), outputs carved from
+//   on_request  decode (json_in / kserve) into scratch 0, tft_series_check / tft_net_check (422, the
+//               request's only validation: the workers do not re-check it), outputs carved from
 //               scratch 1, http_defer, srv_batcher_submit (503 if it refuses)
 //   done        (a worker or the batcher thread) the forecast or the error written into scratch 2,
 //               then http_resume: the I/O thread queues it
 //   on_done     metrics and the access log line
 #include "routes.h"
 #include "json_out.h"
+#include "errmap.h"
 #include "kserve.h"
 #include <ctype.h>
 #include <stdio.h>
@@ -223,35 +225,6 @@ static int is_arena_error(const tft_req_error *e) {
     return e->http == 413 && e->code && strcmp(e->code, "too_large") == 0 && strstr(e->message, "arena");
 }
 
-// "series 3 'db-01': ..." -> 3; -1 if the message does not start so.
-static int32_t series_of(const char *msg) {
-    int v = -1;
-    if (sscanf(msg, "series %d", &v) != 1) v = -1;
-    return v;
-}
-
-// The field a tft_series_check error is about, from its message (past "series N 'id': ") where it
-// names one.
-static void field_of(const char *code, const char *msg, char *field, size_t cap) {
-    field[0] = 0;
-    if (strcmp(code, "history_too_short") == 0) snprintf(field, cap, "history");
-    else if (strcmp(code, "horizon_out_of_range") == 0) snprintf(field, cap, "horizon");
-    else if (strcmp(code, "time_index_not_increasing") == 0) snprintf(field, cap, "time_idx");
-    else {
-        const char *at = msg; // the message past "series N 'id': "
-        if (strcmp(code, "unknown_category") == 0 && *at == '\'') { // 'name' = 'label' is a category ...
-            const char *e = strchr(at + 1, '\'');
-            if (e) snprintf(field, cap, "%.*s", (int)(e - at - 1), at + 1);
-        } else if (strcmp(code, "missing_variable") == 0) { // part is missing 'name'
-            const char *sp = strchr(at, ' '), *q = strstr(at, "is missing '");
-            if (sp && q) {
-                const char *n = q + 12, *e = strchr(n, '\'');
-                if (e) snprintf(field, cap, "%.*s.%.*s", (int)(sp - at), at, (int)(e - n), n);
-            }
-        }
-    }
-}
-
 static void count_stages(rctx *c, int64_t serialize_ns) {
     srv_metrics *m = &c->s->metrics;
     srv_job     *j = &c->job;
@@ -397,13 +370,12 @@ static void forecast(rctx *c) {
     }
     if (c->fr.model && strcmp(c->fr.model, s->cfg.model_name) != 0)
         return reply_error(c, 404, "unknown_model", "this server has no model of that name", -1, "model");
-    tft_status st = tft_series_check(s->model, c->fr.series, c->fr.n);
-    if (st != TFT_OK) {
-        const char *msg = tft_last_error(), *code, *detail = srv_msg_detail(msg, c->fr.series, c->fr.n);
-        int         http = srv_status_http(st, detail, &code);
-        char        field[96];
-        field_of(code, detail, field, sizeof field);
-        return reply_error(c, http, code, msg, series_of(msg), field);
+    // the request's one validation (the worker's context trusts it: checked_input)
+    if (tft_series_check(s->model, c->fr.series, c->fr.n) != TFT_OK) {
+        const tft_error *ed = tft_last_error_detail();
+        const char      *code;
+        int              http = srv_error_http(ed, &code);
+        return reply_error(c, http, code, ed->message, ed->series, ed->field);
     }
     // outputs: [n, nt, T, Q] quantiles, [n] encoder lengths, and the interpretation if asked for
     size_t n = (size_t)c->fr.n, T = (size_t)(c->fr.horizon ? c->fr.horizon : mi->max_prediction_length);
@@ -571,8 +543,13 @@ static void on_request(http_req *r, void *user) {
     switch (c->route) {
     case R_FORECAST: forecast(c); break;
     case R_V2_INFER: v2_infer(c); break;
-    case R_MODELS: reply(c, 200, "application/json", s->models_json, s->models_len); break;
-    case R_MODEL: reply(c, 200, "application/json", s->model_json, s->model_len); break;
+    case R_MODELS:
+    case R_MODEL: {
+        int all = http_req_query(r, "all_labels") != NULL;
+        if (c->route == R_MODELS) reply(c, 200, "application/json", s->models_json[all], s->models_len[all]);
+        else reply(c, 200, "application/json", s->model_json[all], s->model_len[all]);
+        break;
+    }
     case R_V2_SERVER:
     case R_V2_MODEL: {
         const char *b = c->route == R_V2_SERVER ? s->v2_server_json : s->v2_model_json;
@@ -622,19 +599,71 @@ static void on_done(http_req *r, void *user) {
 
 // ---- setup ---------------------------------------------------------------------------------------------
 
-static void jw_names(tft_jw *o, const tft_model *m, const char *const *names, int32_t n) {
+// Labels of a categorical listed in /v1/models without ?all_labels (a vocabulary can have millions).
+#define SRV_MODEL_LABELS 20
+
+// A categorical's labels in index order (label k encodes as k): "n_labels", "unknown" (what a label
+// the model never saw becomes: "nan" = index 0, or "refused"), "labels" (the first SRV_MODEL_LABELS,
+// or all) and "labels_truncated".
+static void jw_labels(tft_jw *o, const tft_model *m, const char *name, int all) {
+    int32_t            n = 0, add_nan = 0;
+    const char *const *labels = tft_model_category_labels(m, name, &n, &add_nan);
+    int32_t            shown  = all || n <= SRV_MODEL_LABELS ? n : SRV_MODEL_LABELS;
+    tft_jw_lit(o, ",\"n_labels\":");
+    tft_jw_int(o, n);
+    tft_jw_lit(o, add_nan ? ",\"unknown\":\"nan\",\"labels\":[" : ",\"unknown\":\"refused\",\"labels\":[");
+    for (int32_t k = 0; k < shown; k++) {
+        if (k) tft_jw_lit(o, ",");
+        tft_jw_str(o, labels[k]);
+    }
+    tft_jw_lit(o, shown < n ? "],\"labels_truncated\":true" : "],\"labels_truncated\":false");
+}
+
+static void jw_names(tft_jw *o, const tft_model *m, const char *const *names, int32_t n, int all) {
     tft_jw_lit(o, "[");
     for (int32_t i = 0; i < n; i++) {
         tft_jw_lit(o, i ? ",{\"name\":" : "{\"name\":");
         tft_jw_str(o, names[i]);
-        tft_jw_lit(o, tft_model_input_is_categorical(m, names[i]) == 1 ? ",\"kind\":\"categorical\"}"
-                                                                       : ",\"kind\":\"real\"}");
+        if (tft_model_input_is_categorical(m, names[i]) == 1) {
+            tft_jw_lit(o, ",\"kind\":\"categorical\"");
+            jw_labels(o, m, names[i], all);
+            tft_jw_lit(o, "}");
+        } else {
+            tft_jw_lit(o, ",\"kind\":\"real\"}");
+        }
+    }
+    tft_jw_lit(o, "]");
+}
+
+// The columns of a network-level call's encoder_cat/decoder_cat (KServe v2) in order: each names the
+// request input whose labels it encodes ("labels_of": its index in that input's "labels" is the
+// value to send), or carries its own labels when no input has them.
+static void jw_x_categoricals(tft_jw *o, const tft_model *m, const tft_model_info *mi, int all) {
+    tft_jw_lit(o, ",\"x_categoricals\":[");
+    for (int32_t k = 0; k < mi->n_cats; k++) {
+        int32_t            n, nj;
+        const char *const *labels = tft_model_category_labels(m, mi->cats[k], &n, NULL);
+        const char        *of     = NULL;
+        for (int32_t j = 0; j < mi->n_static_inputs + mi->n_history_inputs && !of; j++) {
+            const char *in = j < mi->n_static_inputs ? mi->static_inputs[j] : mi->history_inputs[j - mi->n_static_inputs];
+            if (tft_model_input_is_categorical(m, in) == 1 && tft_model_category_labels(m, in, &nj, NULL) == labels)
+                of = in;
+        }
+        tft_jw_lit(o, k ? ",{\"name\":" : "{\"name\":");
+        tft_jw_str(o, mi->cats[k]);
+        if (of) {
+            tft_jw_lit(o, ",\"labels_of\":");
+            tft_jw_str(o, of);
+        } else {
+            jw_labels(o, m, mi->cats[k], all);
+        }
+        tft_jw_lit(o, "}");
     }
     tft_jw_lit(o, "]");
 }
 
 // GET /v1/models/NAME: what the model is and what a request must contain.
-static void jw_model(tft_jw *o, const srv_state *s) {
+static void jw_model(tft_jw *o, const srv_state *s, int all) {
     const tft_model_info *mi = s->mi;
     tft_jw_lit(o, "{\"name\":");
     tft_jw_str(o, s->cfg.model_name);
@@ -654,7 +683,11 @@ static void jw_model(tft_jw *o, const srv_state *s) {
     tft_jw_int(o, mi->min_encoder_length);
     tft_jw_lit(o, ",\"max\":");
     tft_jw_int(o, mi->max_encoder_length);
-    tft_jw_lit(o, "},\"prediction_length\":{\"min\":");
+    tft_jw_lit(o, "},\"max_lag\":"); // lagged variables read these rows before the encoder window
+    tft_jw_int(o, mi->max_lag);
+    tft_jw_lit(o, ",\"min_history\":");
+    tft_jw_int(o, mi->min_encoder_length + mi->max_lag);
+    tft_jw_lit(o, ",\"prediction_length\":{\"min\":");
     tft_jw_int(o, mi->min_prediction_length);
     tft_jw_lit(o, ",\"max\":");
     tft_jw_int(o, mi->max_prediction_length);
@@ -666,12 +699,14 @@ static void jw_model(tft_jw *o, const srv_state *s) {
     tft_jw_lit(o, "],\"quantiles\":[");
     tft_jw_floats(o, mi->quantiles, (size_t)mi->n_quantiles);
     tft_jw_lit(o, "],\"inputs\":{\"static\":");
-    jw_names(o, s->model, mi->static_inputs, mi->n_static_inputs);
+    jw_names(o, s->model, mi->static_inputs, mi->n_static_inputs, all);
     tft_jw_lit(o, ",\"history\":");
-    jw_names(o, s->model, mi->history_inputs, mi->n_history_inputs);
+    jw_names(o, s->model, mi->history_inputs, mi->n_history_inputs, all);
     tft_jw_lit(o, ",\"future\":");
-    jw_names(o, s->model, mi->future_inputs, mi->n_future_inputs);
-    tft_jw_lit(o, "},\"limits\":{\"max_series\":");
+    jw_names(o, s->model, mi->future_inputs, mi->n_future_inputs, all);
+    tft_jw_lit(o, "}");
+    jw_x_categoricals(o, s->model, mi, all);
+    tft_jw_lit(o, ",\"limits\":{\"max_series\":");
     tft_jw_int(o, (long long)s->limits.max_series);
     tft_jw_lit(o, ",\"max_values\":");
     tft_jw_int(o, (long long)s->limits.max_values);
@@ -684,25 +719,27 @@ static void jw_model(tft_jw *o, const srv_state *s) {
 
 int srv_routes_init(srv_state *s, char *err, size_t errsz) {
     size_t cap = 1 << 16;
-    for (int tries = 0; tries < 12; tries++, cap *= 2) {
-        free(s->models_json), free(s->model_json);
-        s->models_json = malloc(cap), s->model_json = malloc(cap);
-        if (!s->models_json || !s->model_json) break;
-        tft_jw o = {s->model_json, cap, 0, 0};
-        jw_model(&o, s);
-        ssize_t n1 = tft_jw_finish(&o);
-        tft_jw  a  = {s->models_json, cap, 0, 0};
-        tft_jw_lit(&a, "{\"models\":[");
-        jw_model(&a, s);
-        tft_jw_lit(&a, "]}");
-        ssize_t n2 = tft_jw_finish(&a);
-        if (n1 >= 0 && n2 >= 0) {
-            s->model_len = (size_t)n1, s->models_len = (size_t)n2;
-            break;
+    for (int all = 0; all < 2; all++) {
+        for (int tries = 0; tries < 12; tries++, cap *= 2) {
+            free(s->models_json[all]), free(s->model_json[all]);
+            s->models_json[all] = malloc(cap), s->model_json[all] = malloc(cap);
+            if (!s->models_json[all] || !s->model_json[all]) break;
+            tft_jw o = {s->model_json[all], cap, 0, 0};
+            jw_model(&o, s, all);
+            ssize_t n1 = tft_jw_finish(&o);
+            tft_jw  a  = {s->models_json[all], cap, 0, 0};
+            tft_jw_lit(&a, "{\"models\":[");
+            jw_model(&a, s, all);
+            tft_jw_lit(&a, "]}");
+            ssize_t n2 = tft_jw_finish(&a);
+            if (n1 >= 0 && n2 >= 0) {
+                s->model_len[all] = (size_t)n1, s->models_len[all] = (size_t)n2;
+                break;
+            }
+            s->model_len[all] = s->models_len[all] = 0;
         }
-        s->model_len = s->models_len = 0;
+        if (!s->model_len[all]) return snprintf(err, errsz, "cannot describe the model (out of memory)"), -1;
     }
-    if (!s->model_len) return snprintf(err, errsz, "cannot describe the model (out of memory)"), -1;
     // KServe v2 metadata: left NULL (501) if the codec cannot write it
     s->v2_server_json = malloc(4096);
     s->v2_model_json  = malloc(cap);
@@ -714,8 +751,12 @@ int srv_routes_init(srv_state *s, char *err, size_t errsz) {
 }
 
 void srv_routes_free(srv_state *s) {
-    free(s->models_json), free(s->model_json), free(s->v2_server_json), free(s->v2_model_json);
-    s->models_json = s->model_json = s->v2_server_json = s->v2_model_json = NULL;
+    for (int all = 0; all < 2; all++) {
+        free(s->models_json[all]), free(s->model_json[all]);
+        s->models_json[all] = s->model_json[all] = NULL;
+    }
+    free(s->v2_server_json), free(s->v2_model_json);
+    s->v2_server_json = s->v2_model_json = NULL;
 }
 
 static void http_log(int level, const char *msg, void *user) {

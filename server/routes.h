@@ -34,8 +34,10 @@ typedef struct srv_state {
     http_server          *http;
     _Atomic int           ready;    // 1 once listening with the model loaded, 0 when draining
     _Atomic int           draining;
-    char                 *models_json, *model_json; // GET /v1/models and /v1/models/NAME, made once
-    size_t                models_len, model_len;
+    // GET /v1/models and /v1/models/NAME, made once: [0] each categorical's first labels, [1] all
+    // of them (?all_labels)
+    char                 *models_json[2], *model_json[2];
+    size_t                models_len[2], model_len[2];
     char                 *v2_server_json, *v2_model_json; // GET /v2 and /v2/models/NAME
     ssize_t               v2_server_len, v2_model_len;
 } srv_state;

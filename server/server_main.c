@@ -69,6 +69,7 @@ static int64_t    f_timeout_ms = 30000, f_body = 8 << 20, f_series = 4096, f_val
 static int64_t    f_conns = 256, f_conns_ip = 0, f_idle = 10, f_header = 32768, f_io = 1, f_drain = 30, f_pin = 1;
 static const char *f_model, *f_host = "127.0.0.1";
 static int32_t    f_level = TFT_LOG_WARN, f_access = 0;
+static int64_t    f_context_mib = 0; // 0: libtft's default (TFT_CONTEXT_DEFAULT_MAX_MIB)
 
 static const flag flags[] = {
     {"--model", "TFT_SERVER_MODEL", "[NAME=]PATH", F_STR, &f_model, 0, 0,
@@ -79,6 +80,8 @@ static const flag flags[] = {
      "model worker threads, one tft_context each (default: cores - 1, at least 1)"},
     {"--max-batch", "TFT_SERVER_MAX_BATCH", "N", F_INT, &f_max_batch, 1, 65536,
      "series per model call (default 64)"},
+    {"--max-context-mib", "TFT_SERVER_MAX_CONTEXT_MIB", "MIB", F_INT, &f_context_mib, -1, INT32_MAX,
+     "workspace limit of each worker's context (default 4096; -1: none); a --max-batch over it fails at start"},
     {"--max-queue-delay-us", "TFT_SERVER_MAX_QUEUE_DELAY_US", "US", F_INT, &f_delay_us, 0, 10000000,
      "how long a request may wait for others to fill a batch (default 1000)"},
     {"--queue-cap", "TFT_SERVER_QUEUE_CAP", "N", F_INT, &f_queue_cap, 1, 1000000,
@@ -301,6 +304,7 @@ int main(int argc, char **argv) {
                              .max_delay_ns  = cfg.max_queue_delay_us * 1000,
                              .pin           = cfg.pin,
                              .test_delay_ms = cfg.test_delay_ms,
+                             .max_context_mib = (int32_t)f_context_mib,
                              .log           = batcher_log};
     s.batcher             = srv_batcher_new(s.model, &bc, &s.metrics, err, sizeof err);
     if (!s.batcher) {

@@ -229,10 +229,41 @@ static void test_no_allocation(void **state) {
 
 // ---- bad input ---------------------------------------------------------------------------------
 #define GUARD 64
+// The structured detail a failure must leave (tft_last_error_detail()); field NULL: not checked.
+typedef struct want_detail {
+    tft_error_code code;
+    int32_t        series, index;
+    const char    *field;
+} want_detail;
+
+static void check_detail(const char *call, tft_status st, const want_detail *d) {
+    const tft_error *x = tft_last_error_detail();
+    if (x->status != st || x->code != d->code || x->series != d->series || x->index != d->index ||
+        (d->field && strcmp(x->field, d->field) != 0))
+        fail_msg("%s: detail {%s, %s, series %d, index %d, field '%s'}, want {%s, %s, series %d, index %d, field "
+                 "'%s'} (%s)", call, tft_status_str(x->status), tft_error_code_str(x->code), x->series, x->index,
+                 x->field, tft_status_str(st), tft_error_code_str(d->code), d->series, d->index,
+                 d->field ? d->field : "*", x->message);
+    assert_string_equal(x->message, tft_last_error());
+    assert_true(x->reason_at >= 0 && x->reason_at < (int32_t)strlen(x->message));
+    if (x->series >= 0 && x->reason_at > 0 && strncmp(x->message, "tft_", 4) != 0) { // "series N 'ID': " + reason
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "series %d '", x->series);
+        assert_int_equal(strncmp(x->message, prefix, strlen(prefix)), 0);
+        assert_int_equal(strncmp(x->message + x->reason_at - 3, "': ", 3), 0);
+    }
+}
+
+static void expect_detail(env *e, tft_series *s, int n, tft_status want, const char *msg_part, const want_detail *d);
 // Runs one forecast of a single modified series into a buffer with a guard zone; checks status,
 // message and that the guard was not touched.
 static void expect(env *e, tft_series *s, int n, tft_status want, const char *msg_part) {
-    tft_context *c   = ctx(e, 2);
+    expect_detail(e, s, n, want, msg_part, NULL);
+}
+
+// Same, and (d != NULL) the structured detail, after tft_forecast and after tft_series_check.
+static void expect_detail(env *e, tft_series *s, int n, tft_status want, const char *msg_part, const want_detail *d) {
+    tft_context *c   = ctx(e, n > 2 ? n : 2);
     size_t       len = (size_t)n * e->per;
     float       *q   = malloc((len + GUARD) * 4);
     for (size_t i = 0; i < len + GUARD; i++) q[i] = 12345.0f;
@@ -242,6 +273,7 @@ static void expect(env *e, tft_series *s, int n, tft_status want, const char *ms
         fail_msg("expected %s, got %s (%s)", tft_status_str(want), tft_status_str(st), tft_last_error());
     if (!strstr(tft_last_error(), msg_part))
         fail_msg("message '%s' does not mention '%s'", tft_last_error(), msg_part);
+    if (d) check_detail("tft_forecast", want, d);
     for (size_t i = len; i < len + GUARD; i++) assert_true(q[i] == 12345.0f);
     free(q);
     tft_context_free(c);
@@ -251,6 +283,7 @@ static void expect(env *e, tft_series *s, int n, tft_status want, const char *ms
         fail_msg("tft_series_check: expected %s, got %s (%s)", tft_status_str(want), tft_status_str(st), tft_last_error());
     if (!strstr(tft_last_error(), msg_part))
         fail_msg("tft_series_check: message '%s' does not mention '%s'", tft_last_error(), msg_part);
+    if (d) check_detail("tft_series_check", want, d);
 }
 
 // A deep copy of series 0's columns that a test may modify.
@@ -311,6 +344,23 @@ static void test_bad_lengths(void **state) {
     own(e, &o);
     col(o.fu, o.s.n_future_columns, "hour")->len--;
     expect(e, &o.s, 1, TFT_ERR_SHAPE, "'hour' has");
+    // future rows for a shorter forecast but no horizon: the message speaks of the horizon, says
+    // where it came from, and names the horizon that fits the rows
+    own(e, &o);
+    o.s.horizon = 0;
+    for (int i = 0; i < o.s.n_future_columns; i++) o.fu[i].len = e->Td - 1;
+    o.s.time_idx = NULL;
+    char want[200];
+    assert_int_equal(tft_model_get_info(e->m)->min_prediction_length, e->Td); // this model takes one horizon
+    snprintf(want, sizeof want, "has %d values, expected %d (one per horizon step: no horizon was given, so it is "
+             "max_prediction_length %d; this model forecasts exactly %d steps)", e->Td - 1, e->Td, e->Td, e->Td);
+    expect(e, &o.s, 1, TFT_ERR_SHAPE, want);
+    own(e, &o); // the horizon given, the rows one short
+    o.s.horizon = e->Td;
+    col(o.fu, o.s.n_future_columns, "hour")->len--;
+    snprintf(want, sizeof want, "future 'hour' has %d values, expected %d (one per horizon step: the horizon is %d)",
+             e->Td - 1, e->Td, e->Td);
+    expect(e, &o.s, 1, TFT_ERR_SHAPE, want);
     own(e, &o); // history shorter than min_encoder_length (6): 5 rows
     for (int i = 0; i < o.s.n_history_columns; i++) o.hi[i].len = 5;
     o.s.n_history = 5;
@@ -353,6 +403,35 @@ static void capture(tft_log_level lvl, const char *msg, void *user) {
 
 // A brand-new series is served as the library serves it, and both fallbacks are reported once each
 // to the log sink: its label (add_nan encoder -> NaN class) and its group (GroupNormalizer -> median).
+// tft_model_category_labels: a categorical's labels in index order (a request column or an
+// x_categoricals name), the add_nan flag, and NULL / 0 for reals, unknown names and NULL arguments.
+static void test_category_labels(void **state) {
+    env    *e = *state;
+    int32_t n = -1, add_nan = -1;
+    const char *const *l = tft_model_category_labels(e->m, "region", &n, &add_nan);
+    assert_non_null(l);
+    assert_int_equal(n, 3);
+    assert_int_equal(add_nan, 0);
+    assert_string_equal(l[0], "east"), assert_string_equal(l[2], "south");
+    l = tft_model_category_labels(e->m, "series", &n, &add_nan); // add_nan: index 0 is the "nan" class
+    assert_non_null(l);
+    assert_int_equal(n, 13);
+    assert_int_equal(add_nan, 1);
+    assert_string_equal(l[0], "nan"), assert_string_equal(l[1], "s00");
+    // the same array on every call (it lives as long as the model)
+    assert_ptr_equal(tft_model_category_labels(e->m, "series", &n, NULL), l);
+    const char *const none[] = {"capacity", "no_such_column", ""};
+    for (int i = 0; i < 3; i++) {
+        n = -1, add_nan = -1;
+        assert_null(tft_model_category_labels(e->m, none[i], &n, &add_nan));
+        assert_int_equal(n, 0);
+        assert_int_equal(add_nan, 0);
+    }
+    assert_null(tft_model_category_labels(NULL, "region", &n, NULL));
+    assert_null(tft_model_category_labels(e->m, NULL, &n, NULL));
+    assert_null(tft_model_category_labels(e->m, "region", NULL, NULL));
+}
+
 static void test_log_callback(void **state) {
     env  *e = *state;
     owned o;
@@ -509,10 +588,280 @@ static void test_threads_error_names_series(void **state) {
     tft_forecast_output out = {.quantiles = q};
     assert_int_equal(tft_forecast(c, batch, 64, &out), TFT_ERR_CATEGORY);
     assert_non_null(strstr(tft_last_error(), "series 40 "));
+    assert_int_equal(tft_last_error_detail()->series, 40); // the detail too, copied from the worker's thread
+    assert_string_equal(tft_last_error_detail()->field, "region");
     batch[40] = keep;
     free(q);
     tft_context_free(c);
     free_batch(batch, 64);
+}
+
+// ---- structured errors (tft_last_error_detail) ----------------------------------------------------
+// Each important error path of the series level fills its detail code, series, field and value index.
+static void test_detail_series_level(void **state) {
+    env        *e = *state;
+    owned       o;
+    want_detail d;
+    own(e, &o);
+    ((double *)col(o.hi, o.s.n_history_columns, "temp")->values)[3] = NAN;
+    d = (want_detail){TFT_E_NON_FINITE_INPUT, 0, 3, "history.temp"};
+    expect_detail(e, &o.s, 1, TFT_ERR_NONFINITE, "'temp'[3]", &d);
+    own(e, &o);
+    ((double *)col(o.fu, o.s.n_future_columns, "hour")->values)[1] = INFINITY;
+    d = (want_detail){TFT_E_NON_FINITE_INPUT, 0, 1, "future.hour"};
+    expect_detail(e, &o.s, 1, TFT_ERR_NONFINITE, "'hour'[1]", &d);
+    own(e, &o);
+    col(o.hi, o.s.n_history_columns, "temp")->len--;
+    d = (want_detail){TFT_E_LENGTH_MISMATCH, 0, -1, "history.temp"};
+    expect_detail(e, &o.s, 1, TFT_ERR_SHAPE, "'temp' has", &d);
+    own(e, &o);
+    for (int i = 0; i < o.s.n_history_columns; i++) o.hi[i].len = 5;
+    o.s.n_history = 5, o.s.time_idx = NULL;
+    d = (want_detail){TFT_E_HISTORY_TOO_SHORT, 0, -1, "history"};
+    expect_detail(e, &o.s, 1, TFT_ERR_SHAPE, "min_encoder_length", &d);
+    own(e, &o);
+    o.s.horizon = e->Td + 1;
+    d = (want_detail){TFT_E_HORIZON, -1, -1, "horizon"}; // tft_forecast: the call's horizon (series 0's)
+    {
+        tft_context        *c = ctx(e, 1);
+        float               q[4096];
+        tft_forecast_output out = {.quantiles = q};
+        assert_int_equal(tft_forecast(c, &o.s, 1, &out), TFT_ERR_SHAPE);
+        check_detail("tft_forecast", TFT_ERR_SHAPE, &d);
+        assert_int_equal(tft_last_error_detail()->reason_at, (int32_t)strlen("tft_forecast: "));
+        tft_context_free(c);
+        assert_int_equal(tft_series_check(e->m, &o.s, 1), TFT_ERR_SHAPE); // the check names the series
+        d.series = 0;
+        check_detail("tft_series_check", TFT_ERR_SHAPE, &d);
+    }
+    own(e, &o);
+    ((const char **)col(o.st, o.s.n_statics, "region")->labels)[0] = "atlantis";
+    d = (want_detail){TFT_E_UNKNOWN_CATEGORY, 0, 0, "region"};
+    expect_detail(e, &o.s, 1, TFT_ERR_CATEGORY, "'region' = 'atlantis'", &d);
+    own(e, &o);
+    ((const char **)col(o.hi, o.s.n_history_columns, "dow")->labels)[2] = "funday";
+    d = (want_detail){TFT_E_UNKNOWN_CATEGORY, 0, 2, "dow"};
+    expect_detail(e, &o.s, 1, TFT_ERR_CATEGORY, "'dow' = 'funday'", &d);
+    own(e, &o);
+    o.hi[0].name = "tempp";
+    d = (want_detail){TFT_E_UNKNOWN_VARIABLE, 0, -1, "history.tempp"};
+    expect_detail(e, &o.s, 1, TFT_ERR_UNKNOWN_VAR, "'tempp'", &d);
+    own(e, &o);
+    o.s.n_statics = 0;
+    char f[128];
+    snprintf(f, sizeof f, "static.%s", tft_model_get_info(e->m)->static_inputs[0]);
+    d = (want_detail){TFT_E_MISSING_VARIABLE, 0, -1, f};
+    expect_detail(e, &o.s, 1, TFT_ERR_UNKNOWN_VAR, "static is missing", &d);
+    own(e, &o);
+    o.hi[1].name = o.hi[0].name;
+    snprintf(f, sizeof f, "history.%s", o.hi[0].name);
+    d = (want_detail){TFT_E_DUPLICATE_VARIABLE, 0, -1, f};
+    expect_detail(e, &o.s, 1, TFT_ERR_INVALID_ARG, "twice", &d);
+    own(e, &o);
+    tft_column *t = col(o.hi, o.s.n_history_columns, "temp");
+    t->labels = (const char *const *)o.labs[0], t->values = NULL;
+    d = (want_detail){TFT_E_WRONG_TYPE, 0, -1, "history.temp"};
+    expect_detail(e, &o.s, 1, TFT_ERR_INVALID_ARG, "must be numbers", &d);
+    own(e, &o);
+    int64_t ti[128];
+    for (int i = 0; i < o.s.n_history + e->Td; i++) ti[i] = 100 + i;
+    ti[10] = ti[9], o.s.time_idx = ti;
+    d = (want_detail){TFT_E_TIME_INDEX, 0, 10, "time_idx"};
+    expect_detail(e, &o.s, 1, TFT_ERR_TIME_INDEX, "time_idx[10]", &d);
+    // the series is the call's index: the bad one third of three
+    own(e, &o);
+    ((const char **)col(o.st, o.s.n_statics, "region")->labels)[0] = "atlantis";
+    tft_series three[3] = {e->r.series[1], e->r.series[2], o.s};
+    d = (want_detail){TFT_E_UNKNOWN_CATEGORY, 2, 0, "region"};
+    expect_detail(e, three, 3, TFT_ERR_CATEGORY, "series 2 '", &d);
+    assert_string_equal(tft_last_error_detail()->message + tft_last_error_detail()->reason_at,
+                        "'region' = 'atlantis' is a category the model never saw (its encoder has no add_nan)");
+    // capacity
+    tft_context        *c = ctx(e, 2);
+    float               q[4096];
+    tft_forecast_output out = {.quantiles = q};
+    assert_int_equal(tft_forecast(c, three, 3, &out), TFT_ERR_CAPACITY);
+    d = (want_detail){TFT_E_TOO_MANY_SERIES, -1, -1, ""};
+    check_detail("tft_forecast", TFT_ERR_CAPACITY, &d);
+    tft_context_free(c);
+}
+
+// A finite value that overflows once scaled passes tft_series_check and fails in tft_forecast, named in
+// the request's terms (the series, the network variable), by whichever thread found it.
+static void test_detail_scaled_overflow(void **state) {
+    env       *e = *state;
+    tft_series batch[64];
+    make_batch(e, batch, 64);
+    owned o;
+    own(e, &o);
+    ((double *)col(o.hi, o.s.n_history_columns, "temp")->values)[2] = 1e300; // finite double, Inf as float
+    assert_int_equal(tft_series_check(e->m, &o.s, 1), TFT_OK);
+    tft_series keep = batch[41];
+    batch[41]       = o.s;
+    for (int threads = 1; threads <= 2; threads++) {
+        tft_context_params cp = tft_context_default_params();
+        cp.max_batch = 64, cp.n_threads = threads;
+        tft_context *c = NULL;
+        assert_int_equal(tft_context_new(e->m, &cp, &c), TFT_OK);
+        float              *q   = calloc((size_t)64 * e->per, 4);
+        tft_forecast_output out = {.quantiles = q};
+        assert_int_equal(tft_forecast(c, batch, 64, &out), TFT_ERR_NONFINITE);
+        want_detail d = {TFT_E_SCALED_OVERFLOW, 41, -1, "temp"};
+        check_detail("tft_forecast", TFT_ERR_NONFINITE, &d);
+        assert_non_null(strstr(tft_last_error(), "'temp' is not finite once scaled for the model"));
+        free(q);
+        tft_context_free(c);
+    }
+    batch[41] = keep;
+    free_batch(batch, 64);
+}
+
+// checked_input: the context does not scan the values again (a NaN the caller vouched against is then
+// caught where the computation meets it, as a scaled value), but still refuses what would be unsafe
+// to read (a NULL label) and the structure.
+static void test_checked_input(void **state) {
+    env  *e = *state;
+    owned o;
+    own(e, &o);
+    ((double *)col(o.hi, o.s.n_history_columns, "temp")->values)[3] = NAN;
+    tft_context_params cp = tft_context_default_params();
+    cp.max_batch = 1, cp.checked_input = 1;
+    tft_context *c = NULL;
+    assert_int_equal(tft_context_new(e->m, &cp, &c), TFT_OK);
+    float              *q   = calloc((size_t)e->per, 4);
+    tft_forecast_output out = {.quantiles = q};
+    assert_int_equal(tft_forecast(c, &o.s, 1, &out), TFT_ERR_NONFINITE);
+    assert_int_equal(tft_last_error_detail()->code, TFT_E_SCALED_OVERFLOW); // not re-scanned: found scaled
+    own(e, &o);
+    ((const char **)col(o.hi, o.s.n_history_columns, "dow")->labels)[4] = NULL;
+    assert_int_equal(tft_forecast(c, &o.s, 1, &out), TFT_ERR_INVALID_ARG);
+    assert_int_equal(tft_last_error_detail()->code, TFT_E_NULL_ARGUMENT);
+    own(e, &o);
+    col(o.hi, o.s.n_history_columns, "temp")->len--;
+    assert_int_equal(tft_forecast(c, &o.s, 1, &out), TFT_ERR_SHAPE);
+    assert_int_equal(tft_last_error_detail()->code, TFT_E_LENGTH_MISMATCH);
+    assert_int_equal(tft_forecast(c, e->r.series, 1, &out), TFT_OK); // and a good series is served
+    free(q);
+    tft_context_free(c);
+    cp.checked_input = 2;
+    assert_int_equal(tft_context_new(e->m, &cp, &c), TFT_ERR_INVALID_ARG);
+}
+
+// Network level: tft_net_check and tft_predict_net fill the same detail (the tensor, the row, the flat
+// element index); tft_net_check's message has no function prefix.
+static void test_detail_network_level(void **state) {
+    env                  *e  = *state;
+    const tft_model_info *mi = tft_model_get_info(e->m);
+    int                   B = 2, Te = mi->max_encoder_length, Td = e->Td, Nr = mi->n_reals, Nc = mi->n_cats;
+    int32_t *ecat = calloc((size_t)B * Te * Nc, 4), *dcat = calloc((size_t)B * Td * Nc, 4);
+    float   *econt = calloc((size_t)B * Te * Nr, 4), *dcont = calloc((size_t)B * Td * Nr, 4);
+    int32_t  el[2] = {Te, 3}, dl[2] = {Td, Td};
+    float    ts[4] = {0.0f, 1.0f, 0.0f, 1.0f};
+    float   *q     = calloc((size_t)B * e->per, 4);
+    tft_net_input  in  = {B, Te, Td, ecat, econt, dcat, dcont, el, dl, ts};
+    tft_net_output out = {.prediction = q};
+    tft_context   *c   = ctx(e, B);
+    assert_int_equal(tft_net_check(e->m, &in), TFT_OK);
+    assert_int_equal(tft_predict_net(c, &in, &out), TFT_OK);
+    for (int pass = 0; pass < 2; pass++) { // tft_net_check, then tft_predict_net
+        const char *call = pass ? "tft_predict_net" : "tft_net_check";
+#define RUN(st) assert_int_equal(pass ? tft_predict_net(c, &in, &out) : tft_net_check(e->m, &in), st)
+        size_t at = ((size_t)1 * Te + 5) * Nc + 1; // series 1, step 5, column 1
+        ecat[at]  = 1000;
+        RUN(TFT_ERR_SHAPE);
+        want_detail d = {TFT_E_CATEGORY_INDEX, 1, (int32_t)at, "encoder_cat"};
+        check_detail(call, TFT_ERR_SHAPE, &d);
+        ecat[at] = 0;
+        at       = ((size_t)1 * Td + 2) * Nr + 1;
+        dcont[at] = NAN;
+        RUN(TFT_ERR_NONFINITE);
+        d = (want_detail){TFT_E_NON_FINITE_INPUT, 1, (int32_t)at, "decoder_cont"};
+        check_detail(call, TFT_ERR_NONFINITE, &d);
+        dcont[at] = 0;
+        ts[3]     = INFINITY;
+        RUN(TFT_ERR_NONFINITE);
+        d = (want_detail){TFT_E_NON_FINITE_INPUT, 1, 3, "target_scale"};
+        check_detail(call, TFT_ERR_NONFINITE, &d);
+        ts[3] = 1.0f;
+        el[1] = Te + 1;
+        RUN(TFT_ERR_SHAPE);
+        d = (want_detail){TFT_E_LENGTHS, 1, 1, "encoder_lengths"};
+        check_detail(call, TFT_ERR_SHAPE, &d);
+        assert_int_equal(tft_last_error_detail()->reason_at, pass ? (int32_t)strlen("tft_predict_net: ") : 0);
+        el[1] = 3, el[0] = Te - 1; // the steps must equal the longest length
+        RUN(TFT_ERR_SHAPE);
+        d = (want_detail){TFT_E_LENGTHS, -1, -1, "encoder_lengths"};
+        check_detail(call, TFT_ERR_SHAPE, &d);
+        el[0] = Te, in.dec_steps = Td + 1;
+        RUN(TFT_ERR_SHAPE);
+        d = (want_detail){TFT_E_STEPS, -1, -1, "decoder_cont"};
+        check_detail(call, TFT_ERR_SHAPE, &d);
+        in.dec_steps = Td;
+#undef RUN
+    }
+    free(ecat), free(dcat), free(econt), free(dcont), free(q);
+    tft_context_free(c);
+}
+
+// Every detail code has a distinct name; the detail starts out empty on a thread.
+static void test_detail_codes(void **state) {
+    (void)state;
+    for (int a = 0; a < TFT_E_CODE_COUNT; a++) {
+        assert_string_not_equal(tft_error_code_str((tft_error_code)a), "unknown_code");
+        for (int b = 0; b < a; b++)
+            assert_string_not_equal(tft_error_code_str((tft_error_code)a), tft_error_code_str((tft_error_code)b));
+    }
+    assert_string_equal(tft_error_code_str(TFT_E_CODE_COUNT), "unknown_code");
+    assert_string_equal(tft_error_code_str(TFT_E_HISTORY_TOO_SHORT), "history_too_short");
+}
+
+// The memory a context takes is stated before it is made, and a context above the limit is refused
+// with a message giving the size, before anything is allocated.
+static void test_context_memory(void **state) {
+    env *e = *state;
+    for (int threads = 1; threads <= 3; threads += 2) {
+        tft_context_params cp = tft_context_default_params();
+        cp.max_batch = 64, cp.n_threads = threads;
+        size_t bytes = 0;
+        assert_int_equal(tft_context_memory(e->m, &cp, &bytes), TFT_OK);
+        tft_context *c = NULL;
+        assert_int_equal(tft_context_new(e->m, &cp, &c), TFT_OK);
+        assert_int_equal(tft_context_bytes(c), bytes);
+        tft_context_free(c);
+    }
+    // a max_batch whose workspace passes 2 MiB; a limit one MiB under it is refused, over it accepted
+    tft_context_params cp = tft_context_default_params();
+    size_t             bytes = 0;
+    for (cp.max_batch = 64; bytes <= (2u << 20); cp.max_batch *= 2)
+        assert_int_equal(tft_context_memory(e->m, &cp, &bytes), TFT_OK);
+    cp.max_batch /= 2;
+    assert_int_equal(tft_context_memory(e->m, &cp, &bytes), TFT_OK);
+    cp.max_memory_mib = (int32_t)(bytes >> 20);
+    tft_context *c     = (tft_context *)1;
+    uint64_t     a0    = tft_debug_alloc_count();
+    assert_int_equal(tft_context_new(e->m, &cp, &c), TFT_ERR_CAPACITY);
+    assert_int_equal(tft_debug_alloc_count(), a0); // refused before allocating
+    assert_null(c);
+    assert_int_equal(tft_last_error_detail()->code, TFT_E_MEMORY_LIMIT);
+    char want[96];
+    snprintf(want, sizeof want, "needs %.1f MiB of workspace, more than the limit of %d MiB", (double)bytes / (1 << 20),
+             cp.max_memory_mib);
+    if (!strstr(tft_last_error(), want)) fail_msg("'%s' does not say '%s'", tft_last_error(), want);
+    cp.max_memory_mib++;
+    assert_int_equal(tft_context_new(e->m, &cp, &c), TFT_OK);
+    tft_context_free(c);
+    // the largest max_batch with the default limit (4 GiB): refused at once, nothing allocated
+    cp = tft_context_default_params();
+    cp.max_batch = 1 << 20, cp.n_threads = 64;
+    assert_int_equal(tft_context_memory(e->m, &cp, &bytes), TFT_OK);
+    assert_true(bytes > ((size_t)TFT_CONTEXT_DEFAULT_MAX_MIB << 20));
+    a0 = tft_debug_alloc_count();
+    assert_int_equal(tft_context_new(e->m, &cp, &c), TFT_ERR_CAPACITY);
+    assert_int_equal(tft_debug_alloc_count(), a0);
+    assert_non_null(strstr(tft_last_error(), "more than the limit of 4096 MiB"));
+    cp.max_memory_mib = -2;
+    assert_int_equal(tft_context_memory(e->m, &cp, &bytes), TFT_ERR_INVALID_ARG);
+    assert_int_equal(tft_context_memory(e->m, NULL, NULL), TFT_ERR_INVALID_ARG);
 }
 
 int main(void) {
@@ -522,10 +871,13 @@ int main(void) {
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_no_allocation),    cmocka_unit_test(test_bad_nan),
         cmocka_unit_test(test_bad_lengths),      cmocka_unit_test(test_bad_categories),
-        cmocka_unit_test(test_bad_names),        cmocka_unit_test(test_bad_time_index),
+        cmocka_unit_test(test_category_labels),  cmocka_unit_test(test_bad_names),        cmocka_unit_test(test_bad_time_index),
         cmocka_unit_test(test_bad_args),         cmocka_unit_test(test_bad_network_input),
         cmocka_unit_test(test_log_callback),     cmocka_unit_test(test_threads_zero_length),
         cmocka_unit_test(test_threads_error_names_series),
+        cmocka_unit_test(test_detail_series_level), cmocka_unit_test(test_detail_scaled_overflow),
+        cmocka_unit_test(test_checked_input),       cmocka_unit_test(test_detail_network_level),
+        cmocka_unit_test(test_detail_codes),        cmocka_unit_test(test_context_memory),
     };
     return cmocka_run_group_tests_name("api", tests, setup, teardown);
 }

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include "../loader/loader.h"
 
@@ -135,6 +137,46 @@ static void test_info(void **state) {
     free(out), free(err);
     expect_error("info /nonexistent/model.safetensors", 1, "/nonexistent/model.safetensors");
     expect_error("info weights/goldens/group_softplus/fixture.safetensors", 1, "not a tft weights file");
+    expect_error("info README.md", 1, "README.md: not a safetensors file: it starts with the text \"# tft: n\"");
+    expect_error("info " MODEL " --bogus", 2, "unknown option '--bogus'");
+}
+
+// Each categorical's labels with the index they encode to (what a v2 client puts in encoder_cat):
+// the first few by default, every one with --all-labels; the add_nan rule; a lagged column points
+// to its variable's labels.
+static void test_info_labels(void **state) {
+    (void)state;
+    char *out, *err;
+    assert_int_equal(run("info " MODEL, &out, &err), 0);
+    assert_non_null(strstr(out, "  [0] series: 13 labels (a label the model never saw is encoded as 0, \"nan\")\n"
+                                "    \"nan\"=0, \"s00\"=1, \"s01\"=2, \"s02\"=3, \"s03\"=4, \"s04\"=5, ... (7 more; "
+                                "--all-labels lists them)\n"));
+    assert_non_null(strstr(out, "  [1] region: 3 labels (a label the model never saw is refused)\n"
+                                "    \"east\"=0, \"north\"=1, \"south\"=2\n"));
+    assert_null(strstr(out, "\"s11\"=12"));
+    free(out), free(err);
+    assert_int_equal(run("info --all-labels " MODEL, &out, &err), 0);
+    assert_non_null(strstr(out, "\"s08\"=9,\n    \"s09\"=10, \"s10\"=11, \"s11\"=12\n"));
+    assert_null(strstr(out, "more; --all-labels"));
+    free(out), free(err);
+    assert_int_equal(run("info weights/goldens/lags/model.safetensors", &out, &err), 0);
+    assert_non_null(strstr(out, "  [2] dow_lagged_by_1: 7 labels, those of [1] dow\n"));
+    free(out), free(err);
+}
+
+// A model with lags needs min_encoder_length + max_lag history rows, and max_encoder_length +
+// max_lag for the full encoder (the lagged variables read rows before the encoder window).
+static void test_info_lags(void **state) {
+    (void)state;
+    char *out, *err;
+    assert_int_equal(run("info weights/goldens/lags/model.safetensors", &out, &err), 0);
+    assert_non_null(strstr(out, "history          24 steps used by the encoder (at least 15 rows required: "
+                                "min_encoder_length 8 + max_lag 7)\n"));
+    assert_non_null(strstr(out, "31 history rows give the full encoder of 24 steps"));
+    free(out), free(err);
+    assert_int_equal(run("info " MODEL, &out, &err), 0); // no lags: the plain line
+    assert_non_null(strstr(out, "history          24 steps used (at least 6 required)\n"));
+    free(out), free(err);
 }
 
 static void test_predict_formats(void **state) {
@@ -178,11 +220,82 @@ static void test_predict_bad_requests(void **state) {
     expect_error("predict " MODEL " /nonexistent.json", 1, "cannot open /nonexistent.json");
 }
 
+// The request is capped (--max-request-bytes, default 64 MiB): /dev/zero and a pipe stop at the cap
+// instead of growing without bound, a large regular file is refused before it is read (a 2 GB sparse
+// file, answered in well under a second), and the flag raises or lowers the cap.
+static void test_predict_request_size_cap(void **state) {
+    (void)state;
+    expect_error("predict " MODEL " /dev/zero", 1, "/dev/zero is larger than the request size cap of 67108864");
+    expect_error("predict " MODEL " - < /dev/zero", 1, "/dev/stdin is larger than the request size cap of 67108864");
+    char big[64] = "/tmp/tft_cli_big_XXXXXX";
+    int  fd      = mkstemp(big);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)2 << 30), 0); // 2 GiB, sparse
+    close(fd);
+    char   args[256];
+    struct timespec t0, t1;
+    snprintf(args, sizeof args, "predict %s %s", MODEL, big);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    expect_error(args, 1, "is 2147483648 bytes, more than the request size cap of 67108864 (--max-request-bytes)");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    if (s > 1.0) fail_msg("refusing a 2 GiB request took %.2f s: it was read", s);
+    remove(big);
+    // the cap is the flag's: the fixture request passes with its own size, fails one byte below it
+    write_request(request);
+    size_t n = strlen(request);
+    char  *out, *err;
+    snprintf(args, sizeof args, "predict %s %s --max-request-bytes %zu", MODEL, req_path, n);
+    assert_int_equal(run(args, &out, &err), 0);
+    free(out), free(err);
+    snprintf(args, sizeof args, "predict %s %s --max-request-bytes %zu", MODEL, req_path, n - 1);
+    expect_error(args, 1, "more than the request size cap");
+    snprintf(args, sizeof args, "predict %s - --max-request-bytes %zu < %s", MODEL, n - 1, req_path); // a file
+    char msg[128];
+    snprintf(msg, sizeof msg, "/dev/stdin is %zu bytes, more than the request size cap of %zu", n, n - 1);
+    expect_error(args, 1, msg);
+    char pipe_cmd[512]; // a pipe: its size is unknown until it is read
+    snprintf(pipe_cmd, sizeof pipe_cmd, "cat %s | %s predict %s - --max-request-bytes %zu >%s 2>%s", req_path, TFT, MODEL,
+             n - 1, out_path, err_path);
+    int rc = system(pipe_cmd);
+    assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    err = slurp(err_path);
+    assert_non_null(strstr(err, "/dev/stdin is larger than the request size cap"));
+    free(err);
+    expect_error("predict " MODEL " x.json --max-request-bytes 0", 2, "--max-request-bytes must be");
+}
+
+// --format json is valid JSON whatever bytes the model's path holds: bytes that are not UTF-8
+// become U+FFFD (the model is named by its file name).
+static void test_predict_json_invalid_utf8_path(void **state) {
+    (void)state;
+    write_request(request);
+    char link[64]; // "/tmp/tft_cli_<0xff><0xc3>(_PID.safetensors": a stray byte, a truncated sequence
+    snprintf(link, sizeof link, "/tmp/tft_cli_%c%c(_%d.safetensors", 0xff, 0xc3, (int)getpid());
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    char target[4200];
+    snprintf(target, sizeof target, "%s/%s", cwd, MODEL);
+    assert_int_equal(symlink(target, link), 0);
+    char args[512], *out, *err;
+    snprintf(args, sizeof args, "predict '%s' %s --format json", link, req_path);
+    int rc = run(args, &out, &err);
+    remove(link);
+    if (rc != 0) fail_msg("exit %d: %s", rc, err);
+    const char *want = "{\"model\":{\"name\":\"tft_cli_\\ufffd\\ufffd(_";
+    if (strncmp(out, want, strlen(want)) != 0) fail_msg("output starts %.80s, want %s", out, want);
+    for (const unsigned char *p = (const unsigned char *)out; *p; p++)
+        if (*p >= 0x80) fail_msg("raw byte 0x%02x in the JSON output", *p); // (this output is all ASCII)
+    free(out), free(err);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help),           cmocka_unit_test(test_usage_errors),
-        cmocka_unit_test(test_info),           cmocka_unit_test(test_predict_formats),
-        cmocka_unit_test(test_predict_bad_requests),
+        cmocka_unit_test(test_info),           cmocka_unit_test(test_info_labels), cmocka_unit_test(test_info_lags),
+        cmocka_unit_test(test_predict_formats),
+        cmocka_unit_test(test_predict_bad_requests), cmocka_unit_test(test_predict_request_size_cap),
+        cmocka_unit_test(test_predict_json_invalid_utf8_path),
     };
     return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }

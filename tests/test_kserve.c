@@ -685,6 +685,10 @@ static void test_bad_requests(void **state) {
                  "out_of_range", "decoder_cat[0][0][0]");
         bad_with(&w, from, "\"name\":\"decoder_cat\",\"datatype\":\"INT64\",\"shape\":[8,6,3],\"data\":[-1,", 422,
                  "out_of_range", "decoder_cat[0][0][0]");
+        // past the embedding's vocabulary: refused by the decoder too (tft_net_check), not left to the
+        // worker (which once answered it 422 bad_shape after queueing)
+        bad_with(&w, from, "\"name\":\"decoder_cat\",\"datatype\":\"INT64\",\"shape\":[8,6,3],\"data\":[1000,", 422,
+                 "out_of_range", "decoder_cat[0][0][0]");
         bad_with(&w, from, "\"name\":\"decoder_cat\",\"datatype\":\"INT64\",\"shape\":[8,6,3],\"data\":[1.5,", 422,
                  "wrong_type", "decoder_cat[0][0][0]");
         at  = strstr(w.body, "\"name\":\"target_scale\"");

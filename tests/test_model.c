@@ -10,12 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 #include "../engine/tft.h"
 #include "../loader/loader.h"
 
 #define MINIMAL "weights/goldens/identity_minimal/model.safetensors"
 #define RICH "weights/goldens/group_softplus/model.safetensors"
+#define ENCODER_NORM "weights/goldens/lags/model.safetensors" // an EncoderNormalizer scaler on a covariate
 
 // ---- a tiny safetensors writer ---------------------------------------------------------------
 typedef struct buf {
@@ -162,6 +164,35 @@ static void expect_config(const char *path, const char *from, const char *to, tf
     free(cfg);
 }
 
+// The config text `cfg` with the first `from` replaced by `to`: loads with status want (and a message
+// naming msg when it fails).
+static void expect_config_text(const char *path, const char *cfg, const char *from, const char *to, tft_status want,
+                               const char *msg) {
+    const char *at = strstr(cfg, from);
+    if (!at) fail_msg("config has no '%s'", from);
+    char *edited = malloc(strlen(cfg) + strlen(to) + 1);
+    memcpy(edited, cfg, (size_t)(at - cfg));
+    strcpy(edited + (at - cfg), to);
+    strcat(edited, at + strlen(from));
+    edit       e = {.config = edited, .nan_at = -1};
+    size_t     len;
+    uint8_t   *bytes = rebuild(path, &e, &len);
+    tft_model *m     = NULL;
+    tft_status st    = tft_model_load_memory(bytes, len, NULL, &m);
+    free(bytes), free(edited);
+    if (st != want) fail_msg("expected %s, got %s: %s", tft_status_str(want), tft_status_str(st), tft_last_error());
+    if (st != TFT_OK && !strstr(tft_last_error(), msg))
+        fail_msg("message '%s' does not mention '%s'", tft_last_error(), msg);
+    tft_model_free(m);
+}
+
+// The model's config with the first `from` replaced by `to` loads.
+static void expect_loads(const char *path, const char *from, const char *to) {
+    char *cfg = config_with(path, "", "");
+    expect_config_text(path, cfg, from, to, TFT_OK, NULL);
+    free(cfg);
+}
+
 // ---- cases -----------------------------------------------------------------------------------------
 static void test_rebuilt_file_loads(void **state) {
     (void)state;
@@ -247,6 +278,124 @@ static void test_preprocessing_tables(void **state) {
     expect_config(RICH, "\"lags\":{}", "\"lags\":{\"y\":[1]}", TFT_ERR_FORMAT,
                   "'y_lagged_by_1', which is not an input of the model");
     expect_config(RICH, "\"lags\":{}", "\"lags\":{\"y\":[0]}", TFT_ERR_FORMAT, "not a positive integer");
+    // EncoderNormalizer: method="robust" (its quantiles from method_kwargs) and max_length=[center rows,
+    // scale rows] load (weights/goldens/encoder_robust runs them); malformed forms are named
+    const char *robust = "\"type\":\"encoder\",\"transformation\":null,\"method\":\"robust\"";
+    const char *standard = "\"type\":\"encoder\",\"transformation\":null,\"method\":\"standard\"";
+    expect_loads(ENCODER_NORM, standard, robust);
+    expect_loads(ENCODER_NORM, "\"max_length\":null", "\"max_length\":[4,12]");
+    expect_config(ENCODER_NORM, "\"max_length\":null", "\"max_length\":[4]", TFT_ERR_FORMAT,
+                  "max_length has 1 integers, [center rows, scale rows] has 2");
+    expect_config(ENCODER_NORM, "\"max_length\":null", "\"max_length\":[0,12]", TFT_ERR_FORMAT,
+                  "max_length must be an integer or [center rows, scale rows], two integers in [1, 65536]");
+    expect_config(ENCODER_NORM, "\"max_length\":null", "\"max_length\":[4,12,3]", TFT_ERR_FORMAT,
+                  "two integers in [1,");
+    char *cfg = config_with(ENCODER_NORM, standard, robust); // robust's quantiles: center, lower, upper in [0, 1]
+    expect_config_text(ENCODER_NORM, cfg, "\"method_kwargs\":{}", "\"method_kwargs\":{\"upper\":0.9,\"lower\":0.1}",
+                       TFT_OK, NULL);
+    expect_config_text(ENCODER_NORM, cfg, "\"method_kwargs\":{}", "\"method_kwargs\":{\"upper\":1.5}", TFT_ERR_FORMAT,
+                       "method_kwargs.upper must be a number in [0, 1]");
+    expect_config_text(ENCODER_NORM, cfg, "\"method_kwargs\":{}", "\"method_kwargs\":{\"iqr\":0.5}",
+                       TFT_ERR_UNSUPPORTED, "method_kwargs.iqr is not a robust quantile (center, lower, upper)");
+    free(cfg);
+}
+
+// ---- caps on the config's sizes (weights/FORMAT.md "Limits") ------------------------------------
+// A crafted config over one cap fails with TFT_ERR_FORMAT, detail TFT_E_CONFIG_LIMIT naming the key.
+static void expect_cap(const char *path, const char *from, const char *to, const char *field, const char *msg) {
+    expect_config(path, from, to, TFT_ERR_FORMAT, msg);
+    const tft_error *e = tft_last_error_detail();
+    if (e->code != TFT_E_CONFIG_LIMIT || strcmp(e->field, field) != 0)
+        fail_msg("detail %s field '%s', want config_limit '%s' (%s)", tft_error_code_str(e->code), e->field, field,
+                 e->message);
+    assert_non_null(strstr(e->message, "Limits"));
+}
+
+// A JSON list of n distinct quantiles in (0, 1) (malloc'd).
+static char *quantile_list(int n) {
+    char *q = malloc((size_t)n * 24 + 8), *p = q;
+    *p++    = '[';
+    for (int i = 0; i < n; i++) p += sprintf(p, "%s%.9f", i ? "," : "", (i + 1.0) / (n + 1.0));
+    strcpy(p, "]");
+    return q;
+}
+
+// "key":[first..., "v<k>"...] with n names in all, first holding n_first of them (malloc'd)
+static char *name_list(const char *key, const char *first, int n_first, int n) {
+    char *q = malloc((size_t)n * 16 + 128), *p = q;
+    p += sprintf(p, "\"%s\":[%s", key, first);
+    for (int i = n_first; i < n; i++) p += sprintf(p, ",\"v%d\"", i);
+    strcpy(p, "]");
+    return q;
+}
+
+static void test_caps(void **state) {
+    (void)state;
+    expect_cap(MINIMAL, "\"hidden_size\":8", "\"hidden_size\":4097", "model.hidden_size", "hidden_size = 4097 is outside [1, 4096]");
+    expect_cap(MINIMAL, "\"lstm_layers\":1", "\"lstm_layers\":9", "model.lstm_layers", "lstm_layers = 9");
+    expect_cap(MINIMAL, "\"attention_head_size\":2", "\"attention_head_size\":257", "model.attention_head_size",
+               "attention_head_size = 257");
+    expect_cap(MINIMAL, "\"n_targets\":1", "\"n_targets\":65", "model.n_targets", "n_targets = 65");
+    expect_cap(MINIMAL, "\"max_encoder_length\":10", "\"max_encoder_length\":65537", "dataset.max_encoder_length",
+               "max_encoder_length = 65537 is outside [1, 65536]");
+    expect_cap(MINIMAL, "\"max_encoder_length\":10", "\"max_encoder_length\":1048576", "dataset.max_encoder_length",
+               "max_encoder_length = 1048576"); // the issue's 11.7 GB one-series forecast
+    expect_cap(MINIMAL, "\"max_prediction_length\":3", "\"max_prediction_length\":8193",
+               "dataset.max_prediction_length", "max_prediction_length = 8193 is outside [1, 8192]");
+    expect_cap(MINIMAL, "\"hidden_continuous_sizes\":{\"hour\":4", "\"hidden_continuous_sizes\":{\"hour\":4097",
+               "model.hidden_continuous_sizes.hour", "hour = 4097");
+    expect_cap(MINIMAL, "\"lags\":{}", "\"lags\":{\"y\":[65537]}", "dataset.lags.y", "the lag 65537, more than the cap of 65536");
+    char *q = quantile_list(129);
+    expect_cap(MINIMAL, "[0.02,0.1,0.25,0.5,0.75,0.9,0.98]", q, "model.quantiles", "lists 129 quantiles, more than the cap of 128");
+    free(q);
+    q = quantile_list(128); // at the cap: accepted by the cap, then refused for the output size (7 quantiles trained)
+    expect_config(MINIMAL, "[0.02,0.1,0.25,0.5,0.75,0.9,0.98]", q, TFT_ERR_UNSUPPORTED, "every target must output the 128");
+    free(q);
+    char *names = name_list("x_reals", "\"hour\",\"y\"", 2, 4097);
+    expect_cap(MINIMAL, "\"x_reals\":[\"hour\",\"y\"]", names, "model.x_reals", "lists 4097 names");
+    free(names);
+    names = name_list("groups", "\"series\"", 1, 65);
+    expect_cap(RICH, "\"groups\":[\"series\"]", names, "dataset.target_normalizer.groups", "lists 65 columns");
+    free(names);
+    expect_cap(RICH, "\"series\":[13,7]", "\"series\":[16777217,7]", "model.embedding_sizes.series",
+               "16777217 classes, more than the cap of 16777216");
+    { // one variable group of 4097 members
+        char *grp = malloc(4097 * 16 + 64), *p = grp;
+        p += sprintf(p, "\"variable_groups\":{\"g\":[\"m0\"");
+        for (int i = 1; i < 4097; i++) p += sprintf(p, ",\"m%d\"", i);
+        strcpy(p, "]}");
+        expect_cap(MINIMAL, "\"variable_groups\":{}", grp, "dataset.variable_groups", "lists 4097 members");
+        free(grp);
+    }
+    {
+        char *al = malloc(65537 * 24 + 64), *p = al;
+        p += sprintf(p, "\"aliases\":{\"a0\":\"x\"");
+        for (int i = 1; i < 65537; i++) p += sprintf(p, ",\"a%d\":\"x\"", i);
+        strcpy(p, ","); // the model's own aliases follow
+        expect_cap(MINIMAL, "\"aliases\":{", al, "aliases", "aliases, more than the cap of 65536");
+        free(al);
+    }
+}
+
+// 99,999 quantiles (a hostile file; the repeat check is quadratic) are refused fast, on the count.
+static void test_many_quantiles_fast(void **state) {
+    (void)state;
+    char *q = quantile_list(99999), *cfg = config_with(MINIMAL, "[0.02,0.1,0.25,0.5,0.75,0.9,0.98]", q);
+    edit  e = {.config = cfg, .nan_at = -1};
+    size_t   len;
+    uint8_t *bytes = rebuild(MINIMAL, &e, &len);
+    struct timespec t0, t1;
+    tft_model *m = NULL;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    tft_status st = tft_model_load_memory(bytes, len, NULL, &m);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
+    print_message("  99,999 quantiles (a %zu-byte file): refused in %.1f ms\n", len, ms);
+    assert_int_equal(st, TFT_ERR_FORMAT);
+    assert_int_equal(tft_last_error_detail()->code, TFT_E_CONFIG_LIMIT);
+    assert_non_null(strstr(tft_last_error(), "lists 99999 quantiles"));
+    if (ms > 500) fail_msg("refusing 99,999 quantiles took %.0f ms", ms); // was ~6 s (issue 10)
+    free(bytes), free(cfg), free(q);
 }
 
 int main(void) {
@@ -254,6 +403,7 @@ int main(void) {
         cmocka_unit_test(test_rebuilt_file_loads), cmocka_unit_test(test_tensors),
         cmocka_unit_test(test_format_and_version), cmocka_unit_test(test_hyperparameters),
         cmocka_unit_test(test_quantiles_and_outputs), cmocka_unit_test(test_preprocessing_tables),
+        cmocka_unit_test(test_caps),                  cmocka_unit_test(test_many_quantiles_fast),
     };
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }

@@ -1112,6 +1112,52 @@ static void test_kserve_v2(void **state) {
     tft_context_free(c);
     free(pred), free(sw), free(want), free(copy), free(body);
 
+    // a category index past its embedding's vocabulary: refused on the I/O thread by the engine's
+    // tft_net_check, answered through the one error table (422 out_of_range, the element named)
+    body = v2_request(3, Te, Td);
+    assert_true(gi->n_cats > 0);
+    char *bad = with(body, "\"data\":[0,", "\"data\":[100000,"); // encoder_cat[0][0][0]
+    assert_int_equal(post(p, "/v2/models/default/infer", bad, &r), 0);
+    if (r.status != 422) fail_msg("v2 infer, category 100000: %d %s", r.status, r.body);
+    assert_string_equal(resp_header(&r, "X-Tft-Error-Code"), "out_of_range");
+    assert_non_null(strstr(r.body, "encoder_cat[0][0][0]"));
+    resp_free(&r);
+    free(bad), free(body);
+
+    // the runnable example of server/API.md: weights/sample_v2_infer.json (weights/make_sample_v2.py: the
+    // network tensors of the sample's first series, db-01, from the Python preprocessing reference) gives
+    // that series' forecast, within 1e-5 relative of the in-process tft_forecast on its raw rows
+    {
+        size_t flen = 0;
+        char  *file = slurp("weights/sample_v2_infer.json", &flen);
+        assert_non_null(file);
+        assert_int_equal(post(p, "/v2/models/default/infer", file, &r), 0);
+        if (r.status != 200) fail_msg("weights/sample_v2_infer.json: %d %s", r.status, r.body);
+        int32_t T = gi->max_prediction_length;
+        size_t  per = (size_t)gi->n_targets * T * gi->n_quantiles;
+        float  *q = malloc(sizeof(float) * per);
+        tft_forecast_output fo = {.quantiles = q};
+        cp.max_batch = 1;
+        assert_int_equal(tft_context_new(gm, &cp, &c), TFT_OK);
+        assert_int_equal(tft_forecast(c, &sreq.series[0], 1, &fo), TFT_OK);
+        assert_non_null(strstr(r.body, "\"id\":\"db-01\""));
+        const char *at = strstr(r.body, "\"data\":[");
+        assert_non_null(at);
+        at += strlen("\"data\":[");
+        for (size_t i = 0; i < per; i++) {
+            char  *end;
+            double v = strtod(at, &end);
+            if (end == at) fail_msg("sample_v2_infer: value %zu of %zu missing: %.40s", i, per, at);
+            if (fabs(v - q[i]) > 1e-5 * fmax(fabs(q[i]), 1.0))
+                fail_msg("sample_v2_infer: prediction[%zu] = %.9g, the forecast of db-01 has %.9g", i, v, q[i]);
+            at = end + (*end == ',');
+        }
+        assert_true(*at == ']');
+        resp_free(&r);
+        tft_context_free(c);
+        free(q), free(file);
+    }
+
     // more series than --max-batch: 413; a bad tensor: the v2 error shape {"error": "..."}
     body = v2_request(5, Te, Td);
     assert_int_equal(post(p, "/v2/models/default/infer", body, &r), 0);
@@ -1124,7 +1170,46 @@ static void test_kserve_v2(void **state) {
     assert_int_equal(r.status / 100, 4);
     assert_true(strncmp(r.body, "{\"error\":\"", 10) == 0);
     resp_free(&r);
-    assert_true(metric(p, "tft_http_requests_total{endpoint=\"v2_infer\",code=\"200\"}") == 1);
+    // the generated request and the sample file
+    assert_true(metric(p, "tft_http_requests_total{endpoint=\"v2_infer\",code=\"200\"}") == 2);
+    srv_stop(&s);
+}
+
+// GET path: 200 and a body containing each of need[0..n); the response is left in *r.
+static void get_expect(int port, const char *path, const char *const *need, size_t n, resp *r) {
+    assert_int_equal(http(port, "GET", path, NULL, NULL, 0, r), 0);
+    if (r->status != 200) fail_msg("GET %s: %d %s", path, r->status, r->body);
+    for (size_t i = 0; i < n; i++)
+        if (!strstr(r->body, need[i])) fail_msg("GET %s lacks %s: %s", path, need[i], r->body);
+}
+
+// GET /v1/models lists each categorical's labels in index order (the first 20; ?all_labels: all), what
+// an unseen label becomes, and which input's labels each column of encoder_cat takes (v2 clients).
+static void test_models_labels(void **state) {
+    (void)state;
+    srv s;
+    srv_start(&s, NULL, NULL);
+    resp r;
+    const char *need[] = {
+        "{\"name\":\"server\",\"kind\":\"categorical\",\"n_labels\":60,\"unknown\":\"refused\",\"labels\":"
+        "[\"cache-01\",", "\"db-08\"],\"labels_truncated\":true}", // 12 cache + 8 db = the first 20
+        "{\"name\":\"profile\",\"kind\":\"categorical\",\"n_labels\":5,\"unknown\":\"refused\",\"labels\":"
+        "[\"cache\",\"database\",\"etl\",\"ml-compute\",\"web\"],\"labels_truncated\":false}",
+        "\"x_categoricals\":[{\"name\":\"server\",\"labels_of\":\"server\"},{\"name\":\"profile\",\"labels_of\":"
+        "\"profile\"},{\"name\":\"weekday\",\"labels_of\":\"weekday\"}]"};
+    get_expect(s.port, "/v1/models", need, sizeof need / sizeof need[0], &r);
+    assert_null(strstr(r.body, "\"db-09\""));
+    resp_free(&r);
+    const char *all[] = {"\"web-11\",\"web-12\"],\"labels_truncated\":false}"};
+    get_expect(s.port, "/v1/models/default?all_labels", all, 1, &r);
+    resp_free(&r);
+    srv_stop(&s);
+    // a model with lags: its minimum history, and a lagged column takes its variable's labels
+    srv_start(&s, "--model default=weights/goldens/lags/model.safetensors", NULL);
+    const char *lags[] = {"\"encoder_length\":{\"min\":8,\"max\":24},\"max_lag\":7,\"min_history\":15,",
+                          "{\"name\":\"dow_lagged_by_1\",\"labels_of\":\"dow\"}"};
+    get_expect(s.port, "/v1/models/default", lags, sizeof lags / sizeof lags[0], &r);
+    resp_free(&r);
     srv_stop(&s);
 }
 
@@ -1134,15 +1219,13 @@ static void test_models_and_metrics(void **state) {
     srv s;
     srv_start(&s, NULL, NULL);
     resp r;
-    assert_int_equal(http(s.port, "GET", "/v1/models", NULL, NULL, 0, &r), 0);
-    assert_int_equal(r.status, 200);
     const char *need[] = {"\"name\":\"default\"", "\"sha256\":\"", "\"n_parameters\":80629",
                           "\"encoder_length\":{\"min\":144,\"max\":288}",
                           "\"prediction_length\":{\"min\":96,\"max\":96}",
-                          "\"targets\":[\"cpu_pct\",\"mem_pct\"]", "{\"name\":\"profile\",\"kind\":\"categorical\"}",
-                          "{\"name\":\"cpu_pct\",\"kind\":\"real\"}", "\"future\":[{\"name\":\"weekday\""};
-    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
-        if (!strstr(r.body, need[i])) fail_msg("/v1/models lacks %s: %s", need[i], r.body);
+                          "\"targets\":[\"cpu_pct\",\"mem_pct\"]", "{\"name\":\"profile\",\"kind\":\"categorical\",",
+                          "{\"name\":\"cpu_pct\",\"kind\":\"real\"}", "\"future\":[{\"name\":\"weekday\"",
+                          "\"max_lag\":0,\"min_history\":144,"};
+    get_expect(s.port, "/v1/models", need, sizeof need / sizeof need[0], &r);
     resp_free(&r);
     assert_int_equal(http(s.port, "GET", "/v1/models/default", NULL, NULL, 0, &r), 0);
     assert_int_equal(r.status, 200);
@@ -1203,6 +1286,7 @@ static void test_flags(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_flags, kill_servers),
+        cmocka_unit_test_teardown(test_models_labels, kill_servers),
         cmocka_unit_test_teardown(test_models_and_metrics, kill_servers),
         cmocka_unit_test_teardown(test_forecast_bitwise, kill_servers),
         cmocka_unit_test_teardown(test_errors, kill_servers),

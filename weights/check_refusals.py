@@ -42,7 +42,7 @@ def build(ds_kw=None, model_kw=None):
 def main():
     warnings.filterwarnings("ignore")
     import torch
-    from pytorch_forecasting.data import GroupNormalizer, MultiNormalizer, NaNLabelEncoder
+    from pytorch_forecasting.data import EncoderNormalizer, GroupNormalizer, MultiNormalizer, NaNLabelEncoder
     from pytorch_forecasting.metrics import MAE, MultiLoss, NormalDistributionLoss, QuantileLoss
     torch.manual_seed(0)
     cases = [
@@ -69,6 +69,10 @@ def main():
           "target_normalizer": NaNLabelEncoder()}, {"loss": QuantileLoss()}),
         ("scale_by_group", "scale_by_group",
          {"target_normalizer": GroupNormalizer(groups=["series"], scale_by_group=True)}, {}),
+        # EncoderNormalizer's fits are exported (check_export_normalizers.py: the malformed forms, without torch)
+        ("EncoderNormalizer(method='robust')", None, {"target_normalizer": EncoderNormalizer(method="robust")}, {}),
+        ("EncoderNormalizer(max_length=[4, 8])", None, {"target_normalizer": EncoderNormalizer(max_length=[4, 8])}, {}),
+        ("EncoderNormalizer(max_length=6)", None, {"target_normalizer": EncoderNormalizer(max_length=6)}, {}),
     ]
     bad = 0
     with tempfile.TemporaryDirectory() as tmp:

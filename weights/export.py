@@ -234,10 +234,25 @@ def _normalizer(name, norm, ctx, is_target):
                     out["target_scale_table"] = eff
         return out
     if type(norm) is EncoderNormalizer:
+        # max_length: None, an integer, or [center rows, scale rows] (EncoderNormalizer.fit fits the center on the
+        # last max_length[0] encoder rows and the scale on the last max_length[1]); method="robust" takes the
+        # quantiles "center", "lower", "upper" from method_kwargs (FORMAT.md)
+        ml = norm.max_length
+        if isinstance(ml, (list, tuple)):
+            if len(ml) != 2 or not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1
+                                       for k in ml):
+                raise ExportError(f"'{name}': EncoderNormalizer max_length {ml!r} is not [center rows, scale rows] "
+                                  f"(two positive integers)")
+            ml = [int(k) for k in ml]
+        elif ml is not None:
+            ml = int(ml)
+        kwargs = dict(getattr(norm, "_method_kwargs", None) or norm.method_kwargs or {})
+        if norm.method == "robust" and not set(kwargs) <= {"center", "lower", "upper"}:
+            raise ExportError(f"'{name}': EncoderNormalizer(method=\"robust\") method_kwargs {sorted(kwargs)} "
+                              f"are not among center, lower, upper")
         return {"type": "encoder", "transformation": t, "method": norm.method, "center": bool(norm.center),
-                "max_length": None if norm.max_length is None else
-                (list(norm.max_length) if isinstance(norm.max_length, (list, tuple)) else int(norm.max_length)),
-                "method_kwargs": dict(getattr(norm, "_method_kwargs", None) or norm.method_kwargs or {})}
+                "max_length": ml, "method_kwargs": {k: float(v) for k, v in kwargs.items()}
+                if norm.method == "robust" else kwargs}
     if type(norm) is TorchNormalizer:
         if norm.method == "identity":
             c, s = 0.0, 1.0

@@ -273,6 +273,27 @@ def configs():
         lag_embeddings=True,   # TFT.from_dataset has no embedding for a lagged categorical: give it the variable's
         enc_lengths=[24, 8, 15, 24, 11, 20, 24],
         series=["s00", "s02", "s05", "s03", "s07", "s09", "s11"]))
+    # 9 --------------------------------------------------------------------------------------------------------
+    C.append(dict(
+        name="encoder_robust",
+        notes="EncoderNormalizer's other fits: target y EncoderNormalizer(method='robust', log1p) (center = median, "
+              "scale = (q75 - q25) / 2 + eps of its encoder window, torch.quantile's linear interpolation; also "
+              "target_scale and y_center/y_scale); covariate load EncoderNormalizer(max_length=[16, 6]) (mean of the "
+              "last 16 encoder rows, std of the last 6), temp EncoderNormalizer(method='robust', max_length=[5, 20], "
+              "method_kwargs lower 0.1 / upper 0.9); encoder lengths 6..24 vary (windows shorter than max_length "
+              "take every row); hidden 10, 2 heads.",
+        data=lambda: synth(9, late_start={1: 335, 4: 350}),
+        ds=dict(target="y", group_ids=["series"], max_encoder_length=24, min_encoder_length=6, max_prediction_length=5,
+                static_categoricals=["series"], time_varying_known_categoricals=["dow"],
+                time_varying_known_reals=["hour"], time_varying_unknown_reals=["y", "load", "temp"],
+                target_normalizer=EncoderNormalizer(method="robust", transformation="log1p"),
+                scalers={"load": EncoderNormalizer(max_length=[16, 6]),
+                         "temp": EncoderNormalizer(method="robust", max_length=[5, 20],
+                                                   method_kwargs={"lower": 0.1, "upper": 0.9})},
+                add_relative_time_idx=True, add_target_scales=True, add_encoder_length=True),
+        model=dict(hidden_size=10, attention_head_size=2, lstm_layers=1, hidden_continuous_size=4),
+        enc_lengths=[24, 6, 13, 24, 9, 19],
+        series=["s00", "s01", "s04", "s06", "s08", "s10"]))
     return C
 
 

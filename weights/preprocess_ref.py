@@ -59,20 +59,24 @@ def group_params(norm, statics, for_target_scale=False):
 
 
 def encoder_params(norm, y_enc):
-    """EncoderNormalizer fit on the (raw) encoder window."""
-    y = np.asarray(y_enc, dtype=np.float64)
+    """EncoderNormalizer fit on the (raw) encoder window: the center on its last max_length rows, the scale on
+    the last max_length_scale (max_length = [center rows, scale rows], or one integer for both, or None: all)."""
+    y = forward_transform(norm["transformation"], np.asarray(y_enc, dtype=np.float64), EPS32)
     ml = norm.get("max_length")
-    if ml is not None:
-        if isinstance(ml, list):
-            raise NotImplementedError("EncoderNormalizer max_length pair")
-        y = y[-ml:]
-    y = forward_transform(norm["transformation"], y, EPS32)
+    mc, ms = (ml if isinstance(ml, list) else [ml, ml])
+    yc, ys = (y if mc is None else y[-mc:]), (y if ms is None else y[-ms:])
     if norm["method"] == "identity":
         return 0.0, 1.0
-    if norm["method"] != "standard":
+    if norm["method"] == "standard":
+        c = float(np.mean(yc))
+        s = float(np.std(ys, ddof=1)) + EPS32 if len(ys) > 1 else float("nan")
+    elif norm["method"] == "robust":  # linear-interpolated quantiles, as torch.quantile
+        q = {"center": 0.5, "lower": 0.25, "upper": 0.75}
+        q.update(norm.get("method_kwargs") or {})
+        c = float(np.percentile(yc, q["center"] * 100))
+        s = float(np.percentile(ys, q["upper"] * 100) - np.percentile(ys, q["lower"] * 100)) / 2.0 + EPS32
+    else:
         raise NotImplementedError(f"EncoderNormalizer method {norm['method']}")
-    c = float(np.mean(y))
-    s = float(np.std(y, ddof=1)) + EPS32 if len(y) > 1 else float("nan")
     if not norm["center"]:
         c = 0.0
     return c, s

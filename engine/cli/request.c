@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void *keep(tft_request *r, size_t bytes) {
     if (r->n_blocks == r->cap_blocks) {
@@ -177,27 +178,52 @@ void tft_request_free(tft_request *r) {
 }
 
 char *tft_read_file(const char *path, size_t *len, char *err, size_t errlen) {
+    return tft_read_file_max(path, TFT_CLI_MAX_REQUEST_BYTES, len, err, errlen);
+}
+
+// A regular file's size is known before reading: one over the cap is refused without reading a byte.
+// Anything else (a pipe, a device such as /dev/zero) is read in chunks and refused as soon as it
+// passes the cap, so no input makes the buffer grow past max + 1 bytes.
+char *tft_read_file_max(const char *path, size_t max, size_t *len, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
+        fclose(f);
+        snprintf(err, errlen, "%s is %llu bytes, more than the request size cap of %zu (--max-request-bytes)", path,
+                 (unsigned long long)st.st_size, max);
+        return NULL;
+    }
     size_t cap = 1 << 16, n = 0;
     char  *buf = malloc(cap);
+    int    too_big = 0;
     while (buf) {
         size_t got = fread(buf + n, 1, cap - n - 1, f);
         n += got;
+        if (n > max) { // one byte past the cap is enough to know
+            too_big = 1;
+            break;
+        }
         if (n + 1 < cap) break;
-        char *nb = realloc(buf, cap * 2);
+        size_t ncap = cap * 2 > max + 2 ? max + 2 : cap * 2; // room for max + 1 bytes and the NUL
+        char  *nb   = realloc(buf, ncap);
         if (!nb) {
             free(buf);
             buf = NULL;
             break;
         }
-        buf = nb, cap *= 2;
+        buf = nb, cap = ncap;
     }
     int bad = ferror(f);
     fclose(f);
+    if (too_big) {
+        free(buf);
+        snprintf(err, errlen, "%s is larger than the request size cap of %zu bytes (--max-request-bytes)", path, max);
+        return NULL;
+    }
     if (!buf || bad) {
         free(buf);
         snprintf(err, errlen, "cannot read %s", path);

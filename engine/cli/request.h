@@ -22,6 +22,12 @@ typedef struct tft_request {
 tft_status tft_request_parse(const tft_model *m, const char *text, size_t len, tft_request *out, char *err,
                              size_t errlen);
 void       tft_request_free(tft_request *r);
-// Reads a whole file into a NUL-terminated malloc'd buffer; NULL + message on failure.
+// The largest request file the CLI reads by default (tft predict --max-request-bytes raises it).
+#define TFT_CLI_MAX_REQUEST_BYTES ((size_t)64 << 20)
+// Reads a whole file into a NUL-terminated malloc'd buffer; NULL + message on failure. Files over
+// TFT_CLI_MAX_REQUEST_BYTES are refused.
 char *tft_read_file(const char *path, size_t *len, char *err, size_t errlen);
+// Same with a cap of max bytes: a regular file over it is refused before reading, other input (a pipe,
+// /dev/zero) as soon as max + 1 bytes arrived; the buffer never grows past max + 2 bytes.
+char *tft_read_file_max(const char *path, size_t max, size_t *len, char *err, size_t errlen);
 #endif

@@ -12,8 +12,8 @@ static const char *USAGE =
     "usage: tft <command> [options]\n"
     "\n"
     "commands:\n"
-    "  info MODEL                      describe a model: architecture, parameters, lengths, quantiles,\n"
-    "                                  and the columns a forecast request must contain\n"
+    "  info MODEL [--all-labels]       describe a model: architecture, parameters, lengths, quantiles,\n"
+    "                                  the columns a forecast request must contain, category labels\n"
     "  predict MODEL INPUT.json        forecast every series of a request (INPUT '-' reads stdin)\n"
     "  forecast-table MODEL DATA.csv   forecast every series of a long-format table (the training DataFrame's)\n"
     "  backtest MODEL DATA.csv         rolling-origin backtest over a table's history: quantile loss, coverage, MAE\n"
@@ -23,12 +23,15 @@ static const char *USAGE =
     "MODEL is a .safetensors file written by weights/export.py (see weights/FORMAT.md);\n"
     "the request format is documented in engine/cli/REQUEST.md.\n";
 
-static const char *USAGE_INFO = "usage: tft info MODEL\n"
+static const char *USAGE_INFO = "usage: tft info MODEL [--all-labels]\n"
                                 "  Prints the model's architecture, parameter count, encoder/horizon lengths,\n"
-                                "  targets and quantiles, and every column a request must contain.\n";
+                                "  targets and quantiles, every column a request must contain, and each\n"
+                                "  categorical's labels with their indices (the first few of each).\n"
+                                "  --all-labels   list every label of every categorical\n";
 
 static const char *USAGE_PREDICT =
     "usage: tft predict MODEL INPUT.json [--format table|json|csv] [--interpret] [--max-batch N] [--threads N]\n"
+    "                   [--max-request-bytes N]\n"
     "  --format table   quantiles per target and horizon step, readable (default)\n"
     "  --format json    the response JSON of engine/cli/REQUEST.md\n"
     "  --format csv     series,target,step,<one column per quantile>\n"
@@ -36,7 +39,9 @@ static const char *USAGE_PREDICT =
     "                   (json: per series; table: the mean weight of each variable)\n"
     "  --max-batch N    series per forward pass (default 64)\n"
     "  --threads N      worker threads; a pass's series are split between them (default 1;\n"
-    "                   the forecast is bitwise the same for any N)\n";
+    "                   the forecast is bitwise the same for any N)\n"
+    "  --max-request-bytes N  refuse a request larger than N bytes (default 67108864, 64 MiB); a larger\n"
+    "                   input is refused before it is read (a file) or as soon as it passes N (a pipe)\n";
 
 static int die(int code, const char *fmt, const char *a, const char *b) {
     fprintf(stderr, "tft: error: ");
@@ -68,24 +73,86 @@ static void print_names(const char *title, const char *const *names, int32_t n) 
     printf("\n");
 }
 
+static void json_str(const char *s);
+
+// The labels of each x_categoricals column, as "label"=index pairs wrapped under the column name. Without
+// `all`, a column shows the labels that fit in about one line and the count of the rest.
+static void print_labels(const tft_model *m, int all) {
+    const tft_model_info *i = tft_model_get_info(m);
+    if (i->n_cats == 0) return;
+    printf("\ncategory labels (\"label\"=index; the index is what a network-level call's encoder_cat/\n"
+           "decoder_cat carry in column [k] of x_categoricals)%s:\n", all ? "" : ", the first few of each");
+    for (int32_t k = 0; k < i->n_cats; k++) {
+        int32_t            n = 0, add_nan = 0;
+        const char *const *labels = tft_model_category_labels(m, i->cats[k], &n, &add_nan);
+        printf("  [%d] %s: %d label%s", k, i->cats[k], n, n == 1 ? "" : "s");
+        int32_t same = -1; // a lagged column shares its variable's labels: name the first column that has them
+        for (int32_t j = 0; j < k && same < 0; j++) {
+            int32_t nj;
+            if (tft_model_category_labels(m, i->cats[j], &nj, NULL) == labels) same = j;
+        }
+        if (same >= 0) {
+            printf(", those of [%d] %s\n", same, i->cats[same]);
+            continue;
+        }
+        printf(add_nan ? " (a label the model never saw is encoded as 0, \"%s\")\n"
+                       : " (a label the model never saw is refused)\n", n ? labels[0] : "");
+        int width = 4;                          // the line being filled, after its 4-space indent
+        const int line_max = 100, shown_max = 64; // without --all-labels: a line with its "... (N more" note
+        printf("    ");
+        int32_t j = 0;
+        for (; j < n; j++) {
+            int w = (int)strlen(labels[j]) + 2 + 1 + snprintf(NULL, 0, "%d", j) + 2; // "label"=j,_
+            if (!all && j > 0 && width + w > shown_max) break;
+            if (j > 0) {
+                int wrap = width + w > line_max;
+                printf(wrap ? ",\n    " : ", ");
+                if (wrap) width = 4;
+            }
+            json_str(labels[j]);
+            printf("=%d", j);
+            width += w;
+        }
+        if (j < n) printf(", ... (%d more; --all-labels lists them)", n - j);
+        printf("\n");
+    }
+}
+
 static int cmd_info(int argc, char **argv) {
     if (wants_help(argc, argv)) {
         fputs(USAGE_INFO, stdout);
         return 0;
     }
-    if (argc != 1) {
+    const char *path = NULL;
+    int         all_labels = 0;
+    for (int a = 0; a < argc; a++) {
+        if (strcmp(argv[a], "--all-labels") == 0) all_labels = 1;
+        else if (argv[a][0] == '-' && argv[a][1]) return die(2, "info: unknown option '%s'%s", argv[a], "");
+        else if (path) return fputs(USAGE_INFO, stderr), 2;
+        else path = argv[a];
+    }
+    if (!path) {
         fputs(USAGE_INFO, stderr);
         return 2;
     }
     tft_model *m = NULL;
-    if (tft_model_load(argv[0], NULL, &m) != TFT_OK) return die(1, "%s%s", tft_last_error(), "");
+    if (tft_model_load(path, NULL, &m) != TFT_OK) return die(1, "%s%s", tft_last_error(), "");
     const tft_model_info *i = tft_model_get_info(m);
-    printf("model            %s\n", argv[0]);
+    printf("model            %s\n", path);
     printf("sha256           %s\n", i->sha256);
     printf("architecture     Temporal Fusion Transformer: hidden %d, %d LSTM layer%s, %d attention head%s\n",
            i->hidden_size, i->lstm_layers, i->lstm_layers > 1 ? "s" : "", i->n_heads, i->n_heads > 1 ? "s" : "");
     printf("parameters       %lld\n", (long long)i->n_parameters);
-    printf("history          %d steps used (at least %d required)\n", i->max_encoder_length, i->min_encoder_length);
+    if (i->max_lag == 0)
+        printf("history          %d steps used (at least %d required)\n", i->max_encoder_length, i->min_encoder_length);
+    else { // the lagged variables read max_lag rows before the encoder window (engine/prep.c series_dims)
+        printf("history          %d steps used by the encoder (at least %d rows required: min_encoder_length %d "
+               "+ max_lag %d)\n", i->max_encoder_length, i->min_encoder_length + i->max_lag, i->min_encoder_length,
+               i->max_lag);
+        printf("                 the lagged variables read up to %d rows before the encoder window: %d history "
+               "rows give the full encoder of %d steps; fewer shorten the encoder\n", i->max_lag,
+               i->max_encoder_length + i->max_lag, i->max_encoder_length);
+    }
     printf("horizon          %d steps (at least %d)\n", i->max_prediction_length, i->min_prediction_length);
     printf("targets         ");
     for (int32_t t = 0; t < i->n_targets; t++) printf("%s %s", t ? "," : "", i->targets[t]);
@@ -101,20 +168,38 @@ static int cmd_info(int argc, char **argv) {
     print_names("decoder", i->decoder_vars, i->n_decoder_vars);
     print_names("x_reals", i->reals, i->n_reals);
     print_names("x_categoricals", i->cats, i->n_cats);
+    print_labels(m, all_labels);
     tft_model_free(m);
     return 0;
 }
 
 typedef enum { FMT_TABLE, FMT_JSON, FMT_CSV } out_format;
 
-// JSON string with the escapes RFC 8259 requires.
-static void json_str(const char *s) {
+// Length of the well-formed UTF-8 sequence at s (1..4), or 0 if s does not start one (RFC 3629:
+// no overlong forms, no surrogates, nothing past U+10FFFF).
+static int utf8_len(const unsigned char *s) {
+    unsigned char c = s[0];
+    if (c < 0x80) return 1;
+    int n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    if (n == 3 && ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F))) return 0; // overlong, surrogate
+    if (n == 4 && ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))) return 0; // overlong, > U+10FFFF
+    return n;
+}
+
+// JSON string with the escapes RFC 8259 requires. Bytes that are not UTF-8 (a file name is any bytes)
+// become U+FFFD, so the output stays valid JSON whatever the input.
+static void json_str(const char *str) {
+    const unsigned char *s = (const unsigned char *)str;
     putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') printf("\\%c", ch);
-        else if (ch < 0x20) printf("\\u%04x", ch);
-        else putchar(ch);
+    while (*s) {
+        unsigned char ch = *s;
+        int           n  = utf8_len(s);
+        if (n == 0) printf("\\ufffd"), s++;
+        else if (ch == '"' || ch == '\\') printf("\\%c", ch), s++;
+        else if (ch < 0x20) printf("\\u%04x", ch), s++;
+        else fwrite(s, 1, (size_t)n, stdout), s += n;
     }
     putchar('"');
 }
@@ -137,6 +222,7 @@ static int cmd_predict(int argc, char **argv) {
     }
     const char *pos[2];
     int         npos = 0, interpret = 0, max_batch = 64, threads = 1;
+    size_t      max_request = TFT_CLI_MAX_REQUEST_BYTES;
     out_format  fmt  = FMT_TABLE;
     for (int a = 0; a < argc; a++) {
         if (strcmp(argv[a], "--format") == 0 && a + 1 < argc) {
@@ -157,6 +243,12 @@ static int cmd_predict(int argc, char **argv) {
             long  v = strtol(argv[++a], &end, 10);
             if (*end || v < 1 || v > 64) return die(2, "--threads must be an integer in [1, 64], not '%s'%s", argv[a], "");
             threads = (int)v;
+        } else if (strcmp(argv[a], "--max-request-bytes") == 0 && a + 1 < argc) {
+            char     *end;
+            long long v = strtoll(argv[++a], &end, 10);
+            if (*end || v < 1 || v > (1LL << 40))
+                return die(2, "--max-request-bytes must be an integer in [1, 2^40], not '%s'%s", argv[a], "");
+            max_request = (size_t)v;
         } else if (argv[a][0] == '-' && argv[a][1] != 0) {
             return die(2, "unknown option '%s' (see tft predict --help)%s", argv[a], "");
         } else if (npos < 2) {
@@ -175,8 +267,8 @@ static int cmd_predict(int argc, char **argv) {
     char   err[400];
     size_t len  = 0;
     char  *text = NULL;
-    if (strcmp(pos[1], "-") == 0) text = tft_read_file("/dev/stdin", &len, err, sizeof err);
-    else text = tft_read_file(pos[1], &len, err, sizeof err);
+    if (strcmp(pos[1], "-") == 0) text = tft_read_file_max("/dev/stdin", max_request, &len, err, sizeof err);
+    else text = tft_read_file_max(pos[1], max_request, &len, err, sizeof err);
     if (!text) {
         tft_model_free(m);
         return die(1, "%s%s", err, "");
