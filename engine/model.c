@@ -1159,6 +1159,9 @@ static void fill_info(tft_model *m) {
     i->n_history_inputs = m->n_history_inputs, i->history_inputs = m->history_inputs;
     i->n_future_inputs = m->n_future_inputs, i->future_inputs = m->future_inputs;
     i->sha256 = m->sha256, i->max_lag = m->max_lag;
+    const tft_json *ti = tft_json_get(tft_json_get(m->cfg, "dataset"), "time_idx");
+    i->time_idx    = ti && ti->type == TFT_JSON_STRING ? ti->str : "time_idx";
+    i->n_group_ids = m->n_group_ids, i->group_ids = m->group_ids;
 }
 
 static tft_status finish_load(tft_model *m, tft_model **out) {

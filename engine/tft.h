@@ -185,6 +185,9 @@ typedef struct tft_model_info {
     int32_t max_lag;          // history rows the lagged variables read before the encoder window
                               // (0 without lags): a series needs min_encoder_length + max_lag rows,
                               // and max_encoder_length + max_lag for the full encoder
+    // the training DataFrame's layout (for tables in long format: one row per series and time step)
+    const char *time_idx;                                // the time index column ("time_idx")
+    int32_t n_group_ids; const char *const *group_ids;   // columns naming a series (also in static_inputs)
 } tft_model_info;
 TFT_API const tft_model_info * tft_model_get_info(const tft_model *m);
 // 1 if the named input is categorical (its values are labels), 0 if real, -1 if unknown.

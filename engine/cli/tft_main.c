@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "request.h"
+#include "table_cmd.h"
 
 static const char *USAGE =
     "usage: tft <command> [options]\n"
@@ -14,6 +15,8 @@ static const char *USAGE =
     "  info MODEL [--all-labels]       describe a model: architecture, parameters, lengths, quantiles,\n"
     "                                  the columns a forecast request must contain, category labels\n"
     "  predict MODEL INPUT.json        forecast every series of a request (INPUT '-' reads stdin)\n"
+    "  forecast-table MODEL DATA.csv   forecast every series of a long-format table (the training DataFrame's)\n"
+    "  backtest MODEL DATA.csv         rolling-origin backtest over a table's history: quantile loss, coverage, MAE\n"
     "  version                         print the library version\n"
     "\n"
     "Run 'tft <command> --help' for the options of a command.\n"
@@ -438,6 +441,8 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "info") == 0) return cmd_info(argc - 2, argv + 2);
     if (strcmp(argv[1], "predict") == 0) return cmd_predict(argc - 2, argv + 2);
+    if (strcmp(argv[1], "forecast-table") == 0) return tft_cmd_forecast_table(argc - 2, argv + 2);
+    if (strcmp(argv[1], "backtest") == 0) return tft_cmd_backtest(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("tft %s\n", tft_version_string());
         return 0;
