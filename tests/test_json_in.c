@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
+#include "testutil.h"
 #include "../engine/cli/request.h"
 #include "../engine/tft.h"
 #include "../loader/json.h"
@@ -601,7 +602,7 @@ static void test_deep_nesting_linear(void **state) {
         assert_int_equal(tft_req_json_tokens(body, len, &a, &toks, &nt, &e), -1);
         assert_string_equal(e.code, "too_deep");
         dt = seconds_now() - t0;
-        if (dt > 1.0) fail_msg("%s x %zu: refused after %.2f s (quadratic?)", shapes[k][0], len, dt);
+        if (dt > 1.0 * TU_SLOWDOWN) fail_msg("%s x %zu: refused after %.2f s (quadratic?)", shapes[k][0], len, dt);
         free(body);
     }
     // jsmn takes several values in a row: deep nesting after a complete root is refused as trailing
@@ -620,7 +621,7 @@ static void test_deep_nesting_linear(void **state) {
         tft_req_arena_init(&a, arena_mem, ARENA_BYTES, NULL);
         assert_int_equal(tft_req_json_tokens(body, rl + len, &a, &toks, &nt, &e), -1);
         if (e.http != 400 || strcmp(e.code, "malformed_json") != 0) fail_msg("'%s' + nesting: %s", roots[k], e.message);
-        if (seconds_now() - t0 > 1.0) fail_msg("'%s' + nesting took %.2f s", roots[k], seconds_now() - t0);
+        if (seconds_now() - t0 > 1.0 * TU_SLOWDOWN) fail_msg("'%s' + nesting took %.2f s", roots[k], seconds_now() - t0);
         free(deep), free(body);
     }
     // brackets in strings are not nesting: 40 of them in a key and in a label decode (as unknown key)
@@ -666,7 +667,7 @@ static void test_other_shapes_linear(void **state) {
     tft_req_arena_init(&a, arena_mem, ARENA_BYTES, NULL);
     assert_int_equal(tft_req_json_tokens(b, k, &a, &toks, &nt, &e), 0);
     double dt = seconds_now() - t0;
-    if (dt > 1.0) fail_msg("4 MiB string + 300k keys + 300k elements took %.2f s", dt);
+    if (dt > 1.0 * TU_SLOWDOWN) fail_msg("4 MiB string + 300k keys + 300k elements took %.2f s", dt);
     free(b);
     // 4,000 series, each fine but for an unknown column in the last: refused after walking them all
     const char *one = "{\"history\":{\"hour\":[1]}}";
@@ -682,7 +683,7 @@ static void test_other_shapes_linear(void **state) {
     dt = seconds_now() - t0;
     assert_string_equal(e.code, "not_a_model_input");
     assert_int_equal(e.series, 3999);
-    if (dt > 1.0) fail_msg("4,000 series took %.2f s", dt);
+    if (dt > 1.0 * TU_SLOWDOWN) fail_msg("4,000 series took %.2f s", dt);
     free(body), free(b);
 }
 

@@ -142,4 +142,15 @@ static inline double tu_gemm_rtol(int K) {
     double r = 1e-6 * sqrt((double)(K > 1 ? K : 1));
     return r > 1e-5 ? r : 1e-5;
 }
+// ---- time bounds in sanitizer builds -----------------------------------------------------------
+// The linear-time guards (tests that a hostile input is refused in time linear in its size) bound
+// CPU seconds measured on a plain -O3 build. ASan/UBSan and TSan builds are -O1 with instrumented
+// memory accesses, several times slower on the same work: their bounds are multiplied by this. The
+// quadratic cases they guard against take minutes to hours, so the bound still tells them apart.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define TU_SLOWDOWN 10.0
+#else
+#define TU_SLOWDOWN 1.0
+#endif
+
 #endif
