@@ -8,7 +8,7 @@ import struct
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Literal, Optional, Tuple, Union, overload
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 import pandas as pd
@@ -51,8 +51,9 @@ class ModelInfo:
 
     @property
     def quantile_columns(self) -> Tuple[str, ...]:
-        """Column names of the quantiles in predict()'s result: "q0.02", "q0.5", ..."""
-        return tuple(f"q{q:g}" for q in self.quantiles)
+        """Column names of the quantiles in predict()'s result, in percent: 0.02 -> "p2", 0.5 -> "p50",
+        0.975 -> "p97_5" (no dots: Spark reads a dot in a column name as a struct field)."""
+        return tuple(f"p{q * 100:g}".replace(".", "_") for q in self.quantiles)
 
 
 @dataclass
@@ -61,7 +62,7 @@ class Interpretation:
 
     B = series (in the order of ``series``), T = horizon, Temax = max_encoder_length, nh = heads."""
 
-    series: pd.DataFrame          # [B] the group id values of each series
+    series: pd.DataFrame          # [B] the key values of each series (the 'by' columns, then the group ids)
     encoder_lengths: np.ndarray   # [B] history rows used
     attention: np.ndarray         # [B, T, nh, Temax + T]: the encoder steps (left-aligned, 0 past the
     #                               series' length), then the T decoder steps
@@ -223,14 +224,14 @@ class Model:
 
     @overload
     def predict(self, df: pd.DataFrame, horizon: Optional[int] = ..., interpret: Literal[False] = ...,
-                threads: int = ..., batch_size: int = ...) -> pd.DataFrame: ...
+                threads: int = ..., batch_size: int = ..., by: Sequence[str] = ...) -> pd.DataFrame: ...
 
     @overload
     def predict(self, df: pd.DataFrame, horizon: Optional[int] = ..., *, interpret: Literal[True],
-                threads: int = ..., batch_size: int = ...) -> Tuple[pd.DataFrame, Interpretation]: ...
+                threads: int = ..., batch_size: int = ..., by: Sequence[str] = ...) -> Tuple[pd.DataFrame, Interpretation]: ...
 
     def predict(self, df: pd.DataFrame, horizon: Optional[int] = None, interpret: bool = False, threads: int = 1,
-                batch_size: int = DEFAULT_BATCH) -> Union[pd.DataFrame, Tuple[pd.DataFrame, Interpretation]]:
+                batch_size: int = DEFAULT_BATCH, by: Sequence[str] = ()) -> Union[pd.DataFrame, Tuple[pd.DataFrame, Interpretation]]:
         """Forecasts every series of a long-format DataFrame, as pytorch-forecasting's predict(df).
 
         ``df`` has the training frame's columns: one row per series (``info.group_ids``) and time
@@ -244,13 +245,15 @@ class Model:
         (``info.quantile_columns``), in the data's units. Series come in the order they first appear
         in ``df``. With ``interpret=True``, also the attention and variable weights.
 
+        ``by`` names extra columns that, with the group ids, tell series apart (several scenarios or
+        backtest windows of one group, say); they lead the result's key columns.
         ``threads`` splits each call's series over that many engine threads (the GIL is released
         during the forward either way); ``batch_size`` series go to the engine per call.
         Raises TftError (status + the engine's message) on bad input.
         """
         info = self.info
         T = info.max_prediction_length if horizon is None else int(horizon)
-        frame = _SeriesFrame(df, info, T)
+        frame = _SeriesFrame(df, info, T, by)
         B, nt, Q = frame.n_series, len(info.targets), len(info.quantiles)
         quantiles = np.empty((B, nt, T, Q), np.float32)
         interp = None
@@ -277,11 +280,11 @@ class Model:
         result = frame.result(quantiles)
         return (result, interp) if interp is not None else result
 
-    def check(self, df: pd.DataFrame, horizon: Optional[int] = None) -> None:
+    def check(self, df: pd.DataFrame, horizon: Optional[int] = None, by: Sequence[str] = ()) -> None:
         """Validates a DataFrame as predict() would (columns, lengths, labels, time index, finiteness)
         without running the model (tft_series_check); raises TftError on the first problem."""
         T = self.info.max_prediction_length if horizon is None else int(horizon)
-        frame = _SeriesFrame(df, self.info, T)
+        frame = _SeriesFrame(df, self.info, T, by)
         if self._handle is None:
             raise TftError(Status.ERR_INVALID_ARG, "the model was closed")
         raise_for(lib.tft_series_check(self._handle, _row_ptr(frame.series, 0), frame.n_series),
@@ -371,17 +374,19 @@ class _SeriesFrame:
     slices of those buffers, computed for all series at once with NumPy; nothing is copied per series.
     """
 
-    def __init__(self, df: pd.DataFrame, info: ModelInfo, horizon: int):
+    def __init__(self, df: pd.DataFrame, info: ModelInfo, horizon: int, by: Sequence[str] = ()):
         self.info, self.horizon = info, horizon
-        for col in (info.time_idx, *info.group_ids):
+        self.key_columns = list(dict.fromkeys([*by, *info.group_ids]))  # what tells series apart
+        for col in (info.time_idx, *self.key_columns):
             if col not in df.columns:
-                raise TftError(Status.ERR_UNKNOWN_VAR, f"the DataFrame has no column '{col}' (the model's "
-                               f"{'time_idx' if col == info.time_idx else 'group id'})", field=col)
+                what = "time_idx" if col == info.time_idx else "group id" if col in info.group_ids else "'by' column"
+                raise TftError(Status.ERR_UNKNOWN_VAR, f"the DataFrame has no column '{col}' (the model's {what})",
+                               field=col)
         if horizon < 1:
             raise TftError(Status.ERR_SHAPE, f"horizon {horizon} must be >= 1", field="horizon")
         self.df = df
         n = len(df)
-        codes = df.groupby(list(info.group_ids), sort=False, dropna=False).ngroup().to_numpy() if n else np.zeros(0, np.int64)
+        codes = df.groupby(self.key_columns, sort=False, dropna=False).ngroup().to_numpy() if n else np.zeros(0, np.int64)
         t = df[info.time_idx].to_numpy()
         if not np.issubdtype(t.dtype, np.integer):
             raise TftError(Status.ERR_TIME_INDEX, f"time_idx column '{info.time_idx}' has dtype {t.dtype}, "
@@ -396,9 +401,9 @@ class _SeriesFrame:
         self.lengths = np.diff(np.r_[self.starts, n]).astype(np.int64)
         self.n_series = B = len(self.starts)
         self.first_rows = self.starts if self.order is None else self.order[self.starts]  # in df's numbering
-        self.keys = df[list(info.group_ids)].iloc[self.first_rows].reset_index(drop=True)
+        self.keys = df[self.key_columns].iloc[self.first_rows].reset_index(drop=True)
         self.ids: List[object] = ([tuple(r) for r in self.keys.itertuples(index=False, name=None)]
-                                  if len(info.group_ids) > 1 else list(self.keys.iloc[:, 0]))
+                                  if len(self.key_columns) > 1 else list(self.keys.iloc[:, 0]))
         self.n_history = self.lengths - horizon
         short = np.flatnonzero(self.n_history < 0)
         if len(short):
@@ -483,7 +488,7 @@ class _SeriesFrame:
         B, nt, _, Q = quantiles.shape
         rows_per_series = nt * T
         out: Dict[str, Any] = {}
-        for g in info.group_ids:
+        for g in self.key_columns:
             out[g] = np.repeat(self.keys[g].to_numpy(), rows_per_series)
         future_time = self.time[(self.starts + self.n_history)[:, None] + np.arange(T)]  # [B, T]
         out[info.time_idx] = np.broadcast_to(future_time[:, None, :], (B, nt, T)).reshape(-1)

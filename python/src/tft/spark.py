@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -52,13 +52,14 @@ def _resolve(path: str, ship: bool) -> str:
     return SparkFiles.get(os.path.basename(path))
 
 
-def output_schema(sdf: Any, model: Model) -> Any:
-    """The Spark schema of forecast()'s result: the group id columns and time_idx with the input's
-    types, target (string), step (int), one float column per quantile."""
+def output_schema(sdf: Any, model: Model, by: Sequence[str] = ()) -> Any:
+    """The Spark schema of forecast()'s result: the key columns (by, then the group ids) and
+    time_idx with the input's types, target (string), step (int), one float column per quantile."""
     from pyspark.sql.types import FloatType, IntegerType, StringType, StructField, StructType
 
     info = model.info
-    fields = [sdf.schema[g] for g in info.group_ids] + [sdf.schema[info.time_idx]]
+    keys = list(dict.fromkeys([*by, *info.group_ids]))
+    fields = [sdf.schema[g] for g in keys] + [sdf.schema[info.time_idx]]
     fields += [StructField("target", StringType(), False), StructField("step", IntegerType(), False)]
     fields += [StructField(q, FloatType(), False) for q in info.quantile_columns]
     return StructType([StructField(f.name, f.dataType, f.nullable) for f in fields])
@@ -70,7 +71,7 @@ def _plain(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _predict_batches(batches: Iterator[pd.DataFrame], path: str, ship: bool, group_ids: List[str],
+def _predict_batches(batches: Iterator[pd.DataFrame], path: str, ship: bool, keys: List[str], by: List[str],
                      horizon: Optional[int], threads: int, batch_size: int) -> Iterator[pd.DataFrame]:
     """mapInPandas body: batches of rows grouped by series and sorted by time (a series may span two
     or more consecutive batches). Forecasts every complete series of each batch; the last series of
@@ -84,56 +85,57 @@ def _predict_batches(batches: Iterator[pd.DataFrame], path: str, ship: bool, gro
         if len(pdf) == 0:
             continue
         # the trailing run of rows with the last row's key is the series that may continue
-        key = pdf[group_ids]
+        key = pdf[keys]
         last = key.iloc[-1]
         same = np.ones(len(pdf), bool)
-        for g in group_ids:
+        for g in keys:
             same &= (key[g] == last[g]).to_numpy()
         differ = np.flatnonzero(~same)
         cut = int(differ[-1]) + 1 if len(differ) else 0
         carry = pdf.iloc[cut:]
         if cut:
-            yield _plain(model.predict(pdf.iloc[:cut], horizon=horizon, threads=threads, batch_size=batch_size))
+            yield _plain(model.predict(pdf.iloc[:cut], horizon=horizon, threads=threads, batch_size=batch_size, by=by))
     if carry is not None and len(carry):
-        yield _plain(model.predict(carry, horizon=horizon, threads=threads, batch_size=batch_size))
+        yield _plain(model.predict(carry, horizon=horizon, threads=threads, batch_size=batch_size, by=by))
 
 
 def forecast(sdf: Any, model_path: str, *, horizon: Optional[int] = None, method: str = "map",
              clustered: bool = False, num_partitions: Optional[int] = None, threads: int = 1,
-             batch_size: int = 64, ship: bool = False) -> Any:
+             batch_size: int = 64, ship: bool = False, by: Sequence[str] = ()) -> Any:
     """Forecasts every series of a long-format Spark DataFrame (the columns Model.predict takes).
 
     Returns a Spark DataFrame with Model.predict's columns (one row per series, target and step).
     ``num_partitions``: partitions of the shuffle (default: the input's); ``threads``: engine threads
     per Python worker (1 is right when Spark already runs one task per core); ``ship``: the model
-    was added with ``sparkContext.addFile(model_path)`` and is read from SparkFiles on executors.
+    was added with ``sparkContext.addFile(model_path)`` and is read from SparkFiles on executors;
+    ``by``: extra columns that, with the group ids, tell series apart (as in Model.predict).
     """
     driver_model = Model(model_path)  # the driver reads the file at its own path (also when shipped)
     info = driver_model.info
-    group_ids, time_idx = list(info.group_ids), info.time_idx
-    needed = list(dict.fromkeys(group_ids + [time_idx] + list(info.static_inputs + info.history_inputs
+    keys, time_idx, by = list(dict.fromkeys([*by, *info.group_ids])), info.time_idx, list(by)
+    needed = list(dict.fromkeys(keys + [time_idx] + list(info.static_inputs + info.history_inputs
                                                                   + info.future_inputs)))
-    missing = [c for c in (group_ids + [time_idx]) if c not in sdf.columns]
+    missing = [c for c in (keys + [time_idx]) if c not in sdf.columns]
     if missing:
         from .errors import Status, TftError
 
         raise TftError(Status.ERR_UNKNOWN_VAR, f"the DataFrame has no column {missing[0]!r}", field=missing[0])
-    schema = output_schema(sdf, driver_model)
+    schema = output_schema(sdf, driver_model, by)
     driver_model.close()
     # only the columns the model reads travel through the shuffle and Arrow
     sdf = sdf.select(*[c for c in needed if c in sdf.columns])
     if method == "apply":
         def per_series(pdf: pd.DataFrame) -> pd.DataFrame:
             m = model_for(_resolve(model_path, ship))
-            return _plain(m.predict(pdf, horizon=horizon, threads=threads, batch_size=batch_size))
+            return _plain(m.predict(pdf, horizon=horizon, threads=threads, batch_size=batch_size, by=by))
 
-        return sdf.groupBy(*group_ids).applyInPandas(per_series, schema)
+        return sdf.groupBy(*keys).applyInPandas(per_series, schema)
     if method != "map":
         raise ValueError(f"method must be 'map' or 'apply', not {method!r}")
     if not clustered:
         n = num_partitions or sdf.rdd.getNumPartitions()
-        sdf = sdf.repartition(n, *group_ids).sortWithinPartitions(*group_ids, time_idx)
+        sdf = sdf.repartition(n, *keys).sortWithinPartitions(*keys, time_idx)
 
     fn: Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]] = (
-        lambda it: _predict_batches(it, model_path, ship, group_ids, horizon, threads, batch_size))
+        lambda it: _predict_batches(it, model_path, ship, keys, by, horizon, threads, batch_size))
     return sdf.mapInPandas(fn, schema)
