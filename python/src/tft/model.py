@@ -411,6 +411,13 @@ class _SeriesFrame:
             raise TftError(Status.ERR_SHAPE, f"series {i} {self.ids[i]!r} has {self.lengths[i]} rows, fewer than the "
                            f"horizon {horizon}", series=i, series_id=self.ids[i])
         self.time = np.ascontiguousarray(self._take(t), dtype=np.int64)
+        if self.order is not None:  # a time step twice in one series: no order to give its rows
+            dup = np.flatnonzero((np.diff(self.time) == 0) & (sorted_codes[1:] == sorted_codes[:-1]))
+            if len(dup):
+                i = int(np.searchsorted(self.starts, dup[0], side="right") - 1)
+                raise TftError(Status.ERR_TIME_INDEX, f"series {i} {self.ids[i]!r}: time_idx {self.time[dup[0]]} "
+                               "appears twice (add the columns that tell these series apart to 'by')",
+                               series=i, series_id=self.ids[i], field=info.time_idx)
         self._keep: List[Any] = [self.time]
         id_blob, id_ptrs = self._cstrings([str(k) for k in self.ids])
 
