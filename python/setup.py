@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Distribution, setup
 from setuptools.command.build_py import build_py
 
 try:
@@ -42,14 +42,15 @@ class BuildWithLibtft(build_py):
         shutil.copy2(so.resolve(), dest)  # the real file, not the symlink chain
 
 
-class PlatformWheel(bdist_wheel):
-    def finalize_options(self) -> None:
-        super().finalize_options()
-        self.root_is_pure = False  # carries a native library
+class BinaryDistribution(Distribution):
+    def has_ext_modules(self) -> bool:
+        return True  # carries a native library: a platform wheel, installed to platlib
 
+
+class PlatformWheel(bdist_wheel):
     def get_tag(self):
         _, _, plat = super().get_tag()
-        return "py3", "none", plat
+        return "py3", "none", plat  # any CPython 3 (ctypes), this platform
 
 
-setup(cmdclass={"build_py": BuildWithLibtft, "bdist_wheel": PlatformWheel})
+setup(distclass=BinaryDistribution, cmdclass={"build_py": BuildWithLibtft, "bdist_wheel": PlatformWheel})
