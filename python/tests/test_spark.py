@@ -81,3 +81,25 @@ def test_model_loaded_once_per_worker(spark):
     assert len(pairs) == 8
     assert all(len(ids) == 1 for ids in by_pid.values()), by_pid
     assert len(by_pid) < 8, "Python workers were not reused across tasks"
+
+
+def test_shipped_model_and_clustered_input(spark, tmp_path):
+    """ship=True: executors read the model that sparkContext.addFile distributed (SparkFiles.get of
+    its name, which fails for a file that was not shipped); clustered=True:
+    an input already grouped and time-ordered within one partition is forecast without a shuffle."""
+    import shutil
+
+    src = GOLDENS / "identity_minimal" / "model.safetensors"
+    shipped = tmp_path / "shipped_identity.safetensors"
+    shutil.copy(src, shipped)
+    tensors, meta = read_safetensors(GOLDENS / "identity_minimal" / "fixture.safetensors")
+    req = json.loads(meta["request"])
+    with tft.Model(src) as model:
+        df = request_to_frame(req, model.info)
+        want = model.predict(df, horizon=req.get("horizon"))
+        q = list(model.info.quantile_columns)
+    spark.sparkContext.addFile(str(shipped))
+    sdf = spark.createDataFrame(df).coalesce(1)  # the frame is grouped and in time order already
+    out = forecast(sdf, str(shipped), horizon=req.get("horizon"), clustered=True, ship=True)
+    got = out.toPandas()
+    assert np.array_equal(got[q].to_numpy(), want[q].to_numpy())
