@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 
 def engine_version() -> str:
     """libtft's own version string ("0.1.0 linear=avx2-fma cuda=0")."""
-    return _lib.tft_version_string().decode()
+    return str(_lib.tft_version_string().decode())
 
 
 __all__ = ["Model", "ModelInfo", "Interpretation", "NetOutput", "TftError", "Status", "engine_version",

@@ -92,7 +92,8 @@ class ForecastOutputC(ctypes.Structure):
 def _numpy_dtype(struct: type[ctypes.Structure]) -> np.dtype:
     """The NumPy dtype with the struct's exact field offsets and size (pointers as uintp)."""
     names, formats, offsets = [], [], []
-    for name, ctype in struct._fields_:
+    for f in struct._fields_:
+        name, ctype = f[0], f[1]
         names.append(name)
         formats.append(np.uintp if ctype is c_void_p else np.dtype(ctype))
         offsets.append(getattr(struct, name).offset)

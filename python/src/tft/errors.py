@@ -35,7 +35,7 @@ class Status(enum.IntEnum):
     @property
     def c_name(self) -> str:
         """The library's own name for the status (tft_status_str)."""
-        return _capi.lib.tft_status_str(int(self)).decode()
+        return str(_capi.lib.tft_status_str(int(self)).decode())
 
 
 class TftError(Exception):

@@ -8,7 +8,7 @@ import struct
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union, overload
+from typing import Any, Dict, FrozenSet, List, Literal, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,7 @@ class ModelInfo:
     static_inputs: Tuple[str, ...]   # group ids + static categoricals + static reals
     history_inputs: Tuple[str, ...]  # every time-varying column the encoder reads (targets included)
     future_inputs: Tuple[str, ...]   # every known column (its future rows are read)
-    categorical_inputs: frozenset    # the inputs whose values are labels (strings)
+    categorical_inputs: FrozenSet[str]  # the inputs whose values are labels (strings)
     reals: Tuple[str, ...]           # network level: x_reals order (predict_net's *_cont columns)
     cats: Tuple[str, ...]            # network level: x_categoricals order (predict_net's *_cat columns)
     static_vars: Tuple[str, ...]     # variable-selection widths / names (interpretation outputs)
@@ -101,7 +101,8 @@ def _dataset_config(header_source: Union[str, bytes]) -> Dict[str, Any]:
             (n,) = struct.unpack("<Q", f.read(8))
             header = f.read(n)
     config = json.loads(json.loads(header)["__metadata__"]["config"])
-    return config["dataset"]
+    dataset: Dict[str, Any] = config["dataset"]
+    return dataset
 
 
 class Model:
@@ -205,7 +206,7 @@ class Model:
     def _net_context(self, n: int, threads: int) -> ctypes.c_void_p:
         """This thread's context for predict_net: one per thread, replaced by a larger one when a
         call has more series than it was made for (only this thread ever uses it)."""
-        have = self._local.__dict__.get("net")
+        have: Optional[Tuple[int, int, ctypes.c_void_p]] = self._local.__dict__.get("net")
         if have is not None and have[0] >= n and have[1] == threads:
             return have[2]
         ctx = self._new_context(n, threads)
