@@ -474,7 +474,9 @@ class _SeriesFrame:
             if not (pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype)):
                 raise TftError(Status.ERR_INVALID_ARG, f"column '{name}' has dtype {col.dtype}; the model reads it "
                                "as a real (numbers)", field=name)
-            values = np.ascontiguousarray(self._take(col.to_numpy(dtype=np.float64, na_value=np.nan)))
+            # a float64 column is read in place (to_numpy with a dtype or na_value may copy it)
+            raw = col.to_numpy() if col.dtype == np.float64 else col.to_numpy(dtype=np.float64, na_value=np.nan)
+            values = np.ascontiguousarray(self._take(raw))
             self._keep.append(values)
             return "values", values.ctypes.data
         # labels: the distinct values once as C strings, then one gather of their addresses
