@@ -209,3 +209,14 @@ def test_gil_is_released_during_the_forward(model):
     th.join()
     assert durations and durations[0] > 0.05, durations
     assert longest < 0.5 * durations[0], f"main thread paused {longest:.3f} s during a {durations[0]:.3f} s forward"
+
+
+def test_one_context_per_batch_size(sample):
+    """Calls with different series counts share this thread's one context for the batch size (a
+    context per count would pile up workspaces: Spark's batches hold varying numbers of series)."""
+    with tft.Model(DEFAULT_MODEL) as m:
+        for k in (1, 2, 3, 4):
+            m.predict(sample.iloc[: 384 * k])
+        assert len(m._all_contexts) == 1
+        m.predict(sample, batch_size=2)
+        assert len(m._all_contexts) == 2

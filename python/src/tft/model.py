@@ -265,7 +265,9 @@ class Model:
                                     static_weights=np.empty((B, len(info.static_vars)), np.float32),
                                     encoder_weights=np.empty((B, Tm, len(info.encoder_vars)), np.float32),
                                     decoder_weights=np.empty((B, T, len(info.decoder_vars)), np.float32))
-        batch = max(1, min(batch_size, B))
+        # one context per (batch_size, threads) and thread, whatever B is: a context sized by each
+        # call's B would leave one cached workspace per distinct series count (Spark's Arrow batches)
+        batch = batch_size
         ctx = self._context(batch, threads) if B else None
         for lo in range(0, B, batch):
             hi = min(B, lo + batch)
