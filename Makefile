@@ -171,6 +171,15 @@ test: $(TESTS)
 	    echo "SKIPPED: $$t"; else fail=$$((fail+1)); echo "FAILED: $$t"; fi; done; \
 	echo "$$pass passed, $$fail failed, $$skip skipped"; test $$fail -eq 0
 
+# The Python package's tests (python/: parity with the goldens, the binding, Spark in local[2]), run
+# against this build's libtft.so and the package's sources, without installing them. Not part of
+# `make test`, which needs no Python. Needs python/requirements-test.txt (+ Java for the Spark test,
+# which is skipped without pyspark unless TFT_REQUIRE_SPARK=1).
+PYTHON ?= python3
+.PHONY: test-python
+test-python: $(BUILD)/libtft.so
+	cd python && TFT_LIBRARY=$(CURDIR)/$(BUILD)/libtft.so PYTHONPATH=$(CURDIR)/python/src $(PYTHON) -m pytest -q tests
+
 # The main job: serve the bundled default model (Ctrl-C stops it; the line below is the request to try).
 # exec: the shell make starts becomes the server, so a signal to make's child (make forwards SIGTERM
 # to it) reaches the server itself rather than a shell that would leave it running.
