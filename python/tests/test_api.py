@@ -140,6 +140,24 @@ def test_engine_errors_carry_status_and_message(model, sample):
     model.check(sample)  # a good frame passes
 
 
+def test_engine_errors_carry_structured_detail(model, sample):
+    # the detail comes from tft_last_error_detail(), not from the message: code, series, field, index
+    short = sample.groupby("server", sort=False).tail(96 + 100)
+    e = raises(tft.Status.ERR_SHAPE, model.check, short)
+    assert e.code == "history_too_short" and e.series == 0 and e.field == "history", vars(e)
+    bad = sample.copy()
+    second = bad["server"].unique()[1]
+    rows = bad.index[bad["server"] == second]
+    bad.loc[rows[10], "cpu_pct"] = np.inf
+    e = raises(tft.Status.ERR_NONFINITE, model.predict, bad)
+    assert e.code == "non_finite_input" and e.series == 1 and e.series_id is not None, vars(e)
+    assert e.field is not None and "cpu_pct" in e.field and e.index == 10, vars(e)
+    bad = sample.copy()
+    bad.loc[bad["server"] == second, "profile"] = "mainframe"
+    e = raises(tft.Status.ERR_CATEGORY, model.predict, bad)
+    assert e.code == "unknown_category" and e.series == 1 and e.field is not None and "profile" in e.field, vars(e)
+
+
 def test_binding_errors(model, sample):
     e = raises(tft.Status.ERR_UNKNOWN_VAR, model.predict, sample.drop(columns=["server"]))
     assert e.field == "server"

@@ -44,11 +44,21 @@ class ModelInfoC(ctypes.Structure):
         ("n_history_inputs", c_int32), ("history_inputs", c_str_array),
         ("n_future_inputs", c_int32), ("future_inputs", c_str_array),
         ("sha256", c_char_p),
+        ("max_lag", c_int32),
+        ("time_idx", c_char_p), ("n_group_ids", c_int32), ("group_ids", c_str_array),
     ]
 
 
 class ContextParamsC(ctypes.Structure):
-    _fields_ = [("max_batch", c_int32), ("n_threads", c_int32), ("reserved", c_int32 * 6)]
+    _fields_ = [("max_batch", c_int32), ("n_threads", c_int32), ("max_memory_mib", c_int32),
+                ("checked_input", c_int32), ("reserved", c_int32 * 4)]
+
+
+class ErrorC(ctypes.Structure):
+    """tft_error: the last failure on the calling thread, as data (tft_last_error_detail)."""
+
+    _fields_ = [("status", c_int), ("code", c_int), ("series", c_int32), ("index", c_int32),
+                ("field", ctypes.c_char * 128), ("message", ctypes.c_char * 512), ("reason_at", c_int32)]
 
 
 class NetInputC(ctypes.Structure):
@@ -127,6 +137,8 @@ def _load() -> ctypes.CDLL:
         "tft_version_string": (c_char_p, []),
         "tft_status_str": (c_char_p, [c_int]),
         "tft_last_error": (c_char_p, []),
+        "tft_last_error_detail": (POINTER(ErrorC), []),
+        "tft_error_code_str": (c_char_p, [c_int]),
         "tft_model_load": (c_int, [c_char_p, c_void_p, POINTER(c_void_p)]),
         "tft_model_load_memory": (c_int, [c_void_p, c_size_t, c_void_p, POINTER(c_void_p)]),
         "tft_model_free": (None, [c_void_p]),

@@ -2,9 +2,10 @@
 
 Every failing libtft call becomes a :class:`TftError` carrying the engine's status (an
 :class:`Status`, whose ``.name`` is the C enumerator such as ``TFT_ERR_SHAPE``) and its
-``tft_last_error()`` text, verbatim. Nothing is parsed out of that text: the series and the field a
-failure concerns are separate attributes (``series``, ``series_id``, ``field``), ``None`` until the
-engine reports them as structured data; the binding fills them from that detail, not from the message.
+``tft_last_error()`` text, verbatim. Nothing is parsed out of that text: the detail code, the series,
+the field and the value index a failure concerns are separate attributes (``code``, ``series``,
+``series_id``, ``field``, ``index``), filled from the engine's structured error
+(``tft_last_error_detail()``), ``None`` where the error is not about one.
 """
 
 from __future__ import annotations
@@ -48,11 +49,16 @@ class TftError(Exception):
             it finds itself (a DataFrame without the group or time columns).
         series: index of the offending series in the call (``None`` when not known).
         series_id: that series' key (its group id values) when the binding knows it.
-        field: the offending variable's name (``None`` when not known).
+        field: the offending variable, tensor or config key (``"history.cpu_pct"``; ``None`` when
+            not known).
+        code: the engine's detail code, snake_case (``"history_too_short"``, ``"unknown_category"``;
+            see tft_error_code in tft.h), or ``None`` for problems the binding finds itself.
+        index: the offending value's index in its column or tensor (``None`` when not about one).
     """
 
     def __init__(self, status: int, message: str, *, series: Optional[int] = None,
-                 series_id: Optional[object] = None, field: Optional[str] = None):
+                 series_id: Optional[object] = None, field: Optional[str] = None,
+                 code: Optional[str] = None, index: Optional[int] = None):
         try:
             self.status: Status | int = Status(status)
         except ValueError:  # a status newer than this binding
@@ -62,6 +68,8 @@ class TftError(Exception):
         self.series = series
         self.series_id = series_id
         self.field = field
+        self.code = code
+        self.index = index
         super().__init__(f"{self.status_name}: {message}")
 
 
@@ -70,22 +78,26 @@ def raise_for(status: int, *, series_offset: int = 0, series_ids: Optional[Seque
 
     series_offset / series_ids turn a series index reported within a call (a chunk of a larger
     forecast) into the index and key of the caller's whole request, once libtft reports the index as
-    structured data (its error detail is being added to tft.h; until then series and field stay None).
+    structured data (tft_last_error_detail).
     """
     if status == 0:
         return
     message = (_capi.lib.tft_last_error() or b"").decode(errors="replace")
-    series, field = _structured_detail()
+    series, field, code, index = _structured_detail()
     series_id = None
     if series is not None:
         series += series_offset
         if series_ids is not None and 0 <= series < len(series_ids):
             series_id = series_ids[series]
-    raise TftError(status, message, series=series, series_id=series_id, field=field)
+    raise TftError(status, message, series=series, series_id=series_id, field=field, code=code, index=index)
 
 
-def _structured_detail() -> tuple[Optional[int], Optional[str]]:
-    """(series index within the call, field name) of the last failure on this thread, from libtft's
-    structured error detail when the library has one; (None, None) with tft.h 0.1.0, which only has
-    the text. The single place to wire that detail in."""
-    return None, None
+def _structured_detail() -> tuple[Optional[int], Optional[str], Optional[str], Optional[int]]:
+    """(series index within the call, field, detail code name, value index) of the last failure on
+    this thread, from libtft's structured error (tft_last_error_detail); None where not given."""
+    d = _capi.lib.tft_last_error_detail().contents
+    series = int(d.series) if d.series >= 0 else None
+    field = d.field.decode(errors="replace") or None
+    code = _capi.lib.tft_error_code_str(d.code).decode()
+    index = int(d.index) if d.index >= 0 else None
+    return series, field, code, index

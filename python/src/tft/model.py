@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import json
-import struct
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +21,7 @@ DEFAULT_BATCH = 64  # series per tft_forecast call: the engine has no batching g
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What a model is and what a request must contain (tft_model_info, plus the dataset's time_idx
-    and group_ids from the file's metadata). Names are the training DataFrame's column names."""
+    """What a model is and what a request must contain (tft_model_info). Names are the training DataFrame's column names."""
 
     sha256: str
     hidden_size: int
@@ -89,22 +86,6 @@ def _strings(arr: Any, n: int) -> Tuple[str, ...]:
     return tuple(arr[i].decode() for i in range(n))
 
 
-def _dataset_config(header_source: Union[str, bytes]) -> Dict[str, Any]:
-    """The "dataset" object of the weights file's metadata (weights/FORMAT.md): a safetensors file
-    is an 8-byte little-endian header length, then the JSON header. libtft validated the whole file
-    already; this only reads the two names tft_model_info does not carry (time_idx, group_ids)."""
-    if isinstance(header_source, bytes):
-        (n,) = struct.unpack_from("<Q", header_source, 0)
-        header = header_source[8 : 8 + n]
-    else:
-        with open(header_source, "rb") as f:
-            (n,) = struct.unpack("<Q", f.read(8))
-            header = f.read(n)
-    config = json.loads(json.loads(header)["__metadata__"]["config"])
-    dataset: Dict[str, Any] = config["dataset"]
-    return dataset
-
-
 class Model:
     """A TFT exported with weights/export.py, loaded by libtft.
 
@@ -116,7 +97,7 @@ class Model:
     def __init__(self, path: Union[str, Path]):
         handle = ctypes.c_void_p()
         raise_for(lib.tft_model_load(str(path).encode(), None, ctypes.byref(handle)))
-        self._init(handle, _dataset_config(str(path)))
+        self._init(handle)
         self.path: Optional[str] = str(path)
 
     @classmethod
@@ -125,11 +106,11 @@ class Model:
         self = cls.__new__(cls)
         handle = ctypes.c_void_p()
         raise_for(lib.tft_model_load_memory(data, len(data), None, ctypes.byref(handle)))
-        self._init(handle, _dataset_config(data))
+        self._init(handle)
         self.path = None
         return self
 
-    def _init(self, handle: ctypes.c_void_p, dataset: Dict[str, Any]) -> None:
+    def _init(self, handle: ctypes.c_void_p) -> None:
         self._handle: Optional[ctypes.c_void_p] = handle
         self._local = threading.local()      # this thread's contexts, by (max_batch, n_threads)
         self._all_contexts: List[ctypes.c_void_p] = []
@@ -143,7 +124,7 @@ class Model:
             min_encoder_length=mi.min_encoder_length, max_prediction_length=mi.max_prediction_length,
             min_prediction_length=mi.min_prediction_length, targets=_strings(mi.targets, mi.n_targets),
             quantiles=tuple(float(mi.quantiles[i]) for i in range(mi.n_quantiles)),
-            time_idx=str(dataset["time_idx"]), group_ids=tuple(str(g) for g in dataset["group_ids"]),
+            time_idx=mi.time_idx.decode(), group_ids=_strings(mi.group_ids, mi.n_group_ids),
             static_inputs=_strings(mi.static_inputs, mi.n_static_inputs),
             history_inputs=_strings(mi.history_inputs, mi.n_history_inputs),
             future_inputs=_strings(mi.future_inputs, mi.n_future_inputs),
