@@ -56,6 +56,13 @@ typedef struct tft_req_error {
 //       horizon_out_of_range, length_mismatch
 // Returns 0 and fills *out, or -1 and fills *err (err may be NULL). len must not count a NUL.
 int tft_req_decode(const tft_model *m, char *body, size_t len, tft_req_arena *a, tft_req *out, tft_req_error *err);
+// Arena bytes tft_req_decode needs at most for the well-formed body b[0, len) (a cheap scan, no
+// parse). A body that still fails with tft_req_arena_exhausted (malformed JSON that jsmn tokenizes
+// more finely) needs at most tft_req_arena_worst(len): callers retry once with that.
+size_t tft_req_arena_bound(const char *b, size_t len);
+size_t tft_req_arena_worst(size_t len);
+// 1 when err says the arena was too small (not the request too large for the limits).
+int tft_req_arena_exhausted(const tft_req_error *err);
 
 // The JSON pass of tft_req_decode alone, for the server's other decoders (server/kserve.c): jsmn
 // tokens (jsmntok_t of <jsmn.h> built with JSMN_PARENT_LINKS) at the start of the arena (a->used =
