@@ -1,13 +1,10 @@
-// json_in.h: the server's hot-path decoder of a forecast request (engine/cli/REQUEST.md) into
-// tft_series for one model. Same validation and the same tft_series as engine/cli/request.c, but
-// no heap allocation: the jsmn tokens, the series/column arrays, the values and the label
-// pointers all come from a caller-provided arena; labels and keys point into the request body,
-// which is unescaped in place (the body is modified: each string is NUL-terminated where its
-// closing quote was).
-//
-// Differences from the CLI decoder: duplicate keys are "duplicate_key" (the CLI's parser calls
-// them invalid JSON), a top-level "model" must be a string (the CLI ignores any value there), and
-// the limits below (depth, series, values, tokens) are enforced with HTTP-ish error classes.
+// json_in.h: the one decoder of a forecast request (engine/cli/REQUEST.md) into tft_series for one
+// model: tft-server's, and through engine/cli/request.c the CLI's, the tests' and the benches'. No
+// heap allocation: the jsmn tokens, the series/column arrays, the values and the label pointers
+// all come from a caller-provided arena; labels and keys point into the request body, which is
+// unescaped in place (the body is modified: each string is NUL-terminated where its closing quote
+// was). Duplicate keys are "duplicate_key"; a top-level "model" must be a string; the limits below
+// (depth, series, values, tokens) are enforced with HTTP-ish error classes.
 #ifndef TFT_SERVER_JSON_IN_H
 #define TFT_SERVER_JSON_IN_H
 #include <stddef.h>
