@@ -140,8 +140,9 @@ $(BUILD)/libtft.so.$(VERSION): $(LIB_OBJ)
 $(BUILD)/libtft.so: $(BUILD)/libtft.so.$(VERSION)
 	@ln -sf libtft.so.$(VERSION) $@ && ln -sf libtft.so.$(VERSION) $(BUILD)/libtft.so.$(SOVERSION)
 
-$(BUILD)/tft: $(CLI_OBJ) $(BUILD)/libtft.a
-	$(call say,LINK,$@)$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libtft.a $(LDFLAGS) $(SAN_LDFLAGS) $(LIBS)
+# the CLI decodes requests and writes JSON with the server's codec (SERVER_OBJ): one decoder, one writer
+$(BUILD)/tft: $(CLI_OBJ) $(SERVER_OBJ) $(BUILD)/libtft.a
+	$(call say,LINK,$@)$(CC) -o $@ $(CLI_OBJ) $(SERVER_OBJ) $(BUILD)/libtft.a $(LDFLAGS) $(SAN_LDFLAGS) $(LIBS)
 	@ln -sf $(patsubst build/%,%,$(BUILD))/tft build/tft
 
 # the HTTP server: libtft + the codec + the daemon, with libmicrohttpd and hwloc (server/API.md)
@@ -150,7 +151,7 @@ $(BUILD)/tft-server: $(DAEMON_OBJ) $(SERVER_OBJ) $(BUILD)/libtft.a
 	    $(MHD_LIBS) $(LIBS)
 	@ln -sf $(patsubst build/%,%,$(BUILD))/tft-server build/tft-server
 
-# tests may use the CLI's request decoder (engine/cli/request.c) as well as the library;
+# tests may use the CLI's request reader (engine/cli/request.c) and the server's codec as well as the library;
 # test_cli runs the tft binary of the same build, test_server the tft-server binary
 $(BUILD)/tests/test_server: $(BUILD)/tft-server
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libtft.a $(CLI_LIB_OBJ) $(SERVER_OBJ) $(wildcard tests/*.h) $(BUILD)/tft

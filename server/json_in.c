@@ -770,3 +770,26 @@ int tft_req_decode(const tft_model *m, char *body, size_t len, tft_req_arena *a,
     out->n = n;
     return 0;
 }
+
+// Every JSON value or key is preceded by one of '[' '{' ',' ':' (or is the root), so their count
+// bounds the jsmn tokens (20 bytes each); each token is at most one 8-byte number/label pointer;
+// keys (one ':' each) add a tft_column and an allocation's alignment, objects ('{') a series and its
+// arrays. A malformed body with more tokens than that (jsmn takes "[1 2]") fails in the tokenizer,
+// before the body is touched, and is retried with the worst case (one token per 2 bytes).
+size_t tft_req_arena_bound(const char *b, size_t len) {
+    size_t seps = 0, colons = 0, braces = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = b[i];
+        seps += ch == ',' || ch == '[';
+        colons += ch == ':';
+        braces += ch == '{';
+    }
+    size_t nt = seps + colons + braces + 1;
+    return 28 * nt + 56 * colons + 184 * braces + 8192;
+}
+
+size_t tft_req_arena_worst(size_t len) { return 84 * (len / 2 + 2) + 8192; }
+
+int tft_req_arena_exhausted(const tft_req_error *e) {
+    return e->http == 413 && e->code && strcmp(e->code, "too_large") == 0 && strstr(e->message, "arena");
+}

@@ -1,13 +1,10 @@
-// json_in.h: the server's hot-path decoder of a forecast request (engine/cli/REQUEST.md) into
-// tft_series for one model. Same validation and the same tft_series as engine/cli/request.c, but
-// no heap allocation: the jsmn tokens, the series/column arrays, the values and the label
-// pointers all come from a caller-provided arena; labels and keys point into the request body,
-// which is unescaped in place (the body is modified: each string is NUL-terminated where its
-// closing quote was).
-//
-// Differences from the CLI decoder: duplicate keys are "duplicate_key" (the CLI's parser calls
-// them invalid JSON), a top-level "model" must be a string (the CLI ignores any value there), and
-// the limits below (depth, series, values, tokens) are enforced with HTTP-ish error classes.
+// json_in.h: the one decoder of a forecast request (engine/cli/REQUEST.md) into tft_series for one
+// model: tft-server's, and through engine/cli/request.c the CLI's, the tests' and the benches'. No
+// heap allocation: the jsmn tokens, the series/column arrays, the values and the label pointers
+// all come from a caller-provided arena; labels and keys point into the request body, which is
+// unescaped in place (the body is modified: each string is NUL-terminated where its closing quote
+// was). Duplicate keys are "duplicate_key"; a top-level "model" must be a string; the limits below
+// (depth, series, values, tokens) are enforced with HTTP-ish error classes.
 #ifndef TFT_SERVER_JSON_IN_H
 #define TFT_SERVER_JSON_IN_H
 #include <stddef.h>
@@ -56,6 +53,13 @@ typedef struct tft_req_error {
 //       horizon_out_of_range, length_mismatch
 // Returns 0 and fills *out, or -1 and fills *err (err may be NULL). len must not count a NUL.
 int tft_req_decode(const tft_model *m, char *body, size_t len, tft_req_arena *a, tft_req *out, tft_req_error *err);
+// Arena bytes tft_req_decode needs at most for the well-formed body b[0, len) (a cheap scan, no
+// parse). A body that still fails with tft_req_arena_exhausted (malformed JSON that jsmn tokenizes
+// more finely) needs at most tft_req_arena_worst(len): callers retry once with that.
+size_t tft_req_arena_bound(const char *b, size_t len);
+size_t tft_req_arena_worst(size_t len);
+// 1 when err says the arena was too small (not the request too large for the limits).
+int tft_req_arena_exhausted(const tft_req_error *err);
 
 // The JSON pass of tft_req_decode alone, for the server's other decoders (server/kserve.c): jsmn
 // tokens (jsmntok_t of <jsmn.h> built with JSMN_PARENT_LINKS) at the start of the arena (a->used =

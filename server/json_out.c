@@ -5,6 +5,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef tft_jw w;
@@ -242,6 +243,25 @@ static void put_floats(w *o, const float *x, size_t n) {
     }
 }
 
+// A quantile level as the shortest "%.Ng" (N = 1..9) that reads back as the same float: 0.02f is
+// "0.02", not "0.0199999996" ("%.9g" of the float). The one rule for levels in every output of the
+// server and the CLI (JSON, table and CSV headers, tft info). uselocale(C) is in effect.
+static size_t level(char *out, float v) {
+    for (int digits = 1; digits < 9; digits++) {
+        int n = snprintf(out, G9_MAX, "%.*g", digits, (double)v);
+        if (n > 0 && n < G9_MAX && strtof(out, NULL) == v) return (size_t)n;
+    }
+    return g9(out, v);
+}
+
+static void put_levels(w *o, const float *x, size_t n) {
+    for (size_t i = 0; i < n && !o->full; i++) {
+        char t[G9_MAX];
+        if (i) put(o, ",", 1);
+        put(o, t, level(t, x[i]));
+    }
+}
+
 static locale_t       c_locale;
 static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
 static void           c_locale_init(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
@@ -270,6 +290,18 @@ void    tft_jw_float(tft_jw *o, float v) {
     locale_t old = c_begin();
     put_float(o, v);
     c_end(old);
+}
+void tft_jw_levels(tft_jw *o, const float *x, size_t n) {
+    locale_t old = c_begin();
+    put_levels(o, x, n);
+    c_end(old);
+}
+size_t tft_fmt_level(char out[TFT_LEVEL_MAX], float v) {
+    locale_t old = c_begin();
+    size_t   n   = level(out, v);
+    c_end(old);
+    out[n] = 0;
+    return n;
 }
 void tft_jw_floats(tft_jw *o, const float *x, size_t n) {
     locale_t old = c_begin();
@@ -395,7 +427,7 @@ ssize_t tft_resp_write_forecast(char *buf, size_t cap, const tft_resp_forecast *
     puts_(&o, ",\"sha256\":");
     put_str(&o, f->model_sha256 ? f->model_sha256 : "");
     puts_(&o, "},\"quantiles\":[");
-    put_floats(&o, f->quantile_levels, Q);
+    put_levels(&o, f->quantile_levels, Q);
     puts_(&o, "],\"horizon\":");
     put_int(&o, f->horizon);
     puts_(&o, ",\"forecasts\":[");
@@ -451,4 +483,13 @@ ssize_t tft_resp_write_error(char *buf, size_t cap, const char *code, const char
     else puts_(&o, "null");
     puts_(&o, "}}");
     return finish(&o);
+}
+
+const char *tft_model_name_of_path(const char *path, char *buf, size_t cap) {
+    const char *base = strrchr(path, '/');
+    base             = base ? base + 1 : path;
+    size_t n         = strlen(base);
+    if (n > 12 && strcmp(base + n - 12, ".safetensors") == 0) n -= 12;
+    snprintf(buf, cap, "%.*s", (int)n, base);
+    return buf;
 }

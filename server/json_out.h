@@ -1,6 +1,7 @@
 // json_out.h: the server's response writer (engine/cli/REQUEST.md "Response"), into a caller
 // buffer, no allocation. Floats as "%.9g" in the C locale (round-trips every float); a non-finite
-// value is an error, never a NaN/Infinity token. Strings are JSON-escaped.
+// value is an error, never a NaN/Infinity token (quantile levels: tft_fmt_level). Strings are
+// JSON-escaped. Shared by tft-server and `tft predict --format json`, whose bytes are the same.
 #ifndef TFT_SERVER_JSON_OUT_H
 #define TFT_SERVER_JSON_OUT_H
 #include <stddef.h>
@@ -74,6 +75,15 @@ void tft_jw_str(tft_jw *o, const char *s);   // a JSON string (escaped; invalid 
 void tft_jw_int(tft_jw *o, long long v);
 void tft_jw_float(tft_jw *o, float v);       // "%.9g" in the C locale; the caller checked isfinite
 void tft_jw_floats(tft_jw *o, const float *x, size_t n); // n of them, comma-separated, no brackets
+// Quantile levels: n of them as tft_fmt_level writes each, comma-separated, no brackets.
+void tft_jw_levels(tft_jw *o, const float *x, size_t n);
+// A quantile level as people and every output read it: the shortest "%.Ng" (N <= 9, C locale) that
+// reads back as the same float (0.02f -> "0.02"). NUL-terminated; returns the length. Finite v only.
+#define TFT_LEVEL_MAX 16
+size_t tft_fmt_level(char out[TFT_LEVEL_MAX], float v);
+// The name a model is known by (the server's URLs and "model" fields, the CLI's output): the
+// path's file name without ".safetensors" ("weights/default.safetensors" -> "default"), in buf.
+const char *tft_model_name_of_path(const char *path, char *buf, size_t cap);
 // Total length, NUL-terminating when there is room (not counted), or TFT_RESP_E_SMALL.
 ssize_t tft_jw_finish(tft_jw *o);
 #endif

@@ -810,7 +810,7 @@ ssize_t tft_v2_write_model_metadata(char *buf, size_t cap, const tft_model *m, c
     tft_jw_lit(&o, ",\"min_prediction_length\":");
     tft_jw_int(&o, mi->min_prediction_length);
     tft_jw_lit(&o, ",\"quantiles\":[");
-    tft_jw_floats(&o, mi->quantiles, (size_t)mi->n_quantiles);
+    tft_jw_levels(&o, mi->quantiles, (size_t)mi->n_quantiles);
     tft_jw_lit(&o, "],\"targets\":");
     put_names(&o, mi->targets, mi->n_targets);
     tft_jw_lit(&o, ",\"reals\":");

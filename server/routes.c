@@ -226,28 +226,6 @@ static void on_error(http_req *r, int status, const char *code, const char *mess
 
 // ---- POST /v1/forecast ---------------------------------------------------------------------------------
 
-// Arena bytes tft_req_decode needs at most for a well-formed body: every JSON value or key is preceded
-// by one of '[' '{' ',' ':' (or is the root), so their count bounds the jsmn tokens (20 bytes each);
-// each token is at most one 8-byte number/label pointer; keys (one ':' each) add a tft_column and an
-// allocation's alignment, objects ('{') a series and its arrays. A malformed body with more tokens
-// than that (jsmn takes "[1 2]") fails in the tokenizer, before the body is touched, and is retried
-// with the worst case (one token per 2 bytes).
-static size_t arena_bound(const char *b, size_t len) {
-    size_t seps = 0, colons = 0, braces = 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = b[i];
-        seps += ch == ',' || ch == '[';
-        colons += ch == ':';
-        braces += ch == '{';
-    }
-    size_t nt = seps + colons + braces + 1;
-    return 28 * nt + 56 * colons + 184 * braces + 8192;
-}
-
-static int is_arena_error(const tft_req_error *e) {
-    return e->http == 413 && e->code && strcmp(e->code, "too_large") == 0 && strstr(e->message, "arena");
-}
-
 static void count_stages(rctx *c, int64_t serialize_ns) {
     srv_metrics *m = &c->s->metrics;
     srv_job     *j = &c->job;
@@ -414,7 +392,7 @@ static void forecast(rctx *c) {
     http_req             *r  = c->req;
     size_t                len;
     char                 *body = http_req_body(r, &len);
-    size_t                need = arena_bound(body, len);
+    size_t                need = tft_req_arena_bound(body, len);
     tft_req_error         e;
     for (int attempt = 0;; attempt++) {
         void *mem = http_scratch(r, SCR_ARENA, need);
@@ -422,8 +400,8 @@ static void forecast(rctx *c) {
         tft_req_arena a;
         tft_req_arena_init(&a, mem, need, &s->limits);
         if (tft_req_decode(s->model, body, len, &a, &c->fr, &e) == 0) break;
-        if (attempt == 0 && is_arena_error(&e)) {
-            need = 84 * (len / 2 + 2) + 8192; // malformed JSON that jsmn tokenizes more finely (see above)
+        if (attempt == 0 && tft_req_arena_exhausted(&e)) {
+            need = tft_req_arena_worst(len); // malformed JSON that jsmn tokenizes more finely
             continue;
         }
         return reply_error(c, e.http, e.code, e.message, e.series, e.field);
@@ -567,7 +545,7 @@ static void v2_infer(rctx *c) {
                                "Inference-Header-Content-Length must be an integer no larger than the body", -1, NULL);
         json_len = (size_t)v;
     }
-    size_t        need = arena_bound(body, json_len) + 2 * (len - json_len) + 65536;
+    size_t        need = tft_req_arena_bound(body, json_len) + 2 * (len - json_len) + 65536;
     tft_req_error e;
     for (int attempt = 0;; attempt++) {
         void *mem = http_scratch(r, SCR_ARENA, need);
@@ -575,8 +553,8 @@ static void v2_infer(rctx *c) {
         tft_req_arena a;
         tft_req_arena_init(&a, mem, need, &s->limits);
         if (tft_v2_decode_infer(s->model, body, len, json_len, &a, &c->v2r, &e) == 0) break;
-        if (attempt == 0 && is_arena_error(&e)) {
-            need = 84 * (json_len / 2 + 2) + 2 * (len - json_len) + 65536;
+        if (attempt == 0 && tft_req_arena_exhausted(&e)) {
+            need = tft_req_arena_worst(json_len) + 2 * (len - json_len) + 65536;
             continue;
         }
         return reply_error(c, e.http, e.code, e.message, e.series, e.field);
@@ -815,7 +793,7 @@ static void jw_model(tft_jw *o, const srv_state *s, int all) {
         tft_jw_str(o, mi->targets[t]);
     }
     tft_jw_lit(o, "],\"quantiles\":[");
-    tft_jw_floats(o, mi->quantiles, (size_t)mi->n_quantiles);
+    tft_jw_levels(o, mi->quantiles, (size_t)mi->n_quantiles);
     tft_jw_lit(o, "],\"inputs\":{\"static\":");
     jw_names(o, s->model, mi->static_inputs, mi->n_static_inputs, all);
     tft_jw_lit(o, ",\"history\":");

@@ -5,6 +5,7 @@
 //
 // Exit codes: 0 after a clean drain, 1 when the model cannot be loaded / the server cannot start, or
 // a drain that ran out of --drain-timeout-s, or a second SIGTERM/SIGINT; 2 for bad flags.
+#include "json_out.h"
 #include "routes.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -215,11 +216,7 @@ static int split_model(const char *arg, char *buf, size_t cap, const char **name
         snprintf(buf, cap, "%.*s", (int)(eq - arg), arg);
         *path = eq + 1;
     } else {
-        const char *base = strrchr(arg, '/');
-        base             = base ? base + 1 : arg;
-        size_t n         = strlen(base);
-        if (n > 12 && strcmp(base + n - 12, ".safetensors") == 0) n -= 12;
-        snprintf(buf, cap, "%.*s", (int)n, base);
+        tft_model_name_of_path(arg, buf, cap);
         *path = arg;
     }
     *name = buf;

@@ -186,6 +186,9 @@ static void test_predict_formats(void **state) {
     snprintf(args, sizeof args, "predict %s %s", MODEL, req_path);
     assert_int_equal(run(args, &out, &err), 0);
     assert_non_null(strstr(out, "series s00, target y (history used: 24 steps)"));
+    // the model is named as tft-server names it; levels print as in every other output
+    assert_non_null(strstr(out, "model model (sha256 "));
+    assert_non_null(strstr(out, "  step       q0.02        q0.1"));
     free(out), free(err);
     snprintf(args, sizeof args, "predict %s %s --format csv", MODEL, req_path);
     assert_int_equal(run(args, &out, &err), 0);
@@ -196,6 +199,9 @@ static void test_predict_formats(void **state) {
     assert_int_equal(run(args, &out, &err), 0);
     assert_non_null(strstr(out, "\"forecasts\":[{\"id\":\"s00\",\"encoder_length\":24,\"targets\":{\"y\":[["));
     assert_non_null(strstr(out, "\"interpretation\":{\"variables\":{\"static\":[\"series\""));
+    // the levels as the table and CSV print them (0.02, not the float's "%.9g" 0.0199999996)
+    assert_non_null(strstr(out, "{\"model\":{\"name\":\"model\",\"sha256\":\""));
+    assert_non_null(strstr(out, "\"quantiles\":[0.02,0.1,0.25,0.5,0.75,0.9,0.98],\"horizon\":6,"));
     free(out), free(err);
 }
 
@@ -204,20 +210,29 @@ static void test_predict_bad_requests(void **state) {
     char args[256];
     snprintf(args, sizeof args, "predict %s %s", MODEL, req_path);
     write_request("{\"series\": [");
-    expect_error(args, 1, "not valid JSON");
+    expect_error(args, 1, "request is not valid JSON: incomplete document at byte 12");
     write_request_with("\"horizon\":6", "\"horizon\":6,\"extra\":1");
     expect_error(args, 1, "unknown key 'extra'");
     write_request_with("\"temp\":[", "\"tmep\":[");
-    expect_error(args, 1, "'tmep', which is not an input of this model");
+    expect_error(args, 1, "series 0 's00': history has 'tmep', which is not an input of this model");
     write_request_with("\"region\":\"north\"", "\"region\":\"atlantis\"");
-    expect_error(args, 1, "'region' = 'atlantis' is a category the model never saw");
+    expect_error(args, 1, "series 0 's00': 'region' = 'atlantis' is a category the model never saw");
     write_request_with("\"horizon\":6", "\"horizon\":7");
     expect_error(args, 1, "horizon 7 is outside");
-    write_request_with("\"hour\":[", "\"hour\":[1e400,");
-    expect_error(args, 1, "not valid JSON");
+    write_request_with("\"hour\":[", "\"hour\":[1e400,"); // the server's decoder: series and field named
+    expect_error(args, 1, "series 0 's00': history 'hour'[0] = 1e400 is not a finite float");
     write_request_with("\"dow\":[\"0\"", "\"dow\":[0");
-    expect_error(args, 1, "must be a string (a category label)");
+    expect_error(args, 1, "series 0 's00': history 'dow'[0] must be a string (a category label), not a number");
     expect_error("predict " MODEL " /nonexistent.json", 1, "cannot open /nonexistent.json");
+    // a request naming another model is refused, as tft-server refuses it (404 unknown_model); the
+    // model's name is its file name without .safetensors, as the server names it
+    write_request_with("\"horizon\":6", "\"model\":\"other\",\"horizon\":6");
+    expect_error(args, 1, "the request is for model 'other'; this is model 'model'");
+    write_request_with("\"horizon\":6", "\"model\":\"model\",\"horizon\":6");
+    char *out, *err;
+    int   rc = run(args, &out, &err);
+    if (rc != 0) fail_msg("a request naming this model: exit %d: %s", rc, err);
+    free(out), free(err);
 }
 
 // The request is capped (--max-request-bytes, default 64 MiB): /dev/zero and a pipe stop at the cap

@@ -7,6 +7,7 @@
 //  - the optional fields left zero: the response of before (no "interpretation", no "timings")
 //  - errors: non-finite interpretation values (only the written ones count), missing encoder
 //    lengths or names, a length past Temax, every smaller buffer
+//  - quantile levels: the shortest "%.Ng" that reads back as the float (0.02, not 0.0199999996)
 //  - the float printer (json_out.c's exact-integer "%.9g"): byte for byte snprintf("%.9g") on edge
 //    patterns (zeros, subnormals, every power of 2, the floats around every power of 10 and every
 //    9-digit rounding boundary, ties) and 2 x 10^6 random ones; also through tft_jw_floats at every
@@ -91,7 +92,7 @@ static int fc_open(fc *x, const char *dir) {
     tft_status          st = tft_forecast(c, x->r.series, B, &o);
     tft_context_free(c);
     if (st != TFT_OK) fail_msg("%s: tft_forecast: %s", dir, tft_last_error());
-    x->f = (tft_resp_forecast){.model_name = "model.safetensors", .model_sha256 = mi->sha256,
+    x->f = (tft_resp_forecast){.model_name = "model", .model_sha256 = mi->sha256,
                                .n_quantiles = mi->n_quantiles, .quantile_levels = mi->quantiles, .horizon = x->T,
                                .n_series = B, .ids = x->r.ids, .encoder_lengths = x->elen,
                                .n_targets = mi->n_targets, .targets = mi->targets, .quantiles = x->q,
@@ -469,9 +470,54 @@ static void test_float_printer_as_snprintf(void **state) {
     }
 }
 
+// Quantile levels (tft_fmt_level, tft_jw_levels): the shortest "%.Ng" that reads back as the same
+// float, so 0.02f is "0.02" (its "%.9g" is 0.0199999996); on random floats: it reads back bitwise,
+// and one significant digit fewer would not.
+static void test_levels_shortest(void **state) {
+    (void)state;
+    static const struct {
+        float       v;
+        const char *want;
+    } cases[] = {{0.02f, "0.02"}, {0.1f, "0.1"},   {0.25f, "0.25"},   {0.5f, "0.5"},       {0.98f, "0.98"},
+                 {0.0f, "0"},     {1.0f, "1"},     {0.975f, "0.975"}, {1.0f / 3, "0.33333334"},
+                 {0.123456789f, "0.12345679"},     {1e-30f, "1e-30"}, {16777216.0f, "16777216"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char got[TFT_LEVEL_MAX];
+        assert_int_equal(tft_fmt_level(got, cases[i].v), strlen(cases[i].want));
+        assert_string_equal(got, cases[i].want);
+    }
+    for (int i = 0; i < 200000; i++) {
+        float v;
+        do {
+            uint32_t b = (uint32_t)rng();
+            memcpy(&v, &b, 4);
+        } while (!isfinite(v));
+        char   got[TFT_LEVEL_MAX], shorter[32];
+        size_t n = tft_fmt_level(got, v);
+        assert_int_equal(n, strlen(got));
+        if (bits_of(strtof(got, NULL)) != bits_of(v) && !(v == 0 && strtof(got, NULL) == 0))
+            fail_msg("%s does not read back as %.9g", got, (double)v);
+        int digits = 0; // significant digits written
+        for (const char *p = got; *p && *p != 'e'; p++) digits += *p >= '0' && *p <= '9';
+        for (const char *p = got; *p == '-' || *p == '0' || *p == '.'; p++) digits -= *p == '0';
+        if (digits > 1) {
+            snprintf(shorter, sizeof shorter, "%.*g", digits - 1, (double)v);
+            if (strtof(shorter, NULL) == v) fail_msg("%s for %.9g, but %s reads back too", got, (double)v, shorter);
+        }
+    }
+    // the JSON list: comma-separated, as tft_fmt_level writes each
+    const float levels[] = {0.02f, 0.1f, 0.5f, 0.9f, 0.98f};
+    char        buf[64];
+    tft_jw      o = {buf, sizeof buf, 0, 0};
+    tft_jw_levels(&o, levels, 5);
+    assert_true(tft_jw_finish(&o) > 0);
+    assert_string_equal(buf, "0.02,0.1,0.5,0.9,0.98");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_float_printer_as_snprintf),
+        cmocka_unit_test(test_levels_shortest),
         cmocka_unit_test(test_interpretation_as_cli),
         cmocka_unit_test(test_timings_and_defaults),
         cmocka_unit_test(test_interpretation_errors),

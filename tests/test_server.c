@@ -534,6 +534,54 @@ static void test_forecast_bitwise(void **state) {
     srv_stop(&s);
 }
 
+// `tft predict MODEL REQ --format json [flags]` on json (written to a temp file): its stdout (malloc'd).
+static char *cli_json(const char *json, const char *flags, size_t *len) {
+    char req[64] = "/tmp/tft_srv_cli_req_XXXXXX", out[64] = "/tmp/tft_srv_cli_out_XXXXXX";
+    int  fr = mkstemp(req), fo = mkstemp(out);
+    assert_true(fr >= 0 && fo >= 0);
+    assert_int_equal(write(fr, json, strlen(json)), (ssize_t)strlen(json));
+    close(fr), close(fo);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, TFT_BUILD_DIR "/tft predict " MODEL " %s --format json %s > %s", req, flags, out);
+    int rc = system(cmd);
+    char *o = slurp(out, len);
+    unlink(req), unlink(out);
+    if (rc != 0) fail_msg("%s: exit status %d", cmd, rc);
+    return o;
+}
+
+// The CLI's JSON is the server's body byte for byte (one decoder, one writer, one model name, one
+// rule for quantile levels, the final newline): the sample plain, with "interpret": true, with
+// --interpret on the command line, and a request that names the model.
+static void test_cli_json_same_as_server(void **state) {
+    (void)state;
+    srv s;
+    srv_start(&s, "--max-batch 3 --workers 2 --max-queue-delay-us 0", NULL);
+    char *ireq = with(sample, "\"interpret\":false", "\"interpret\":true");
+    char *mreq = with(sample, "\"interpret\":false", "\"model\":\"default\",\"interpret\":false");
+    const struct {
+        const char *post, *cli, *flags;
+    } cases[] = {{sample, sample, ""}, {ireq, ireq, ""}, {ireq, sample, "--interpret"}, {mreq, mreq, ""}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        resp r;
+        assert_int_equal(post(s.port, "/v1/forecast", cases[k].post, &r), 0);
+        assert_int_equal(r.status, 200);
+        size_t cl  = 0;
+        char  *cli = cli_json(cases[k].cli, cases[k].flags, &cl);
+        if (cl != r.len || memcmp(cli, r.body, cl) != 0) {
+            size_t i = 0;
+            while (i < cl && i < r.len && cli[i] == r.body[i]) i++;
+            fail_msg("case %zu: the CLI's JSON (%zu bytes) differs from the server's (%zu) at byte %zu: ...%.60s vs "
+                     "...%.60s", k, cl, r.len, i, cli + (i > 30 ? i - 30 : 0), r.body + (i > 30 ? i - 30 : 0));
+        }
+        assert_true(cl > 1 && cli[cl - 1] == '\n');
+        free(cli);
+        resp_free(&r);
+    }
+    free(ireq), free(mreq);
+    srv_stop(&s);
+}
+
 typedef struct client {
     int         port;
     const char *path, *hdrs;
@@ -1633,6 +1681,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_models_labels, kill_servers),
         cmocka_unit_test_teardown(test_models_and_metrics, kill_servers),
         cmocka_unit_test_teardown(test_forecast_bitwise, kill_servers),
+        cmocka_unit_test_teardown(test_cli_json_same_as_server, kill_servers),
         cmocka_unit_test_teardown(test_errors, kill_servers),
         cmocka_unit_test_teardown(test_coalescing, kill_servers),
         cmocka_unit_test_teardown(test_queue_full, kill_servers),

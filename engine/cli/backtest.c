@@ -6,6 +6,7 @@
 #include <string.h>
 #include "csv.h"
 #include "plot.h"
+#include "../../server/json_out.h"
 
 #define FAIL(...) (snprintf(err, errlen, __VA_ARGS__), -1)
 
@@ -208,7 +209,8 @@ tft_status tft_table_backtest(const tft_model *m, FILE *in, const char *in_name,
     if (metrics) {
         for (int g = 0; g < mi->n_group_ids; g++) tft_csv_write_field(metrics, mi->group_ids[g]), fputc(',', metrics);
         fputs("target,windows,points,quantile_loss,mae", metrics);
-        for (int32_t i = 0; i < mi->n_quantiles; i++) fprintf(metrics, ",coverage_q%g", mi->quantiles[i]);
+        for (int32_t i = 0; i < mi->n_quantiles; i++)
+            tft_fmt_level(qname, mi->quantiles[i]), fprintf(metrics, ",coverage_q%s", qname);
         fputc('\n', metrics);
     }
     if (forecasts) {
@@ -216,8 +218,8 @@ tft_status tft_table_backtest(const tft_model *m, FILE *in, const char *in_name,
         fputs("origin,", forecasts);
         tft_csv_write_field(forecasts, mi->time_idx);
         fputs(",step,target,actual", forecasts);
-        for (int32_t i = 0; i < mi->n_quantiles; i++) snprintf(qname, sizeof qname, "q%g", mi->quantiles[i]),
-                                                       fprintf(forecasts, ",%s", qname);
+        for (int32_t i = 0; i < mi->n_quantiles; i++)
+            tft_fmt_level(qname, mi->quantiles[i]), fprintf(forecasts, ",q%s", qname);
         fputc('\n', forecasts);
     }
     double t0 = tft_now_s();

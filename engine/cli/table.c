@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "csv.h"
 #include "plot.h"
+#include "../../server/json_out.h"
 
 #define FAIL(...) (snprintf(err, errlen, __VA_ARGS__), -1)
 
@@ -833,9 +834,10 @@ tft_status tft_table_forecast(const tft_model *m, FILE *in, const char *in_name,
     if (!o->wide) fputs(",target", out);
     for (int t = 0; t < (o->wide ? mi->n_targets : 1); t++)
         for (int i = 0; i < mi->n_quantiles; i++) {
-            char name[160];
-            if (o->wide) snprintf(name, sizeof name, "%s_q%g", mi->targets[t], mi->quantiles[i]);
-            else snprintf(name, sizeof name, "q%g", mi->quantiles[i]);
+            char name[160], lv[TFT_LEVEL_MAX];
+            tft_fmt_level(lv, mi->quantiles[i]);
+            if (o->wide) snprintf(name, sizeof name, "%s_q%s", mi->targets[t], lv);
+            else snprintf(name, sizeof name, "q%s", lv);
             fputc(',', out), tft_csv_write_field(out, name);
         }
     fputc('\n', out);

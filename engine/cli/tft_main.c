@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../../server/json_out.h"
 #include "request.h"
 #include "table_cmd.h"
 
@@ -73,7 +74,17 @@ static void print_names(const char *title, const char *const *names, int32_t n) 
     printf("\n");
 }
 
-static void json_str(const char *s);
+// A JSON string on stdout, escaped as the server escapes (server/json_out.c: invalid UTF-8 is U+FFFD).
+static void json_str(const char *s) {
+    size_t cap = 6 * strlen(s) + 3; // every byte escaped at worst ("\\u00XX"), the quotes, the NUL
+    char  *buf = malloc(cap);
+    if (!buf) return;
+    tft_jw  o = {.buf = buf, .cap = cap};
+    tft_jw_str(&o, s);
+    ssize_t n = tft_jw_finish(&o);
+    if (n > 0) fwrite(buf, 1, (size_t)n, stdout);
+    free(buf);
+}
 
 // The labels of each x_categoricals column, as "label"=index pairs wrapped under the column name. Without
 // `all`, a column shows the labels that fit in about one line and the count of the rest.
@@ -157,7 +168,11 @@ static int cmd_info(int argc, char **argv) {
     printf("targets         ");
     for (int32_t t = 0; t < i->n_targets; t++) printf("%s %s", t ? "," : "", i->targets[t]);
     printf("\nquantiles       ");
-    for (int32_t q = 0; q < i->n_quantiles; q++) printf("%s %g", q ? "," : "", i->quantiles[q]);
+    for (int32_t q = 0; q < i->n_quantiles; q++) {
+        char lv[TFT_LEVEL_MAX];
+        tft_fmt_level(lv, i->quantiles[q]);
+        printf("%s %s", q ? "," : "", lv);
+    }
     printf("\n\na request's series must contain (labels are strings, the rest numbers):\n");
     print_list("static", m, i->static_inputs, i->n_static_inputs);
     print_list("history", m, i->history_inputs, i->n_history_inputs);
@@ -175,44 +190,24 @@ static int cmd_info(int argc, char **argv) {
 
 typedef enum { FMT_TABLE, FMT_JSON, FMT_CSV } out_format;
 
-// Length of the well-formed UTF-8 sequence at s (1..4), or 0 if s does not start one (RFC 3629:
-// no overlong forms, no surrogates, nothing past U+10FFFF).
-static int utf8_len(const unsigned char *s) {
-    unsigned char c = s[0];
-    if (c < 0x80) return 1;
-    int n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    for (int i = 1; i < n; i++)
-        if ((s[i] & 0xC0) != 0x80) return 0;
-    if (n == 3 && ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F))) return 0; // overlong, surrogate
-    if (n == 4 && ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))) return 0; // overlong, > U+10FFFF
-    return n;
-}
-
-// JSON string with the escapes RFC 8259 requires. Bytes that are not UTF-8 (a file name is any bytes)
-// become U+FFFD, so the output stays valid JSON whatever the input.
-static void json_str(const char *str) {
-    const unsigned char *s = (const unsigned char *)str;
-    putchar('"');
-    while (*s) {
-        unsigned char ch = *s;
-        int           n  = utf8_len(s);
-        if (n == 0) printf("\\ufffd"), s++;
-        else if (ch == '"' || ch == '\\') printf("\\%c", ch), s++;
-        else if (ch < 0x20) printf("\\u%04x", ch), s++;
-        else fwrite(s, 1, (size_t)n, stdout), s += n;
+// The response JSON of `tft predict --format json`: server/json_out.c's writer, so the bytes are
+// tft-server's body for the same request and model (ending in "\n", as the server's does). The
+// buffer grows until the response fits. 0, or -1 (out of memory, a non-finite forecast).
+static int write_json(const tft_resp_forecast *f) {
+    size_t cap = 1 << 16;
+    for (;;) {
+        char *buf = malloc(cap);
+        if (!buf) return -1;
+        ssize_t n = tft_resp_write_forecast(buf, cap, f);
+        if (n >= 0) {
+            fwrite(buf, 1, (size_t)n, stdout);
+            putchar('\n');
+        }
+        free(buf);
+        if (n >= 0) return 0;
+        if (n != TFT_RESP_E_SMALL || cap > ((size_t)1 << 40)) return -1;
+        cap *= 2;
     }
-    putchar('"');
-}
-
-static void json_floats(const float *x, int n) {
-    putchar('[');
-    for (int i = 0; i < n; i++) printf("%s%.9g", i ? "," : "", x[i]);
-    putchar(']');
-}
-
-static const char *base_name(const char *path) {
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
 }
 
 static int cmd_predict(int argc, char **argv) {
@@ -282,6 +277,13 @@ static int cmd_predict(int argc, char **argv) {
         rc = die(1, "%s: %s", pos[1], err);
         goto done;
     }
+    char name[256]; // the model's name, as tft-server names it (weights/default.safetensors -> default)
+    tft_model_name_of_path(pos[0], name, sizeof name);
+    if (r.model && strcmp(r.model, name) != 0) { // tft-server answers 404 unknown_model
+        snprintf(err, sizeof err, "the request is for model '%.150s'; this is model '%.150s'", r.model, name);
+        rc = die(1, "%s: %s", pos[1], err);
+        goto done;
+    }
     interpret |= r.interpret;
     int nb = r.n < max_batch ? r.n : max_batch;
     tft_context_params cp = tft_context_default_params();
@@ -322,61 +324,32 @@ static int cmd_predict(int argc, char **argv) {
         }
     }
     if (fmt == FMT_JSON) {
-        printf("{\"model\":{\"name\":");
-        json_str(base_name(pos[0]));
-        printf(",\"sha256\":\"%s\"},\"quantiles\":", mi->sha256);
-        json_floats(mi->quantiles, Q);
-        printf(",\"horizon\":%d,\"forecasts\":[", Td);
-        for (int32_t s = 0; s < r.n; s++) {
-            printf("%s{\"id\":", s ? "," : "");
-            json_str(r.ids[s]);
-            printf(",\"encoder_length\":%d,\"targets\":{", elen[s]);
-            for (int t = 0; t < NT; t++) {
-                printf("%s", t ? "," : "");
-                json_str(mi->targets[t]);
-                putchar(':');
-                putchar('[');
-                for (int k = 0; k < Td; k++) {
-                    printf("%s", k ? "," : "");
-                    json_floats(q + s * per + ((size_t)t * Td + k) * Q, Q);
-                }
-                putchar(']');
-            }
-            putchar('}');
-            if (interpret) {
-                printf(",\"interpretation\":{\"variables\":{\"static\":[");
-                for (int v = 0; v < ns; v++) printf("%s", v ? "," : ""), json_str(mi->static_vars[v]);
-                printf("],\"encoder\":[");
-                for (int v = 0; v < ne; v++) printf("%s", v ? "," : ""), json_str(mi->encoder_vars[v]);
-                printf("],\"decoder\":[");
-                for (int v = 0; v < nd; v++) printf("%s", v ? "," : ""), json_str(mi->decoder_vars[v]);
-                printf("]},\"static_weights\":");
-                json_floats(sw + (size_t)s * ns, ns);
-                printf(",\"encoder_weights\":[");
-                for (int k = 0; k < elen[s]; k++)
-                    printf("%s", k ? "," : ""), json_floats(ew + ((size_t)s * Tm + k) * ne, ne);
-                printf("],\"decoder_weights\":[");
-                for (int k = 0; k < Td; k++) printf("%s", k ? "," : ""), json_floats(dw + ((size_t)s * Td + k) * nd, nd);
-                printf("],\"attention\":[");
-                for (int k = 0; k < Td; k++) {
-                    printf("%s[", k ? "," : "");
-                    for (int h = 0; h < NH; h++) {
-                        const float *row = att + (((size_t)s * Td + k) * NH + h) * (Tm + Td);
-                        printf("%s[", h ? "," : "");
-                        for (int j = 0; j < elen[s]; j++) printf("%s%.9g", j ? "," : "", row[j]);
-                        for (int j = 0; j < Td; j++) printf(",%.9g", row[Tm + j]);
-                        putchar(']');
-                    }
-                    putchar(']');
-                }
-                printf("]}");
-            }
-            putchar('}');
+        tft_resp_forecast f = {.model_name      = name,
+                               .model_sha256    = mi->sha256,
+                               .n_quantiles     = Q,
+                               .quantile_levels = mi->quantiles,
+                               .horizon         = Td,
+                               .n_series        = r.n,
+                               .ids             = r.ids,
+                               .encoder_lengths = elen,
+                               .n_targets       = NT,
+                               .targets         = mi->targets,
+                               .quantiles       = q};
+        if (interpret) {
+            f.n_heads = NH, f.max_encoder_length = Tm;
+            f.attention = att, f.static_weights = sw, f.encoder_weights = ew, f.decoder_weights = dw;
+            f.n_static_vars = ns, f.static_vars = mi->static_vars;
+            f.n_encoder_vars = ne, f.encoder_vars = mi->encoder_vars;
+            f.n_decoder_vars = nd, f.decoder_vars = mi->decoder_vars;
         }
-        printf("]}\n");
+        if (write_json(&f) != 0) rc = die(1, "%s: the forecast could not be written as JSON (not finite?)%s", pos[1], "");
     } else if (fmt == FMT_CSV) {
         printf("series,target,step");
-        for (int k = 0; k < Q; k++) printf(",q%g", mi->quantiles[k]);
+        for (int k = 0; k < Q; k++) {
+            char lv[TFT_LEVEL_MAX];
+            tft_fmt_level(lv, mi->quantiles[k]);
+            printf(",q%s", lv);
+        }
         printf("\n");
         for (int32_t s = 0; s < r.n; s++)
             for (int t = 0; t < NT; t++)
@@ -386,14 +359,15 @@ static int cmd_predict(int argc, char **argv) {
                     printf("\n");
                 }
     } else {
-        printf("model %s (sha256 %.12s), %d series, horizon %d steps\n", base_name(pos[0]), mi->sha256, r.n, Td);
+        printf("model %s (sha256 %.12s), %d series, horizon %d steps\n", name, mi->sha256, r.n, Td);
         for (int32_t s = 0; s < r.n; s++)
             for (int t = 0; t < NT; t++) {
                 printf("\nseries %s, target %s (history used: %d steps)\n", r.ids[s], mi->targets[t], elen[s]);
                 printf("  step");
                 for (int j = 0; j < Q; j++) {
-                    char h[16];
-                    snprintf(h, sizeof h, "q%g", mi->quantiles[j]);
+                    char h[TFT_LEVEL_MAX + 1];
+                    h[0] = 'q';
+                    tft_fmt_level(h + 1, mi->quantiles[j]);
                     printf("  %10s", h);
                 }
                 printf("\n");
