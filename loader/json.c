@@ -122,36 +122,23 @@ static int hex4(const unsigned char *s, uint32_t *out) {
     return 0;
 }
 
-// Reserves `n` bytes of the string area (pass 2: returns where to write; pass 1: NULL).
-static char *reserve_chars(parser *p, size_t n) {
-    char *dst = p->build ? p->chars + p->n_chars : NULL;
-    p->n_chars += n; // bounded by 2 * len (every byte of input yields at most 1 byte plus a NUL)
-    return dst;
-}
+// ---- the lexical grammar both JSON readers share (json.h) ----------------------------------------
 
-// Parses the string starting at the '"' at p->pos. Pass 2: *out is the unescaped, NUL-terminated
-// copy in the string area. *out_len: its byte length.
-static int parse_string(parser *p, int is_key, const char **out, uint32_t *out_len) {
-    size_t start = p->pos++;
-    // The unescaped string is never longer than its source; write straight into the string area.
-    char  *dst = p->build ? p->chars + p->n_chars : NULL;
-    size_t n = 0;
-    for (;;) {
-        if (p->pos >= p->len)
-            return fail(p, start, "unterminated string");
-        unsigned char c = p->s[p->pos];
+int tft_json_string_body(const unsigned char *src, size_t n, char *dst, unsigned flags, size_t *out_len,
+                         size_t *err_at, char *what, size_t whatlen) {
+    size_t i = 0, o = 0;
+#define STR_FAIL(at, ...) (*err_at = (at), snprintf(what, whatlen, __VA_ARGS__), -1)
+    while (i < n) {
+        unsigned char c = src[i];
         unsigned char buf[4];
-        size_t        k = 0; // bytes to emit from buf (escapes) or from the source (k_src)
+        size_t        k = 0; // bytes of an escape's expansion in buf, else 0 (k_src bytes copied)
         size_t        k_src = 0;
-        if (c == '"') {
-            p->pos++;
-            break;
-        } else if (c < 0x20) {
-            return fail(p, p->pos, "control character 0x%02x in a string (must be escaped)", c);
-        } else if (c == '\\') {
-            if (p->len - p->pos < 2)
-                return fail(p, start, "unterminated string");
-            unsigned char e = p->s[p->pos + 1];
+        if (c < 0x20)
+            return STR_FAIL(i, "control character 0x%02x in a string (must be escaped)", c);
+        if (c == '\\') {
+            if (n - i < 2)
+                return STR_FAIL(i, "unterminated string");
+            unsigned char e = src[i + 1];
             switch (e) {
             case '"': buf[0] = '"'; break;
             case '\\': buf[0] = '\\'; break;
@@ -162,29 +149,30 @@ static int parse_string(parser *p, int is_key, const char **out, uint32_t *out_l
             case 'r': buf[0] = '\r'; break;
             case 't': buf[0] = '\t'; break;
             case 'u': break;
-            default: return fail(p, p->pos, "invalid escape '\\%c'", e >= 0x20 && e < 0x7f ? e : '?');
+            default: return STR_FAIL(i, "invalid escape '\\%c'", e >= 0x20 && e < 0x7f ? e : '?');
             }
             if (e != 'u') {
                 k = 1;
-                p->pos += 2;
+                i += 2;
             } else {
                 uint32_t cp;
-                size_t   at = p->pos;
-                if (p->len - p->pos < 6 || hex4(p->s + p->pos + 2, &cp) != 0)
-                    return fail(p, at, "invalid \\u escape (needs 4 hex digits)");
-                p->pos += 6;
+                size_t   at = i;
+                if (n - i < 6 || hex4(src + i + 2, &cp) != 0)
+                    return STR_FAIL(at, "invalid \\u escape (needs 4 hex digits)");
+                i += 6;
                 if (cp >= 0xDC00 && cp <= 0xDFFF)
-                    return fail(p, at, "unpaired low surrogate \\u%04X", (unsigned)cp);
+                    return STR_FAIL(at, "unpaired low surrogate \\u%04X", (unsigned)cp);
                 if (cp >= 0xD800 && cp <= 0xDBFF) {
                     uint32_t lo;
-                    if (p->len - p->pos < 6 || p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u' ||
-                        hex4(p->s + p->pos + 2, &lo) != 0 || lo < 0xDC00 || lo > 0xDFFF)
-                        return fail(p, at, "unpaired high surrogate \\u%04X", (unsigned)cp);
-                    p->pos += 6;
+                    if (n - i < 6 || src[i] != '\\' || src[i + 1] != 'u' || hex4(src + i + 2, &lo) != 0 ||
+                        lo < 0xDC00 || lo > 0xDFFF)
+                        return STR_FAIL(at, "unpaired high surrogate \\u%04X", (unsigned)cp);
+                    i += 6;
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 }
-                if (cp == 0 && (is_key || !p->lim->allow_nul_in_strings))
-                    return fail(p, at, "\\u0000 (NUL) is not allowed in %s", is_key ? "a key" : "a string");
+                if (cp == 0 && ((flags & TFT_JSON_STR_KEY) || !(flags & TFT_JSON_STR_ALLOW_NUL)))
+                    return STR_FAIL(at, "\\u0000 (NUL) is not allowed in %s",
+                                    flags & TFT_JSON_STR_KEY ? "a key" : "a string");
                 if (cp < 0x80) {
                     buf[0] = (unsigned char)cp;
                     k = 1;
@@ -205,20 +193,83 @@ static int parse_string(parser *p, int is_key, const char **out, uint32_t *out_l
                     k = 4;
                 }
             }
-        } else {
-            k_src = tft_json_utf8_seq(p->s + p->pos, p->len - p->pos);
-            if (k_src == 0)
-                return fail(p, p->pos, "invalid UTF-8 in a string");
+            if (dst)
+                memcpy(dst + o, buf, k); // o + k <= i: an escape is never shorter than its expansion
+            o += k;
+            continue;
         }
-        size_t add = k ? k : k_src;
-        if (add > p->lim->max_string || n > p->lim->max_string - add)
-            return fail(p, start, "string longer than %u bytes", (unsigned)p->lim->max_string);
-        if (dst)
-            memcpy(dst + n, k ? (const void *)buf : (const void *)(p->s + p->pos), add);
-        if (k_src)
-            p->pos += k_src;
-        n += add;
+        k_src = tft_json_utf8_seq(src + i, n - i);
+        if (k_src == 0)
+            return STR_FAIL(i, "invalid UTF-8 in a string");
+        if (dst && dst + o != (const char *)src + i)
+            memmove(dst + o, src + i, k_src);
+        o += k_src, i += k_src;
     }
+#undef STR_FAIL
+    *out_len = o;
+    return 0;
+}
+
+size_t tft_json_number_len(const unsigned char *s, size_t len, const char **what) {
+    size_t pos = 0;
+    if (pos < len && s[pos] == '-')
+        pos++;
+    if (pos >= len || s[pos] < '0' || s[pos] > '9')
+        return *what = "a digit must follow '-'", 0;
+    if (s[pos] == '0') {
+        pos++;
+        if (pos < len && s[pos] >= '0' && s[pos] <= '9')
+            return *what = "leading zero", 0;
+    } else {
+        while (pos < len && s[pos] >= '0' && s[pos] <= '9')
+            pos++;
+    }
+    if (pos < len && s[pos] == '.') {
+        pos++;
+        if (pos >= len || s[pos] < '0' || s[pos] > '9')
+            return *what = "a digit must follow '.'", 0;
+        while (pos < len && s[pos] >= '0' && s[pos] <= '9')
+            pos++;
+    }
+    if (pos < len && (s[pos] == 'e' || s[pos] == 'E')) {
+        pos++;
+        if (pos < len && (s[pos] == '+' || s[pos] == '-'))
+            pos++;
+        if (pos >= len || s[pos] < '0' || s[pos] > '9')
+            return *what = "a digit must follow the exponent", 0;
+        while (pos < len && s[pos] >= '0' && s[pos] <= '9')
+            pos++;
+    }
+    return pos;
+}
+
+// Reserves `n` bytes of the string area (pass 2: returns where to write; pass 1: NULL).
+static char *reserve_chars(parser *p, size_t n) {
+    char *dst = p->build ? p->chars + p->n_chars : NULL;
+    p->n_chars += n; // bounded by 2 * len (every byte of input yields at most 1 byte plus a NUL)
+    return dst;
+}
+
+// Parses the string starting at the '"' at p->pos. Pass 2: *out is the unescaped, NUL-terminated
+// copy in the string area. *out_len: its byte length. The body's grammar is tft_json_string_body's.
+static int parse_string(parser *p, int is_key, const char **out, uint32_t *out_len) {
+    size_t start = p->pos++, end = p->pos;
+    while (end < p->len && p->s[end] != '"') // the closing quote: past escapes
+        end += p->s[end] == '\\' ? 2 : 1;
+    int    closed = end < p->len;
+    size_t body   = (closed ? end : p->len) - p->pos;
+    // The unescaped string is never longer than its source; write straight into the string area.
+    char  *dst = p->build ? p->chars + p->n_chars : NULL;
+    size_t n, at;
+    char   what[96];
+    unsigned flags = (is_key ? TFT_JSON_STR_KEY : 0) | (p->lim->allow_nul_in_strings ? TFT_JSON_STR_ALLOW_NUL : 0);
+    if (tft_json_string_body(p->s + p->pos, body, dst, flags, &n, &at, what, sizeof what) != 0)
+        return fail(p, strcmp(what, "unterminated string") == 0 ? start : p->pos + at, "%s", what);
+    if (!closed)
+        return fail(p, start, "unterminated string");
+    if (n > p->lim->max_string)
+        return fail(p, start, "string longer than %u bytes", (unsigned)p->lim->max_string);
+    p->pos = end + 1;
     reserve_chars(p, n + 1);
     if (dst)
         dst[n] = '\0';
@@ -257,38 +308,13 @@ static int new_node(parser *p, tft_json_type t, size_t at, tft_json **out) {
 }
 
 static int parse_number(parser *p) {
-    size_t start = p->pos;
-    const unsigned char *s = p->s;
-    size_t pos = p->pos, len = p->len;
-    if (s[pos] == '-')
-        pos++;
-    if (pos >= len || s[pos] < '0' || s[pos] > '9')
-        return fail(p, start, "invalid number (a digit must follow '-')");
-    if (s[pos] == '0') {
-        pos++;
-        if (pos < len && s[pos] >= '0' && s[pos] <= '9')
-            return fail(p, start, "invalid number (leading zero)");
-    } else {
-        while (pos < len && s[pos] >= '0' && s[pos] <= '9')
-            pos++;
-    }
-    if (pos < len && s[pos] == '.') {
-        pos++;
-        if (pos >= len || s[pos] < '0' || s[pos] > '9')
-            return fail(p, start, "invalid number (a digit must follow '.')");
-        while (pos < len && s[pos] >= '0' && s[pos] <= '9')
-            pos++;
-    }
-    if (pos < len && (s[pos] == 'e' || s[pos] == 'E')) {
-        pos++;
-        if (pos < len && (s[pos] == '+' || s[pos] == '-'))
-            pos++;
-        if (pos >= len || s[pos] < '0' || s[pos] > '9')
-            return fail(p, start, "invalid number (a digit must follow the exponent)");
-        while (pos < len && s[pos] >= '0' && s[pos] <= '9')
-            pos++;
-    }
-    size_t    n = pos - start;
+    size_t               start = p->pos;
+    const unsigned char *s     = p->s;
+    const char          *what;
+    size_t               n = tft_json_number_len(s + start, p->len - start, &what);
+    if (n == 0)
+        return fail(p, start, "invalid number (%s)", what);
+    size_t pos = start + n;
     tft_json *node;
     if (new_node(p, TFT_JSON_NUMBER, start, &node) != 0)
         return -1;

@@ -49,4 +49,18 @@ int tft_json_u64(const tft_json *v, uint64_t *out);
 // above U+10FFFF; avail bytes readable), or 0 if malformed. Shared with the loader's header check.
 size_t tft_json_utf8_seq(const unsigned char *s, size_t avail);
 int tft_json_i64(const tft_json *v, int64_t *out);
+
+// The lexical grammar of JSON strings and numbers, one for both of the project's JSON readers:
+// this parser and the server's strict token pass (server/json_in.c, which also serves kserve.c).
+// A string's body src[0, n) (the bytes between its quotes): no control character, only RFC 8259
+// escapes, surrogates in pairs, UTF-8 per tft_json_utf8_seq, \u0000 only with ALLOW_NUL and never
+// in a KEY; unescaped into dst (NULL: only measured; dst == src: in place, the result is never
+// longer). 0 and *out_len (no NUL written), or -1 with *err_at (an offset in src) and a message in
+// what ("unterminated string" when src ends inside an escape).
+enum { TFT_JSON_STR_KEY = 1, TFT_JSON_STR_ALLOW_NUL = 2 };
+int tft_json_string_body(const unsigned char *src, size_t n, char *dst, unsigned flags, size_t *out_len,
+                         size_t *err_at, char *what, size_t whatlen);
+// Bytes of the number literal at the start of s[0, len) (-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?),
+// or 0 with *what saying why there is none ("leading zero", ...). What follows it is not looked at.
+size_t tft_json_number_len(const unsigned char *s, size_t len, const char **what);
 #endif

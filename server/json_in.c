@@ -5,7 +5,8 @@
 //     stray ':' / ',' (upstream issues #52, #158, #217, #247), so every byte between two tokens is
 //     checked here against exactly what RFC 8259 allows there (whitespace and one ',' or ':'),
 //     primitives against the literal/number grammar, strings for control characters, valid escapes
-//     and UTF-8 (they are unescaped in place and NUL-terminated); nesting depth is capped.
+//     and UTF-8 (they are unescaped in place and NUL-terminated); nesting depth is capped. Numbers'
+//     and strings' grammar (and messages) are the loader's parser's: loader/json.h.
 //  2. the schema-directed walk: known keys only, no duplicates, types, finite numbers (strtod_l in
 //     the C locale, as the loader's parser, so values are bitwise the CLI's), model inputs only,
 //     horizon range, time_idx integers and length; everything is written into the arena.
@@ -17,7 +18,7 @@
 #include "json_tok.h"
 
 #include "json_in.h"
-#include "../loader/json.h" // tft_json_utf8_seq: the one UTF-8 rule of the project
+#include "../loader/json.h" // the one lexical grammar (strings, numbers, UTF-8) of the project
 #include <float.h>
 #include <limits.h>
 #include <locale.h>
@@ -119,107 +120,39 @@ static int gap(dec *d, long from, long to, char sep) {
     return 0;
 }
 
-// JSON number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-static int number_ok(const char *s, long n) {
-    long i = 0;
-    if (i < n && s[i] == '-') i++;
-    if (i >= n) return 0;
-    if (s[i] == '0') i++;
-    else if (s[i] >= '1' && s[i] <= '9')
-        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
-    else return 0;
-    if (i < n && s[i] == '.') {
-        i++;
-        long k = i;
-        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
-        if (i == k) return 0;
+// Numbers and strings: the loader's lexical grammar (loader/json.h), the one the whole project reads
+// JSON with; literals are exactly true, false, null.
+// A primitive token [start, start + n): exactly true, false or null, or exactly one number; else
+// malformed, with the loader's message for it.
+static int primitive_check(dec *d, long start, long n) {
+    const char *s = d->body + start;
+    if (n == 4 && (memcmp(s, "true", 4) == 0 || memcmp(s, "null", 4) == 0)) return 0;
+    if (n == 5 && memcmp(s, "false", 5) == 0) return 0;
+    if (s[0] == 't' || s[0] == 'f' || s[0] == 'n')
+        return MALFORMED(d, start, "invalid literal (expected true, false or null)");
+    const char *why;
+    size_t      len = tft_json_number_len((const unsigned char *)s, (size_t)n, &why);
+    if (len == 0) {
+        char what[64];
+        snprintf(what, sizeof what, "invalid number (%s)", why);
+        return MALFORMED(d, start, what);
     }
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
-        long k = i;
-        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
-        if (i == k) return 0;
-    }
-    return i == n;
-}
-
-static int primitive_ok(const char *s, long n) {
-    if (n == 4 && (memcmp(s, "true", 4) == 0 || memcmp(s, "null", 4) == 0)) return 1;
-    if (n == 5 && memcmp(s, "false", 5) == 0) return 1;
-    return number_ok(s, n);
-}
-
-
-static int hex4(const char *s, unsigned *out) {
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        char     c = s[i];
-        unsigned h;
-        if (c >= '0' && c <= '9') h = (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') h = (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') h = (unsigned)(c - 'A' + 10);
-        else return -1;
-        v = v << 4 | h;
-    }
-    *out = v;
+    if (len < (size_t)n) return MALFORMED(d, start + (long)len, "unexpected character after a number");
     return 0;
 }
 
 // Validates and unescapes the string token in place; NUL-terminates it (at most where its closing
-// quote was) and sets t->end to the unescaped end (t->start unchanged).
-static int string_fix(dec *d, jsmntok_t *t) {
-    char *s = d->body;
-    long  i = t->start, end = t->end, o = t->start;
-    while (i < end) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20) return MALFORMED(d, i, "control character in a string");
-        if (c == '\\') {
-            if (i + 1 >= end) return MALFORMED(d, i, "bad escape");
-            char e = s[i + 1];
-            switch (e) {
-            case '"': s[o++] = '"', i += 2; continue;
-            case '\\': s[o++] = '\\', i += 2; continue;
-            case '/': s[o++] = '/', i += 2; continue;
-            case 'b': s[o++] = '\b', i += 2; continue;
-            case 'f': s[o++] = '\f', i += 2; continue;
-            case 'n': s[o++] = '\n', i += 2; continue;
-            case 'r': s[o++] = '\r', i += 2; continue;
-            case 't': s[o++] = '\t', i += 2; continue;
-            case 'u': break;
-            default: return MALFORMED(d, i, "bad escape");
-            }
-            unsigned cp;
-            if (i + 6 > end || hex4(s + i + 2, &cp) != 0) return MALFORMED(d, i, "bad \\u escape");
-            i += 6;
-            if (cp >= 0xDC00 && cp <= 0xDFFF) return MALFORMED(d, i - 6, "lone low surrogate");
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                unsigned lo;
-                if (i + 6 > end || s[i] != '\\' || s[i + 1] != 'u' || hex4(s + i + 2, &lo) != 0 || lo < 0xDC00 ||
-                    lo > 0xDFFF)
-                    return MALFORMED(d, i - 6, "lone high surrogate");
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                i += 6;
-            }
-            if (cp == 0) return MALFORMED(d, i - 6, "\\u0000 in a string");
-            if (cp < 0x80) s[o++] = (char)cp;
-            else if (cp < 0x800) s[o++] = (char)(0xC0 | cp >> 6), s[o++] = (char)(0x80 | (cp & 0x3F));
-            else if (cp < 0x10000)
-                s[o++] = (char)(0xE0 | cp >> 12), s[o++] = (char)(0x80 | ((cp >> 6) & 0x3F)),
-                s[o++] = (char)(0x80 | (cp & 0x3F));
-            else
-                s[o++] = (char)(0xF0 | cp >> 18), s[o++] = (char)(0x80 | ((cp >> 12) & 0x3F)),
-                s[o++] = (char)(0x80 | ((cp >> 6) & 0x3F)), s[o++] = (char)(0x80 | (cp & 0x3F));
-            continue;
-        }
-        size_t n = tft_json_utf8_seq((const unsigned char *)s + i, (size_t)(end - i));
-        if (n == 0) return MALFORMED(d, i, "invalid UTF-8");
-        if (o == i) o += (long)n, i += (long)n;
-        else
-            while (n--) s[o++] = s[i++];
-    }
-    s[o]   = '\0'; // o <= end, the closing quote
-    t->end = (int)o;
+// quote was) and sets t->end to the unescaped end (t->start unchanged). Keys: is_key (a NUL is
+// refused in any string here: labels, ids and keys are C strings).
+static int string_fix(dec *d, jsmntok_t *t, int is_key) {
+    char  *s = d->body;
+    size_t n, at;
+    char   what[96];
+    if (tft_json_string_body((const unsigned char *)s + t->start, (size_t)(t->end - t->start), s + t->start,
+                             is_key ? TFT_JSON_STR_KEY : 0, &n, &at, what, sizeof what) != 0)
+        return MALFORMED(d, t->start + (long)at, what);
+    s[t->start + (long)n] = '\0'; // <= end, the closing quote
+    t->end                = t->start + (int)n;
     return 0;
 }
 
@@ -272,16 +205,15 @@ static int strict_pass(dec *d) {
             pos = t->start + 1;
             break;
         case JSMN_STRING: {
-            long re = t->end + 1;
-            if (string_fix(d, t)) return -1;
+            long re     = t->end + 1;
+            int  is_key = sp > 0 && d->t[stack[sp - 1]].type == JSMN_OBJECT;
+            if (string_fix(d, t, is_key)) return -1;
             pos = re;
-            if (sp > 0 && d->t[stack[sp - 1]].type == JSMN_OBJECT) // a key
-                stack[sp] = i, count[sp] = 0, raw_end[sp] = re, sp++;
+            if (is_key) stack[sp] = i, count[sp] = 0, raw_end[sp] = re, sp++;
             break;
         }
         case JSMN_PRIMITIVE:
-            if (!primitive_ok(d->body + t->start, t->end - t->start))
-                return MALFORMED(d, t->start, "bad literal or number");
+            if (primitive_check(d, t->start, t->end - t->start)) return -1;
             pos = t->end;
             break;
         default: return MALFORMED(d, t->start, "bad token");

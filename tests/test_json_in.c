@@ -4,6 +4,7 @@
 //    the engine's checks and forecast (the CLI, tests and benches decode with this decoder too,
 //    through engine/cli/request.c)
 //  - a table of bad requests: error class, code and message
+//  - one lexical grammar: a bad string or number, the loader's message (loader/json.h)
 //  - jsmn's leniencies (trailing/missing commas, missing colons...): all malformed_json, as the
 //    loader's strict parser says
 //  - limits (depth, series, values, tokens) and an arena too small at every size below the need
@@ -363,25 +364,25 @@ static const bad bads[] = {
     {NULL, "{\"series\":[{\"id\":\"a\"}]}", 422, "missing_field", "series 0 'a': \"history\" is missing"},
     {NULL, "{\"series\": [", 400, "malformed_json", "not valid JSON"},
     {NULL, "", 400, "malformed_json", "empty document"},
-    {"\"horizon\":6", "\"horizon\":06", 400, "malformed_json", "bad literal or number"},
+    {"\"horizon\":6", "\"horizon\":06", 400, "malformed_json", "invalid number (leading zero)"},
     {"\"horizon\":6", "\"horizon\":+6", 400, "malformed_json", "not valid JSON"},
     {"\"id\":\"s00\"", "\"id\":\"s\x01\"", 400, "malformed_json", "control character"},
     {"\"id\":\"s00\"", "\"id\":\"s\\x\"", 400, "malformed_json", "not valid JSON"},
-    {"\"id\":\"s00\"", "\"id\":\"\\ud800\"", 400, "malformed_json", "lone high surrogate"},
-    {"\"id\":\"s00\"", "\"id\":\"\\udc00x\"", 400, "malformed_json", "lone low surrogate"},
+    {"\"id\":\"s00\"", "\"id\":\"\\ud800\"", 400, "malformed_json", "unpaired high surrogate \\uD800"},
+    {"\"id\":\"s00\"", "\"id\":\"\\udc00x\"", 400, "malformed_json", "unpaired low surrogate \\uDC00"},
     {"\"id\":\"s00\"", "\"id\":\"\xff\"", 400, "malformed_json", "invalid UTF-8"},
     {"\"id\":\"s00\"", "\"id\":\"\xc0\xaf\"", 400, "malformed_json", "invalid UTF-8"},
     {"\"id\":\"s00\"", "\"id\":\"\xed\xa0\x80\"", 400, "malformed_json", "invalid UTF-8"},
     {"\"id\":\"s00\"", "\"id\":\"a\\u0000\"", 400, "malformed_json", "\\u0000"},
-    {"\"interpret\":false", "\"interpret\":fals", 400, "malformed_json", "bad literal"},
-    {"\"interpret\":false", "\"interpret\":nulll", 400, "malformed_json", "bad literal"},
+    {"\"interpret\":false", "\"interpret\":fals", 400, "malformed_json", "invalid literal (expected true, false or null)"},
+    {"\"interpret\":false", "\"interpret\":nulll", 400, "malformed_json", "invalid literal"},
     {"\"hour\":[18.0", "\"hour\":[NaN", 400, "malformed_json", "not valid JSON"},
     {"\"hour\":[18.0", "\"hour\":[-Infinity", 400, "malformed_json", "not valid JSON"},
-    {"\"hour\":[18.0", "\"hour\":[1.", 400, "malformed_json", "bad literal or number"},
+    {"\"hour\":[18.0", "\"hour\":[1.", 400, "malformed_json", "invalid number (a digit must follow '.')"},
     {"\"hour\":[18.0", "\"hour\":[.5", 400, "malformed_json", "not valid JSON"},
-    {"\"hour\":[18.0", "\"hour\":[1e", 400, "malformed_json", "bad literal or number"},
-    {"\"hour\":[18.0", "\"hour\":[-", 400, "malformed_json", "bad literal or number"},
-    {"\"hour\":[18.0", "\"hour\":[0x10", 400, "malformed_json", "bad literal or number"},
+    {"\"hour\":[18.0", "\"hour\":[1e", 400, "malformed_json", "invalid number (a digit must follow the exponent)"},
+    {"\"hour\":[18.0", "\"hour\":[-", 400, "malformed_json", "invalid number (a digit must follow '-')"},
+    {"\"hour\":[18.0", "\"hour\":[0x10", 400, "malformed_json", "unexpected character after a number at byte"},
     {NULL, "{\"series\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]}", 413, "too_deep", "deeper than 16"},
 };
 
@@ -418,6 +419,37 @@ static void test_bad_requests(void **state) {
     tft_req_arena_init(&a, arena_mem, ARENA_BYTES, NULL);
     assert_int_equal(tft_req_decode(gm, body, 1, &a, &r, NULL), -1);
     free(body);
+}
+
+// One lexical grammar (loader/json.h): a bad string or number gets the same message from the
+// loader's parser and from the server's decoder, which once had their own.
+static char *what_of(const char *msg, const char *prefix) { // "<prefix>WHAT at byte N" -> WHAT (malloc'd)
+    const char *at = strstr(msg, " at byte ");
+    if (strncmp(msg, prefix, strlen(prefix)) != 0 || !at) fail_msg("'%s' is not '%sWHAT at byte N'", msg, prefix);
+    return strndup(msg + strlen(prefix), (size_t)(at - msg) - strlen(prefix));
+}
+
+static void test_lexical_errors_as_loader(void **state) {
+    (void)state;
+    static const char *const vals[] = {"\"\\ud800\"", "\"\\udc00x\"", "\"a\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"",
+                                       "\"a\\u0000\"", "\"s\x01\"", "06", "-06", "1.", "1.e5", "1e", "1e+", "-",
+                                       "fals", "tru", "nul"};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        char doc[64], req[96];
+        snprintf(doc, sizeof doc, "[%s]", vals[i]);
+        snprintf(req, sizeof req, "{\"series\":[{\"id\":%s}]}", vals[i]);
+        tft_json *j = NULL;
+        char      jerr[200];
+        if (tft_json_parse(doc, strlen(doc), NULL, &j, jerr, sizeof jerr) == 0) fail_msg("loader accepts %s", doc);
+        char         *body;
+        tft_req_arena a;
+        tft_req       r;
+        tft_req_error e;
+        if (decode_lim(gm, req, strlen(req), NULL, &body, &a, &r, &e) == 0) fail_msg("decoder accepts %s", req);
+        char *lw = what_of(jerr, "json: "), *sw = what_of(e.message, "request is not valid JSON: ");
+        if (strcmp(lw, sw) != 0) fail_msg("%s: the loader says '%s', the decoder '%s'", vals[i], lw, sw);
+        free(lw), free(sw), free(body);
+    }
 }
 
 // Shapes jsmn accepts (or could) that are not JSON: each must be malformed_json, as the loader's
@@ -850,7 +882,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_goldens_decode), cmocka_unit_test(test_escapes),
         cmocka_unit_test(test_numbers_bitwise_strtod),       cmocka_unit_test(test_numbers_bitwise_strtod_10m),
-        cmocka_unit_test(test_bad_requests),        cmocka_unit_test(test_jsmn_leniency),
+        cmocka_unit_test(test_bad_requests),        cmocka_unit_test(test_lexical_errors_as_loader),        cmocka_unit_test(test_jsmn_leniency),
         cmocka_unit_test(test_limits), cmocka_unit_test(test_deep_nesting_linear), cmocka_unit_test(test_other_shapes_linear),              cmocka_unit_test(test_arena_too_small),
         cmocka_unit_test(test_no_heap_in_decoder),  cmocka_unit_test(test_writer_round_trip),
         cmocka_unit_test(test_writer_error),

@@ -192,12 +192,12 @@ typedef enum { FMT_TABLE, FMT_JSON, FMT_CSV } out_format;
 
 // The response JSON of `tft predict --format json`: server/json_out.c's writer, so the bytes are
 // tft-server's body for the same request and model (ending in "\n", as the server's does). The
-// buffer grows until the response fits. 0, or -1 (out of memory, a non-finite forecast).
-static int write_json(const tft_resp_forecast *f) {
+// buffer grows until the response fits. 0, or a TFT_RESP_E_* status (TFT_RESP_E_SMALL: out of memory).
+static ssize_t write_json(const tft_resp_forecast *f) {
     size_t cap = 1 << 16;
     for (;;) {
         char *buf = malloc(cap);
-        if (!buf) return -1;
+        if (!buf) return TFT_RESP_E_SMALL;
         ssize_t n = tft_resp_write_forecast(buf, cap, f);
         if (n >= 0) {
             fwrite(buf, 1, (size_t)n, stdout);
@@ -205,7 +205,7 @@ static int write_json(const tft_resp_forecast *f) {
         }
         free(buf);
         if (n >= 0) return 0;
-        if (n != TFT_RESP_E_SMALL || cap > ((size_t)1 << 40)) return -1;
+        if (n != TFT_RESP_E_SMALL || cap > ((size_t)1 << 40)) return n;
         cap *= 2;
     }
 }
@@ -342,7 +342,10 @@ static int cmd_predict(int argc, char **argv) {
             f.n_encoder_vars = ne, f.encoder_vars = mi->encoder_vars;
             f.n_decoder_vars = nd, f.decoder_vars = mi->decoder_vars;
         }
-        if (write_json(&f) != 0) rc = die(1, "%s: the forecast could not be written as JSON (not finite?)%s", pos[1], "");
+        ssize_t st = write_json(&f);
+        if (st != 0) // tft-server answers 500 non_finite_output / internal
+            rc = die(1, "%s: %s", pos[1], st == TFT_RESP_E_NONFINITE ? "the forecast is not finite"
+                                                                        : "out of memory for the response JSON");
     } else if (fmt == FMT_CSV) {
         printf("series,target,step");
         for (int k = 0; k < Q; k++) {
