@@ -461,7 +461,8 @@ int prom_map_apply(const prom_map *m, const struct Prometheus__WriteRequest *wr,
     }
     ns = keep;
     cnt.points = np;
-    *out = (prom_batch){.points = pts, .n_points = np, .statics = sts, .n_statics = ns, .counts = cnt, .mem = mem};
+    *out = (prom_batch){.points = pts, .n_points = np, .statics = sts, .n_statics = ns, .counts = cnt, .mem = mem,
+                        .mem_bytes = bytes};
     return 0;
 fail:
     free(mem);

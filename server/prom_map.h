@@ -90,7 +90,8 @@ typedef struct prom_batch {
     fleet_point    *points;  size_t n_points;   // sorted by (series, column, ts_ms), no duplicates
     fleet_static   *statics; size_t n_statics;  // sorted by (series, column), one per pair
     prom_map_counts counts;
-    void           *mem;
+    void           *mem;                        // the allocation (mem_bytes) all of the above lives in
+    size_t          mem_bytes;
 } prom_batch;
 void prom_batch_free(prom_batch *b); // zeroes *b; NULL or a zeroed batch is a no-op
 

@@ -121,6 +121,14 @@ int tft_rw_decode(const void *body, size_t len, const tft_rw_limits *lim, tft_rw
                  len == 0 ? "empty body" : "bad length header");
         return 400;
     }
+    // a snappy element writes at most 64 bytes for 3 of input (a copy with a 2-byte offset), so a
+    // claim past 32 bytes per byte is corrupt: refused before a large buffer is spent on it
+    if (raw_len / 32 > len) {
+        *code = "malformed_body";
+        snprintf(err, errsz, "remote write body is corrupt snappy (%zu bytes cannot decompress to the %zu claimed)",
+                 len, raw_len);
+        return 400;
+    }
     if (raw_len > lim->max_decompressed_bytes) {
         *code = "body_too_large";
         snprintf(err, errsz, "remote write body decompresses to %zu bytes, over the limit of %zu", raw_len,
