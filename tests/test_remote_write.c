@@ -370,9 +370,16 @@ static void test_limits(void **state) {
     free(body);
 
     // snappy's header claims 2^31 bytes: refused on the header, nothing of that size is allocated
-    const unsigned char huge[] = {0x80, 0x80, 0x80, 0x80, 0x08, 0x00};
-    assert_int_equal(decode_status(huge, sizeof huge, &lim, &code, err, sizeof err), 413);
+    unsigned char *huge = calloc(1u << 26, 1); // as long as 2^31 / 32 bytes, so the claim is not absurd
+    assert_non_null(huge);
+    memcpy(huge, "\x80\x80\x80\x80\x08", 5);
+    l = lim, l.max_compressed_bytes = 1u << 26;
+    assert_int_equal(decode_status(huge, 1u << 26, &l, &code, err, sizeof err), 413);
     assert_non_null(strstr(err, "2147483648"));
+    // the same claim from 6 bytes: more than snappy can expand to (at most 64 bytes per 3)
+    assert_int_equal(decode_status(huge, 6, &lim, &code, err, sizeof err), 400);
+    assert_non_null(strstr(err, "cannot decompress to the 2147483648 claimed"));
+    free(huge);
 
     // a tiny body of many empty series: the decoded structs (not the bytes) hit the memory cap
     size_t   n_empty = 100000;
