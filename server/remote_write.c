@@ -48,8 +48,18 @@ int tft_rw_check_headers(const char *content_type, const char *content_encoding,
                  content_encoding ? "\"" : "");
         return 415;
     }
-    // 1.0 senders say 0.1.0; 2.0 (io.prometheus.write.v2.Request) is another message: refuse it
-    // here rather than misread it
+    // 1.0 senders say 0.1.0 (and proto=prometheus.WriteRequest, if anything); 2.0 says
+    // proto=io.prometheus.write.v2.Request, another message: refuse it here rather than misread it
+    const char *proto = strcasestr(content_type, "proto=");
+    if (proto) {
+        proto += 6;
+        size_t n = strcspn(proto, "; \t");
+        if (n != 23 || strncmp(proto, "prometheus.WriteRequest", 23) != 0) {
+            snprintf(err, errsz, "remote write message \"%.*s\" is not supported (only prometheus.WriteRequest, "
+                     "remote write 1.0)", (int)(n < 100 ? n : 100), proto);
+            return 415;
+        }
+    }
     if (version && strncmp(version, "0.1.", 4) != 0) {
         snprintf(err, errsz, "remote write protocol version \"%s\" is not supported (only 0.1.x, remote write 1.0)",
                  version);

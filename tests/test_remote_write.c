@@ -42,6 +42,8 @@ static const char MAP_JSON[] =
     "\"disk_any\": {\"metric\": \"node_disk_busy\"}},"
     "\"statics\": {\"region\": {\"label\": \"region\"}}}}";
 
+static int on_path(const char *prog);
+
 static prom_map *load_map(const char *json) {
     char      err[256];
     prom_map *m = NULL;
@@ -303,7 +305,7 @@ static void test_headers(void **state) {
     const char *code;
     char        err[256];
     assert_int_equal(tft_rw_check_headers(CT, "snappy", "0.1.0", &code, err, sizeof err), 0);
-    assert_int_equal(tft_rw_check_headers("Application/X-Protobuf; proto=prometheus.WriteRequest", " snappy ",
+    assert_int_equal(tft_rw_check_headers("Application/X-Protobuf", " snappy ",
                                           NULL, &code, err, sizeof err), 0);
     assert_int_equal(tft_rw_check_headers("application/json", "snappy", NULL, &code, err, sizeof err), 415);
     assert_string_equal(code, "unsupported_media_type");
@@ -314,6 +316,12 @@ static void test_headers(void **state) {
     assert_non_null(strstr(err, "Content-Encoding snappy"));
     assert_int_equal(tft_rw_check_headers(CT, "snappy", "2.0.0", &code, err, sizeof err), 415);
     assert_non_null(strstr(err, "2.0.0"));
+    // remote write 2.0's message, even without a version header
+    assert_int_equal(tft_rw_check_headers(CT ";proto=io.prometheus.write.v2.Request", "snappy", NULL, &code, err,
+                                          sizeof err), 415);
+    assert_non_null(strstr(err, "\"io.prometheus.write.v2.Request\" is not supported"));
+    assert_int_equal(tft_rw_check_headers(CT "; proto=prometheus.WriteRequest", "snappy", NULL, &code, err,
+                                          sizeof err), 0);
 }
 
 static int decode_status(const void *body, size_t len, const tft_rw_limits *lim, const char **code, char *err,
@@ -473,6 +481,44 @@ static void test_config_errors(void **state) {
         assert_null(m);
     }
     prom_map_free(NULL);
+}
+
+// server/API.md's mapping example parses; the shipped Prometheus examples pass promtool (when installed)
+static void test_examples(void **state) {
+    (void)state;
+    FILE *f = fopen("server/API.md", "rb");
+    assert_non_null(f);
+    static char doc[1 << 20];
+    size_t      n = fread(doc, 1, sizeof doc - 1, f);
+    fclose(f);
+    doc[n] = 0;
+    const char *at = strstr(doc, "<!-- prom-map-example -->\n```json\n");
+    assert_non_null(at);
+    at = strchr(strchr(at, '\n') + 1, '\n') + 1;
+    const char *end = strstr(at, "```");
+    assert_non_null(end);
+    char      err[256];
+    prom_map *m;
+    if (prom_map_parse(at, (size_t)(end - at), &m, err, sizeof err)) fail_msg("API.md's mapping: %s", err);
+    // and it maps what the example rules record
+    const tseries ts[] = {
+        {{"__name__", "tft:cpu_pct", "profile", "database", "server", "db-01", NULL}, 1, {12.5}, {60000}},
+        {{"__name__", "tft:net", "profile", "database", "server", "db-01", NULL}, 1, {1e6}, {60000}},
+    };
+    prom_batch b;
+    assert_int_equal(map_series(ts, 2, m, &b, err, sizeof err), 0);
+    assert_int_equal(b.n_points, 2);
+    assert_true(str_is(b.points[0].column, b.points[0].column_len, "cpu_pct"));
+    assert_int_equal(b.n_statics, 2); // profile, server
+    assert_true(str_is(b.statics[1].value, b.statics[1].value_len, "db-01"));
+    prom_batch_free(&b);
+    prom_map_free(m);
+    if (!on_path("promtool")) {
+        printf("SKIPPED: test_examples' promtool checks: `promtool` is not installed (apt-get install prometheus)\n");
+        return;
+    }
+    assert_int_equal(system("promtool check config server/prometheus.example.yml >/dev/null"), 0);
+    assert_int_equal(system("promtool check rules server/prometheus.example.rules.yml >/dev/null"), 0);
 }
 
 // ---- a real Prometheus ----
@@ -701,7 +747,7 @@ int main(void) {
         cmocka_unit_test(test_decode_and_map), cmocka_unit_test(test_mapping_rules),
         cmocka_unit_test(test_headers),        cmocka_unit_test(test_limits),
         cmocka_unit_test(test_malformed),      cmocka_unit_test(test_config_errors),
-        cmocka_unit_test(test_real_prometheus),
+        cmocka_unit_test(test_examples),       cmocka_unit_test(test_real_prometheus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
