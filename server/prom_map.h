@@ -57,6 +57,7 @@ typedef struct fleet_static {              // statics, taken on a series' first 
 } fleet_static;
 #endif
 
+// A prom_map is read-only once built: any number of threads may map requests with it at once.
 typedef struct prom_map prom_map;
 
 // Limits of a mapping config (bounded work per sample: columns are scanned linearly).

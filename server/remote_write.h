@@ -42,7 +42,7 @@ int  tft_rw_decode(const void *body, size_t len, const tft_rw_limits *lim, tft_r
 const struct Prometheus__WriteRequest *tft_rw_message(const tft_rw_request *r);
 void tft_rw_request_free(tft_rw_request *r); // NULL is a no-op
 
-// What the route calls: headers checked, body decoded and mapped by m. 0 with *out filled (free it
+// What the route calls (reentrant: no state but the arguments): headers checked, body decoded and mapped by m. 0 with *out filled (free it
 // with prom_batch_free), or an HTTP status with code and message (*out zeroed). The mapping's
 // errors are 400 "bad_mapping" (conflicting duplicates, bad series ids).
 int tft_rw_handle(const void *body, size_t len, const char *content_type, const char *content_encoding,
