@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -605,17 +606,22 @@ static int64_t now_ms(void) {
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-static int on_path(const char *prog) {
+// the program's path from PATH into found (when not NULL): 1, or 0 when it is not there
+static int find_on_path(const char *prog, char *found, size_t size) {
     const char *path = getenv("PATH");
     char        buf[4096];
     for (const char *p = path ? path : ""; *p;) {
         size_t n = strcspn(p, ":");
         snprintf(buf, sizeof buf, "%.*s/%s", (int)n, p, prog);
-        if (n && access(buf, X_OK) == 0) return 1;
+        if (n && access(buf, X_OK) == 0) {
+            if (found) snprintf(found, size, "%s", buf);
+            return 1;
+        }
         p += n + (p[n] == ':');
     }
     return 0;
 }
+static int on_path(const char *prog) { return find_on_path(prog, NULL, 0); }
 
 // counts in rx under the lock
 static void rx_counts(size_t *cpu_a, size_t *cpu_b, size_t *mem, size_t *disk, size_t *stale) {
@@ -633,7 +639,8 @@ static void rx_counts(size_t *cpu_a, size_t *cpu_b, size_t *mem, size_t *disk, s
 
 static void test_real_prometheus(void **state) {
     (void)state;
-    if (!on_path("prometheus")) {
+    char prom_bin[4096];
+    if (!find_on_path("prometheus", prom_bin, sizeof prom_bin)) {
         printf("SKIPPED: test_real_prometheus: `prometheus` is not installed (apt-get install prometheus)\n");
         skip();
     }
@@ -669,19 +676,24 @@ static void test_real_prometheus(void **state) {
             "    queue_config: {batch_send_deadline: 100ms, min_backoff: 50ms, max_backoff: 200ms}\n",
             port, port);
     fclose(f);
+    // everything the child needs is made before fork: the receiver's I/O thread runs, so the child
+    // may only make async-signal-safe calls (no malloc, no stdio) before exec
+    char a1[400], a2[400];
+    snprintf(a1, sizeof a1, "--config.file=%s", yml);
+    snprintf(a2, sizeof a2, "--storage.tsdb.path=%s", data);
+    char *argv[] = {prom_bin, a1, a2, "--web.listen-address=127.0.0.1:0", "--log.level=warn", NULL};
+    int   log_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    assert_true(log_fd >= 0);
     int64_t t0  = now_ms();
     pid_t   pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); // never outlives the test, even one that crashes
-        if (!freopen(log, "w", stdout) || !freopen(log, "a", stderr)) _exit(127);
-        char a1[400], a2[400];
-        snprintf(a1, sizeof a1, "--config.file=%s", yml);
-        snprintf(a2, sizeof a2, "--storage.tsdb.path=%s", data);
-        execlp("prometheus", "prometheus", a1, a2, "--web.listen-address=127.0.0.1:0", "--log.level=warn",
-               (char *)NULL);
+        if (dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0) _exit(127);
+        execv(prom_bin, argv);
         _exit(127);
     }
+    close(log_fd);
     // phase 1 until two scrapes of everything have arrived, then phase 2 until the new value and the
     // stale marker have (30 s at most each: a scrape a second, sent within 100 ms)
     size_t cpu_a, cpu_b, mem, disk, stale;
