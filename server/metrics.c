@@ -74,14 +74,16 @@ static void put_label(out *o, const char *s) {
 ssize_t srv_metrics_write(srv_metrics *m, char *buf, size_t cap) {
     if (!buf || cap == 0) return -1;
     out o = {buf, cap, 0, 0};
-    put(&o, "# HELP tft_model_info The model this server serves.\n# TYPE tft_model_info gauge\n");
-    put(&o, "tft_model_info{name=\"");
-    put_label(&o, m->model_name);
-    put(&o, "\",version=\"");
-    put_label(&o, m->model_version);
-    put(&o, "\",sha256=\"");
-    put_label(&o, m->model_sha256);
-    put(&o, "\"} 1\n");
+    if (m->model_name) { // (tft-server leaves it NULL: its model registry writes one line per model)
+        put(&o, "# HELP tft_model_info The model this server serves.\n# TYPE tft_model_info gauge\n");
+        put(&o, "tft_model_info{name=\"");
+        put_label(&o, m->model_name);
+        put(&o, "\",version=\"");
+        put_label(&o, m->model_version);
+        put(&o, "\",sha256=\"");
+        put_label(&o, m->model_sha256);
+        put(&o, "\"} 1\n");
+    }
 
     put(&o, "# HELP tft_http_requests_total HTTP requests answered, by endpoint and status.\n"
             "# TYPE tft_http_requests_total counter\n");
