@@ -426,7 +426,9 @@ static void warm_up(worker *w) {
                                   .decoder_lengths = len + B,
                                   .target_scale    = scale};
             tft_net_output out = {.prediction = pred};
-            if ((st = tft_predict_net(w->ctx, &in, &out)) != TFT_OK || n == B) break;
+            if ((st = tft_predict_net(w->ctx, &in, &out)) != TFT_OK) break;
+            srv_metrics_add(&b->met->warmup_forwards, 1);
+            if (n == B) break;
         }
         memset(w->q, 0, B * nt * Td * (size_t)mi->n_quantiles * sizeof *w->q);
         memset(w->elen, 0, B * sizeof *w->elen);

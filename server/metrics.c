@@ -150,6 +150,9 @@ ssize_t srv_metrics_write(srv_metrics *m, char *buf, size_t cap) {
     put(&o, "# HELP tft_batch_retries_total Batches that failed and were re-run one request at a time.\n"
             "# TYPE tft_batch_retries_total counter\ntft_batch_retries_total %llu\n",
         (unsigned long long)srv_metrics_get(&m->batch_retries));
+    put(&o, "# HELP tft_warmup_forwards_total Warmup forwards run as models load (one per batch-size bucket and "
+            "worker).\n# TYPE tft_warmup_forwards_total counter\ntft_warmup_forwards_total %llu\n",
+        (unsigned long long)srv_metrics_get(&m->warmup_forwards));
     static const char *const cut_names[3] = {"header_timeout", "slow_body", "evicted"};
     put(&o, "# HELP tft_http_connections_cut_total Connections the server shut down: headers past "
             "--header-timeout-s, a body under --min-body-rate, evicted near --max-connections.\n"
