@@ -383,10 +383,10 @@ void srv_registry_check(srv_registry *r) {
         file_id have = e->loaded, failed = e->failed;
         pthread_mutex_unlock(&r->mu);
         file_id now = stat_id(e->path);
-        if (!wanted || (have.ok && same_file(now, have)) || same_file(now, failed)) continue;
+        // (a file removed: the loaded version keeps serving; the repository API unloads it)
+        if (!wanted || !now.ok || (have.ok && same_file(now, have)) || same_file(now, failed)) continue;
         file_id    id;
-        srv_model *m = now.ok ? load_version(r, e, &id, err, sizeof err) : NULL;
-        if (!now.ok) snprintf(err, sizeof err, "cannot stat the file: %s", strerror(errno)), id = now;
+        srv_model *m = load_version(r, e, &id, err, sizeof err);
         if (!m) {
             pthread_mutex_lock(&r->mu);
             e->failed = id;

@@ -92,7 +92,8 @@ void srv_models_each_loaded(srv_registry *r, void (*fn)(srv_model *m, void *arg)
 // Hot reload: every loaded model whose file changed (size, mtime or inode) since its version was
 // loaded is loaded again beside it; on success the new version becomes current, on failure (a corrupt
 // or unreadable file) the old one keeps serving and the failure is logged and counted. A file that
-// failed is not retried until it changes again. In a --model-dir registry new files are added too.
+// failed is not retried until it changes again. A removed file changes nothing (the loaded version
+// keeps serving). In a --model-dir registry new files are added too.
 // Called from SIGHUP and every --reload-poll-s by the main thread.
 void srv_registry_check(srv_registry *r);
 
