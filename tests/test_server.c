@@ -2012,7 +2012,13 @@ static void test_hot_reload(void **state) {
                   RELOADS, ok, failed, baseline, end);
     assert_int_equal(failed, 0);
     assert_true(ok > 0);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // (ASan's quarantine holds freed memory, up to 256 MiB, so RSS grows with every free there: the
+    // RSS bound is the plain build's; the sanitizer builds check the swaps for use-after-free and leaks)
+    (void)end;
+#else
     if (end > baseline + baseline / 20) fail_msg("RSS grew from %ld kB to %ld kB", baseline, end);
+#endif
     char *e = slurp(s.err, NULL);
     assert_non_null(strstr(e, "the new file is refused, the old version keeps serving"));
     free(e);
