@@ -2027,6 +2027,36 @@ static void test_hot_reload(void **state) {
     repo_rm(dir);
 }
 
+// A hot reload while a request is being computed: that request finishes on the version it started
+// with (its X-Model-Version is the old one), and a request arriving after the swap gets the new one.
+static void test_reload_in_flight(void **state) {
+    (void)state;
+    char dir[64], v0[16], v1[16], args[160];
+    repo_dir(dir);
+    put_variant(dir, "m.safetensors", 4, v0);
+    srv s;
+    static const char *const slow[] = {"TFT_SERVER_TEST_BATCH_DELAY_MS=1500", NULL};
+    snprintf(args, sizeof args, "--model-dir %s --workers 1 --max-batch 4 --max-queue-delay-us 0", dir);
+    srv_start(&s, args, slow);
+    char     *req = model_request("m");
+    client    c   = {.port = s.port, .body = req};
+    pthread_t th;
+    pthread_create(&th, NULL, client_main, &c);
+    wait_metric(s.port, "tft_workers_busy", 1); // the request is in its batch (which waits 1.5 s first)
+    put_variant(dir, "m.safetensors", 12, v1);
+    kill(s.pid, SIGHUP);
+    wait_metric(s.port, "tft_model_reloads_total{model=\"m\"}", 1);
+    expect_served(s.port, "m", v1);
+    pthread_join(th, NULL);
+    assert_int_equal(c.rc, 0);
+    assert_int_equal(c.r.status, 200);
+    assert_string_equal(resp_header(&c.r, "X-Model-Version"), v0);
+    resp_free(&c.r);
+    free(req);
+    srv_stop(&s);
+    repo_rm(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_flags, kill_servers),
@@ -2052,6 +2082,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_warmup, kill_servers),
         cmocka_unit_test_teardown(test_memory_budget, kill_servers),
         cmocka_unit_test_teardown(test_repository_api, kill_servers),
+        cmocka_unit_test_teardown(test_reload_in_flight, kill_servers),
         cmocka_unit_test_teardown(test_hot_reload, kill_servers),
     };
     if (getenv("TFT_TEST_FILTER")) cmocka_set_test_filter(getenv("TFT_TEST_FILTER")); // e.g. "test_hot_*"
