@@ -19,7 +19,7 @@
 // (tft_context_memory). After a load that takes the total over the budget, the least recently used
 // other versions are unloaded until it fits (a model alone over the budget is still served, with a
 // warning). An unloaded model is loaded again, inline, by the next request that names it: that
-// request pays the load and the warmup, later ones do not.
+// request (and its HTTP thread) pays the load and the warmup, later ones do not.
 #ifndef TFT_SERVER_MODELS_H
 #define TFT_SERVER_MODELS_H
 #include <stdatomic.h>
