@@ -1,6 +1,6 @@
 // routes.h: tft-server's state and its HTTP endpoints (server/API.md documents them). server_main.c
-// parses the flags into a srv_config, loads the model, starts the batcher and the HTTP layer with the
-// callbacks of srv_routes_http_config, and runs the signal loop.
+// parses the flags into a srv_config, loads the models (models.h: each version with its batcher),
+// starts the HTTP layer with the callbacks of srv_routes_http_config, and runs the signal loop.
 #ifndef TFT_SERVER_ROUTES_H
 #define TFT_SERVER_ROUTES_H
 #include <stdatomic.h>

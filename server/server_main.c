@@ -1,5 +1,6 @@
-// tft-server: HTTP inference server for one TFT model (server/API.md).
+// tft-server: HTTP inference server for TFT models (server/API.md).
 //   tft-server --model weights/default.safetensors [--port 8080] [...]   (tft-server --help)
+//   tft-server --model-dir DIR [...]   (every DIR/NAME.safetensors; the registry is server/models.c)
 // Flags, their environment variables, logging, signals and the drain on SIGTERM; the endpoints are in
 // routes.c, the HTTP layer in http_mhd.c, the micro-batcher in batcher.c.
 //
@@ -146,7 +147,7 @@ static const flag flags[] = {
 #define N_FLAGS ((int)(sizeof flags / sizeof flags[0]))
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: tft-server --model [NAME=]PATH [options]\n"
+    fprintf(f, "usage: tft-server --model [NAME=]PATH | --model-dir DIR [options]\n"
                "Serves a TFT model over HTTP: POST /v1/forecast (engine/cli/REQUEST.md), GET /v1/models,\n"
                "KServe v2 (/v2/...), GET /metrics, /v2/health/live|ready. See server/API.md.\n\noptions "
                "(each also read from its environment variable; a flag wins):\n");
@@ -158,7 +159,9 @@ static void usage(FILE *f) {
     fprintf(f, "  %-30s %s\n", "--help", "this text");
     fprintf(f, "  %-30s %s\n", "--version", "the server's, libtft's and libmicrohttpd's versions");
     fprintf(f, "\nSIGTERM/SIGINT: readiness goes 503, the listener closes, queued and running requests finish\n"
-               "(up to --drain-timeout-s), exit 0. A second signal exits at once (status 1).\n");
+               "(up to --drain-timeout-s), exit 0. A second signal exits at once (status 1).\n"
+               "SIGHUP: hot reload (models whose files changed are loaded again; a file that does not load is\n"
+               "refused and the old version keeps serving).\n");
 }
 
 static int bad(const char *fmt, const char *a, const char *b) {
