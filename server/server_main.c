@@ -148,7 +148,7 @@ static const flag flags[] = {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: tft-server --model [NAME=]PATH | --model-dir DIR [options]\n"
-               "Serves a TFT model over HTTP: POST /v1/forecast (engine/cli/REQUEST.md), GET /v1/models,\n"
+               "Serves TFT models over HTTP: POST /v1/forecast (engine/cli/REQUEST.md), GET /v1/models,\n"
                "KServe v2 (/v2/...), GET /metrics, /v2/health/live|ready. See server/API.md.\n\noptions "
                "(each also read from its environment variable; a flag wins):\n");
     for (int i = 0; i < N_FLAGS; i++) {

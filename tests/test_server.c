@@ -1782,7 +1782,8 @@ static void expect_v2(int port, const char *path, const char *hdrs, const char *
 }
 
 // --model-dir: every *.safetensors is a model named after its file (other files are ignored); each route
-// that names a model finds it; /v1/forecast without "model" needs one when several are served.
+// that names a model finds it; /v1/forecast without "model" needs one when several are served; with
+// --reload-poll-s a changed file is reloaded without SIGHUP.
 static void test_model_dir(void **state) {
     (void)state;
     char dir[64], va[16], vb[16], args[160];
@@ -1792,7 +1793,7 @@ static void test_model_dir(void **state) {
     put_file(dir, "notes.txt", "x", 1, NULL, 0);
     assert_string_not_equal(va, vb);
     srv s;
-    snprintf(args, sizeof args, "--model-dir %s --workers 1 --max-batch 4", dir);
+    snprintf(args, sizeof args, "--model-dir %s --workers 1 --max-batch 4 --reload-poll-s 1", dir);
     srv_start(&s, args, NULL);
     char *o = slurp(s.out, NULL);
     assert_non_null(strstr(o, " models=2\n"));
@@ -1821,6 +1822,11 @@ static void test_model_dir(void **state) {
     assert_int_equal(r.status, 404);
     resp_free(&r);
     assert_true(metric(s.port, "tft_model_loaded{model=\"a\"}") == 1);
+    // --reload-poll-s: a new file for a is found without a signal
+    char va2[16];
+    put_variant(dir, "a.safetensors", 24, va2);
+    wait_metric(s.port, "tft_model_reloads_total{model=\"a\"}", 1);
+    expect_served(s.port, "a", va2);
     srv_stop(&s);
     free(none), free(other);
     repo_rm(dir);
