@@ -396,6 +396,49 @@ static void finish_batch(srv_batcher *b, worker *w, srv_job **done) {
     srv_metrics_gauge(&b->met->workers_busy, -1);
 }
 
+// The warmup (srv_batcher_config.warmup): tft_predict_net on n = 1, 2, 4, ..., max_batch rows of
+// zeros (encoded categoricals 0, target scale (0, 1), every row full length), which touches every
+// page of the context's workspace the series path uses too, and the worker's own output buffers. A
+// failure is only logged: the worker serves anyway, cold.
+static void warm_up(worker *w) {
+    srv_batcher          *b  = w->b;
+    const tft_model_info *mi = b->mi;
+    size_t B = (size_t)b->cfg.max_batch, Te = (size_t)mi->max_encoder_length, Td = (size_t)mi->max_prediction_length;
+    size_t nt = (size_t)mi->n_targets, rows = B * (Te + Td);
+    float   *cont  = calloc(rows * (size_t)mi->n_reals + 1, sizeof *cont);
+    int32_t *cat   = calloc(rows * (size_t)mi->n_cats + 1, sizeof *cat);
+    int32_t *len   = malloc(2 * B * sizeof *len);
+    float   *scale = malloc(2 * B * nt * sizeof *scale);
+    float   *pred  = malloc(B * nt * Td * (size_t)mi->n_quantiles * sizeof *pred);
+    tft_status st  = TFT_ERR_NOMEM;
+    if (cont && cat && len && scale && pred) {
+        for (size_t i = 0; i < B; i++) len[i] = (int32_t)Te, len[B + i] = (int32_t)Td;
+        for (size_t i = 0; i < B * nt; i++) scale[2 * i] = 0.0f, scale[2 * i + 1] = 1.0f;
+        for (size_t n = 1;; n = 2 * n < B ? 2 * n : B) {
+            tft_net_input  in  = {.n               = (int32_t)n,
+                                  .enc_steps       = (int32_t)Te,
+                                  .dec_steps       = (int32_t)Td,
+                                  .encoder_cat     = cat,
+                                  .encoder_cont    = cont,
+                                  .decoder_cat     = cat + n * Te * (size_t)mi->n_cats,
+                                  .decoder_cont    = cont + n * Te * (size_t)mi->n_reals,
+                                  .encoder_lengths = len,
+                                  .decoder_lengths = len + B,
+                                  .target_scale    = scale};
+            tft_net_output out = {.prediction = pred};
+            if ((st = tft_predict_net(w->ctx, &in, &out)) != TFT_OK) break;
+            srv_metrics_add(&b->met->warmup_forwards, 1);
+            if (n == B) break;
+        }
+        memset(w->q, 0, B * nt * Td * (size_t)mi->n_quantiles * sizeof *w->q);
+        memset(w->elen, 0, B * sizeof *w->elen);
+    }
+    if (st != TFT_OK)
+        logf_(b, TFT_LOG_WARN, "worker %d: warmup failed (%s); it serves without", w->idx,
+              st == TFT_ERR_NOMEM ? "out of memory" : tft_last_error());
+    free(cont), free(cat), free(len), free(scale), free(pred);
+}
+
 static void *worker_main(void *arg) {
     worker      *w = arg;
     srv_batcher *b = w->b;
@@ -409,6 +452,7 @@ static void *worker_main(void *arg) {
     cp.max_memory_mib     = b->cfg.max_context_mib;
     tft_status st         = tft_context_new(b->m, &cp, &w->ctx);
     if (st != TFT_OK) snprintf(w->err, sizeof w->err, "%s", tft_last_error());
+    else if (b->cfg.warmup) warm_up(w);
     pthread_mutex_lock(&b->mu);
     w->ready = st == TFT_OK ? 1 : -1;
     pthread_cond_broadcast(&b->cv);

@@ -59,6 +59,10 @@ typedef struct srv_batcher_config {
     int32_t pin;           // 1: pin each worker to a core (hwloc); fewer cores than workers is a warning
     int32_t test_delay_ms; // TEST ONLY (TFT_SERVER_TEST_BATCH_DELAY_MS): each batch waits this long first
     int32_t max_context_mib; // each worker context's workspace limit (tft_context_params.max_memory_mib)
+    int32_t warmup;          // 1: each worker runs one forward per batch-size bucket (1, 2, 4, ...,
+                             // max_batch) on zero inputs before the batcher starts (srv_batcher_new
+                             // returns after them), so the first request does not pay the first
+                             // touch of the workspace
     void (*log)(int level, const char *msg); // level: tft_log_level
 } srv_batcher_config;
 

@@ -70,6 +70,7 @@ const char  *http_req_header(const http_req *r, const char *name);  // first val
 const char  *http_req_query(const http_req *r, const char *key);    // query argument ("" if valueless), or NULL
 char        *http_req_body(http_req *r, size_t *len);               // NUL-terminated (not counted); writable
 int64_t      http_req_t0(const http_req *r);                        // CLOCK_MONOTONIC ns when on_head ran
+int          http_req_client_loopback(const http_req *r); // 1: the client's address is 127.0.0.0/8 or ::1
 http_server *http_req_server(const http_req *r); // (a callback's way to it: http_start's caller may not have it yet)
 void        *http_ctx(http_req *r);                                 // ctx_bytes, 16-aligned, zeroed per request
 // Scratch buffer `slot` (0..HTTP_SCRATCH_SLOTS-1) of at least `bytes`, 16-aligned; its contents are

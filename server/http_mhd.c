@@ -61,6 +61,8 @@
 #include "http.h"
 #include <errno.h>
 #include <microhttpd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -648,6 +650,20 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     if (r->deferred) return MHD_YES; // queued when the completing thread resumes the connection
     if (r->status == 0) reply_err(r, 500, "internal", "the request was not answered");
     return queue(r);
+}
+
+int http_req_client_loopback(const http_req *r) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr) return 0;
+    if (ci->client_addr->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)ci->client_addr;
+        return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ci->client_addr->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)ci->client_addr)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return 0;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {

@@ -74,14 +74,16 @@ static void put_label(out *o, const char *s) {
 ssize_t srv_metrics_write(srv_metrics *m, char *buf, size_t cap) {
     if (!buf || cap == 0) return -1;
     out o = {buf, cap, 0, 0};
-    put(&o, "# HELP tft_model_info The model this server serves.\n# TYPE tft_model_info gauge\n");
-    put(&o, "tft_model_info{name=\"");
-    put_label(&o, m->model_name);
-    put(&o, "\",version=\"");
-    put_label(&o, m->model_version);
-    put(&o, "\",sha256=\"");
-    put_label(&o, m->model_sha256);
-    put(&o, "\"} 1\n");
+    if (m->model_name) { // (tft-server leaves it NULL: its model registry writes one line per model)
+        put(&o, "# HELP tft_model_info The model this server serves.\n# TYPE tft_model_info gauge\n");
+        put(&o, "tft_model_info{name=\"");
+        put_label(&o, m->model_name);
+        put(&o, "\",version=\"");
+        put_label(&o, m->model_version);
+        put(&o, "\",sha256=\"");
+        put_label(&o, m->model_sha256);
+        put(&o, "\"} 1\n");
+    }
 
     put(&o, "# HELP tft_http_requests_total HTTP requests answered, by endpoint and status.\n"
             "# TYPE tft_http_requests_total counter\n");
@@ -148,6 +150,9 @@ ssize_t srv_metrics_write(srv_metrics *m, char *buf, size_t cap) {
     put(&o, "# HELP tft_batch_retries_total Batches that failed and were re-run one request at a time.\n"
             "# TYPE tft_batch_retries_total counter\ntft_batch_retries_total %llu\n",
         (unsigned long long)srv_metrics_get(&m->batch_retries));
+    put(&o, "# HELP tft_warmup_forwards_total Warmup forwards run as models load (one per batch-size bucket and "
+            "worker).\n# TYPE tft_warmup_forwards_total counter\ntft_warmup_forwards_total %llu\n",
+        (unsigned long long)srv_metrics_get(&m->warmup_forwards));
     static const char *const cut_names[3] = {"header_timeout", "slow_body", "evicted"};
     put(&o, "# HELP tft_http_connections_cut_total Connections the server shut down: headers past "
             "--header-timeout-s, a body under --min-body-rate, evicted near --max-connections.\n"

@@ -15,6 +15,7 @@
 //   tft_stage_seconds_total{stage}               counter   parse, queue, compute, serialize (summed per request)
 //   tft_series_total / tft_batches_total         counter   series computed, batches run
 //   tft_batch_retries_total                      counter   batches that failed and were re-run request by request
+//   tft_warmup_forwards_total                    counter   warmup forwards run by workers as models load
 //   tft_model_info{name,version,sha256}          gauge     1
 #ifndef TFT_SERVER_METRICS_H
 #define TFT_SERVER_METRICS_H
@@ -46,6 +47,7 @@ typedef struct srv_metrics {
     _Atomic uint64_t lat_sum_ns[SRV_EP_COUNT];
     _Atomic uint64_t batch_bucket[SRV_BATCH_BUCKETS + 1];
     _Atomic uint64_t batch_sum, batches, series, batch_retries;
+    _Atomic uint64_t warmup_forwards; // batcher.c's warm_up, one per batch-size bucket and worker
     _Atomic int64_t  queue_depth, workers_busy;
     _Atomic uint64_t rejected[SRV_REJ_COUNT];
     _Atomic uint64_t stage_ns[SRV_ST_COUNT];

@@ -36,6 +36,9 @@ typedef enum route {
     R_LIVE,          // GET  /v2/health/live, /healthz
     R_READY,         // GET  /v2/health/ready, /readyz
     R_METRICS,       // GET  /metrics
+    R_REPO_INDEX,    // POST /v2/repository/index              (--model-repository-api)
+    R_REPO_LOAD,     // POST /v2/repository/models/NAME/load
+    R_REPO_UNLOAD,   // POST /v2/repository/models/NAME/unload
 } route;
 
 typedef struct rctx {
@@ -45,7 +48,11 @@ typedef struct rctx {
     srv_endpoint ep;
     int          v2;            // errors in the KServe v2 shape {"error": "message"}
     int          timings;       // ?timings=1
-    int          unknown_model; // the path names another model
+    const char  *name;          // the model the path names (name_len bytes), or NULL
+    size_t       name_len;
+    const char  *version;       // the version it names (/v2/models/NAME/versions/V), or NULL
+    size_t       version_len;
+    srv_model   *m;             // the model version this request uses (a reference, released in on_done)
     int64_t      deadline_ns;
     int64_t      t_parsed;
     tft_req      fr;
@@ -95,13 +102,13 @@ static route match_v2_model(rctx *c, const char *p) {
     const char *name = p + strlen("/v2/models/"), *e = strchr(name, '/');
     size_t      nl   = e ? (size_t)(e - name) : strlen(name);
     if (nl == 0) return R_NONE;
-    c->unknown_model = strlen(c->s->cfg.model_name) != nl || strncmp(name, c->s->cfg.model_name, nl) != 0;
+    c->name = name, c->name_len = nl;
     const char *rest = name + nl;
     if (strncmp(rest, "/versions/", 10) == 0) {
         const char *v  = rest + 10, *ve = strchr(v, '/');
         size_t      vl = ve ? (size_t)(ve - v) : strlen(v);
         if (vl == 0) return R_NONE;
-        if (strlen(c->s->version) != vl || strncmp(v, c->s->version, vl) != 0) c->unknown_model = 1;
+        c->version = v, c->version_len = vl;
         rest = v + vl;
     }
     if (*rest == 0) return R_V2_MODEL;
@@ -116,7 +123,7 @@ static void match(rctx *c, const char *p) {
     else if (strcmp(p, "/v1/models") == 0) c->route = R_MODELS, c->ep = SRV_EP_MODELS;
     else if (strncmp(p, "/v1/models/", 11) == 0 && p[11] && !strchr(p + 11, '/')) {
         c->route = R_MODEL, c->ep = SRV_EP_MODELS;
-        c->unknown_model = strcmp(p + 11, c->s->cfg.model_name) != 0;
+        c->name = p + 11, c->name_len = strlen(p + 11);
     } else if (strcmp(p, "/v2/health/live") == 0 || strcmp(p, "/healthz") == 0) {
         c->route = R_LIVE, c->ep = SRV_EP_HEALTH;
     } else if (strcmp(p, "/v2/health/ready") == 0 || strcmp(p, "/readyz") == 0) {
@@ -127,6 +134,14 @@ static void match(rctx *c, const char *p) {
         c->route = match_v2_model(c, p);
         c->ep    = c->route == R_V2_INFER ? SRV_EP_V2_INFER : SRV_EP_V2_META;
     } else if (strcmp(p, "/metrics") == 0) c->route = R_METRICS, c->ep = SRV_EP_METRICS;
+    else if (strcmp(p, "/v2/repository/index") == 0) c->route = R_REPO_INDEX, c->ep = SRV_EP_V2_META;
+    else if (strncmp(p, "/v2/repository/models/", 22) == 0) { // NAME/load, NAME/unload
+        const char *name = p + 22, *e = strchr(name, '/');
+        if (e && e > name && (strcmp(e, "/load") == 0 || strcmp(e, "/unload") == 0)) {
+            c->route = e[1] == 'l' ? R_REPO_LOAD : R_REPO_UNLOAD, c->ep = SRV_EP_V2_META;
+            c->name = name, c->name_len = (size_t)(e - name);
+        }
+    }
     if (c->route == R_NONE) c->ep = SRV_EP_OTHER;
     c->v2 = strncmp(p, "/v2", 3) == 0 && (p[3] == 0 || p[3] == '/');
 }
@@ -149,6 +164,60 @@ static int content_type_ok(const char *ct, int v2) {
     return 0;
 }
 
+// c->m: the current version of model name[0, len) (NULL: the only model), referenced until on_done.
+// 0, or 1 with the error answered.
+static int use_model(rctx *c, const char *name, size_t len) {
+    switch (srv_models_acquire(c->s->models, name, len, &c->m)) {
+    case SRV_MODEL_OK: return 0;
+    case SRV_MODEL_NEED_NAME:
+        reply_error(c, 422, "missing_field", "this server serves several models: name one with \"model\"", -1,
+                    "model");
+        return 1;
+    case SRV_MODEL_UNLOADED:
+        reply_error(c, 404, "model_unloaded",
+                    "that model was unloaded through the repository API (POST /v2/repository/models/NAME/load)", -1,
+                    NULL);
+        return 1;
+    case SRV_MODEL_LOAD_FAILED:
+        reply_error(c, 503, "model_unavailable", "that model's file does not load (the server log says why)", -1,
+                    NULL);
+        return 1;
+    default:
+        reply_error(c, 404, "unknown_model", "this server has no model of that name (or version)", -1, NULL);
+        return 1;
+    }
+}
+
+// Constant-time equality of a presented key and the configured one (G-22): the time depends on the
+// lengths only.
+static int key_equal(const char *given, const char *key) {
+    size_t        gl = strlen(given), kl = strlen(key);
+    unsigned char d  = gl != kl;
+    for (size_t i = 0; i < kl; i++) d |= (unsigned char)(key[i] ^ (i < gl ? given[i] : 0));
+    return d == 0;
+}
+
+// The KServe v2 repository API (G-22: model management is off by default): 404 unless
+// --model-repository-api; then 403 unless the client is on loopback or sends
+// Authorization: Bearer KEY with --api-key's KEY. 0 when allowed, else 1 with the error answered.
+static int repo_refused(rctx *c) {
+    const srv_config *cfg = &c->s->cfg;
+    if (!cfg->repository_api) {
+        reply_error(c, 404, "not_found", "the model repository API is off (tft-server --model-repository-api)", -1,
+                    NULL);
+        return 1;
+    }
+    const char *h = http_req_header(c->req, "Authorization");
+    if (cfg->api_key && h && strncasecmp(h, "Bearer ", 7) == 0 && key_equal(h + 7, cfg->api_key)) return 0;
+    if (http_req_client_loopback(c->req) && !cfg->test_not_loopback) return 0;
+    reply_error(c, 403, "forbidden",
+                cfg->api_key ? "the model repository API takes loopback clients, or Authorization: Bearer with the "
+                               "server's --api-key"
+                             : "the model repository API takes loopback clients only (or start with --api-key)",
+                -1, NULL);
+    return 1;
+}
+
 static int on_head(http_req *r, void *user) {
     srv_state *s = user;
     rctx      *c = http_ctx(r);
@@ -158,7 +227,7 @@ static int on_head(http_req *r, void *user) {
         reply_error(c, 404, "not_found", "no such endpoint", -1, NULL);
         return 1;
     }
-    int         post = c->route == R_FORECAST || c->route == R_V2_INFER;
+    int         post = c->route == R_FORECAST || c->route == R_V2_INFER || c->route >= R_REPO_INDEX;
     http_method m    = http_req_method(r);
     if (post ? m != HTTP_POST : (m != HTTP_GET && m != HTTP_HEAD)) {
         http_add_header(r, "Allow", post ? "POST" : "GET, HEAD");
@@ -166,7 +235,10 @@ static int on_head(http_req *r, void *user) {
                     -1, NULL);
         return 1;
     }
-    if (c->unknown_model) {
+    if (c->route >= R_REPO_INDEX && repo_refused(c)) return 1;
+    // the model the path names (POST /v1/forecast names it in its body: forecast() looks it up)
+    if (c->name && c->route < R_REPO_INDEX && use_model(c, c->name, c->name_len)) return 1;
+    if (c->version && (strlen(c->m->version) != c->version_len || memcmp(c->version, c->m->version, c->version_len))) {
         reply_error(c, 404, "unknown_model", "this server has no model of that name (or version)", -1, NULL);
         return 1;
     }
@@ -192,7 +264,7 @@ static int on_head(http_req *r, void *user) {
     }
     c->deadline_ns = http_req_t0(r) + ms * 1000000;
     if (atomic_load_explicit(&s->draining, memory_order_relaxed)) return reject(c, SRV_REJ_DRAINING), 1;
-    if (srv_batcher_full(s->batcher)) return reject(c, SRV_REJ_QUEUE_FULL), 1;
+    if (c->m && srv_batcher_full(c->m->batcher)) return reject(c, SRV_REJ_QUEUE_FULL), 1;
     // Answers not yet read by their clients (slow readers) hold their buffers; past the cap no new
     // work is taken on until they drain
     int64_t held = http_pending_bytes(http_req_server(r));
@@ -311,8 +383,7 @@ static int reply_overflow(rctx *c, const srv_job *j) {
 
 static void forecast_done(srv_job *j) {
     rctx                 *c  = j->user;
-    srv_state            *s  = c->s;
-    const tft_model_info *mi = s->mi;
+    const tft_model_info *mi = c->m->mi;
     int64_t               t0 = now_ns();
     if (j->http) {
         if (reply_overflow(c, j) != 0) reply_error(c, j->http, j->code, j->message, j->err_series, j->field);
@@ -321,7 +392,7 @@ static void forecast_done(srv_job *j) {
         return;
     }
     int32_t           n = c->fr.n, T = j->horizon;
-    tft_resp_forecast f = {.model_name      = s->cfg.model_name,
+    tft_resp_forecast f = {.model_name      = c->m->name,
                            .model_sha256    = mi->sha256,
                            .n_quantiles     = mi->n_quantiles,
                            .quantile_levels = mi->quantiles,
@@ -362,7 +433,7 @@ static void forecast_done(srv_job *j) {
                                (size_t)T * mi->n_decoder_vars);
         per += 3 * (Tm + (size_t)T * (mi->n_heads + 2)) + 128;
     }
-    size_t cap = 1024 + 16 * Q + 6 * strlen(s->cfg.model_name) + 16 * floats;
+    size_t cap = 1024 + 16 * Q + 6 * strlen(c->m->name) + 16 * floats;
     for (int32_t i = 0; i < n; i++) cap += per + 6 * strlen(c->fr.ids[i]);
     char   *buf = NULL;
     ssize_t len = write_grow(c, &cap, write_forecast, &f, &buf);
@@ -379,19 +450,54 @@ static void forecast_done(srv_job *j) {
             len += k - 2;
         }
         if (c->timings) server_timing(c, ser);
-        http_add_header(c->req, "X-Model-Version", s->version);
+        http_add_header(c->req, "X-Model-Version", c->m->version);
         reply(c, 200, "application/json", buf, (size_t)len);
     }
     count_stages(c, ser);
     http_resume(c->req); // last: the request may be recycled at once
 }
 
+// The top-level "model" string of a forecast body, found without decoding it (the decoder needs the
+// model): a scan of the outer object's keys that skips strings and nested values. *name stays NULL
+// when there is none, or when the body is not an object or "model" not a string (the decoder then
+// says what is wrong). Escapes are not decoded: such a name matches no model, and forecast() checks
+// the decoded "model" against the model it used.
+static void body_model_name(const char *b, size_t len, const char **name, size_t *nl) {
+    *name = NULL, *nl = 0;
+    int depth = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (b[i] == '{' || b[i] == '[') depth++;
+        else if (b[i] == '}' || b[i] == ']') depth--;
+        if (b[i] != '"') continue;
+        size_t at = ++i; // a string: [at, i)
+        while (i < len && b[i] != '"') i += b[i] == '\\' ? 2 : 1;
+        if (i >= len) return;
+        if (depth != 1 || i - at != 5 || memcmp(b + at, "model", 5) != 0) continue;
+        size_t k = i + 1;
+        while (k < len && isspace((unsigned char)b[k])) k++;
+        if (k >= len || b[k] != ':') continue; // a value "model", not the key
+        for (k++; k < len && isspace((unsigned char)b[k]); k++) {}
+        if (k >= len || b[k] != '"') return;
+        size_t v = ++k;
+        while (k < len && b[k] != '"') k += b[k] == '\\' ? 2 : 1;
+        if (k < len) *name = b + v, *nl = k - v;
+        return;
+    }
+}
+
 static void forecast(rctx *c) {
     srv_state            *s  = c->s;
-    const tft_model_info *mi = s->mi;
     http_req             *r  = c->req;
     size_t                len;
     char                 *body = http_req_body(r, &len);
+    if (!c->m) { // the model the body names (or the only one), before the decoder changes the body
+        const char *name;
+        size_t      nl;
+        body_model_name(body, len, &name, &nl);
+        if (use_model(c, name, nl)) return;
+        if (srv_batcher_full(c->m->batcher)) return reject(c, SRV_REJ_QUEUE_FULL);
+    }
+    const tft_model_info *mi   = c->m->mi;
     size_t                need = tft_req_arena_bound(body, len);
     tft_req_error         e;
     for (int attempt = 0;; attempt++) {
@@ -399,17 +505,17 @@ static void forecast(rctx *c) {
         if (!mem) return reply_error(c, 503, "overloaded", "out of memory for the request", -1, NULL);
         tft_req_arena a;
         tft_req_arena_init(&a, mem, need, &s->limits);
-        if (tft_req_decode(s->model, body, len, &a, &c->fr, &e) == 0) break;
+        if (tft_req_decode(c->m->model, body, len, &a, &c->fr, &e) == 0) break;
         if (attempt == 0 && tft_req_arena_exhausted(&e)) {
             need = tft_req_arena_worst(len); // malformed JSON that jsmn tokenizes more finely
             continue;
         }
         return reply_error(c, e.http, e.code, e.message, e.series, e.field);
     }
-    if (c->fr.model && strcmp(c->fr.model, s->cfg.model_name) != 0)
+    if (c->fr.model && strcmp(c->fr.model, c->m->name) != 0)
         return reply_error(c, 404, "unknown_model", "this server has no model of that name", -1, "model");
     // the request's one validation (the worker's context trusts it: checked_input)
-    if (tft_series_check(s->model, c->fr.series, c->fr.n) != TFT_OK) {
+    if (tft_series_check(c->m->model, c->fr.series, c->fr.n) != TFT_OK) {
         const tft_error *ed = tft_last_error_detail();
         const char      *code;
         int              http = srv_error_http(ed, &code);
@@ -449,7 +555,7 @@ static void forecast(rctx *c) {
                            NULL);
     }
     http_defer(r); // before the batcher can see the job (http_mhd.c says why)
-    int rc = srv_batcher_submit(s->batcher, j);
+    int rc = srv_batcher_submit(c->m->batcher, j);
     if (rc == SRV_SUBMIT_OK) return; // from here on the job belongs to the batcher
     reject(c, rc == SRV_SUBMIT_FULL ? SRV_REJ_QUEUE_FULL : SRV_REJ_DRAINING);
     http_resume(r);
@@ -463,7 +569,7 @@ typedef struct v2_args {
 
 static ssize_t write_v2(rctx *c, char *buf, size_t cap, void *arg) {
     v2_args *a = arg;
-    return tft_v2_write_infer(buf, cap, c->s->model, c->s->cfg.model_name, c->s->version, &c->v2r, &c->job.net_out,
+    return tft_v2_write_infer(buf, cap, c->m->model, c->m->name, c->m->version, &c->v2r, &c->job.net_out,
                               &a->json_len);
 }
 
@@ -471,7 +577,7 @@ static ssize_t write_v2(rctx *c, char *buf, size_t cap, void *arg) {
 // decoder checks that). 422 naming the input element of largest magnitude, as "encoder_cont[b][t][k]".
 static void reply_v2_overflow(rctx *c) {
     const tft_net_input *in = &c->v2r.in;
-    const int32_t        Nr = c->s->mi->n_reals, nt = c->s->mi->n_targets;
+    const int32_t        Nr = c->m->mi->n_reals, nt = c->m->mi->n_targets;
     const float         *t[3]     = {in->encoder_cont, in->decoder_cont, in->target_scale};
     const int32_t        steps[3] = {in->enc_steps, in->dec_steps, nt}, inner[3] = {Nr, Nr, 2};
     static const char *const names[3] = {"encoder_cont", "decoder_cont", "target_scale"};
@@ -507,8 +613,8 @@ static void v2_done(srv_job *j) {
     }
     size_t floats = 0;
     for (uint32_t bit = 1; bit <= TFT_V2_OUT_DECODER_WEIGHTS; bit <<= 1)
-        if (c->v2r.want & bit) floats += tft_v2_output_floats(c->s->model, &c->v2r.in, bit);
-    size_t cap = tft_v2_infer_bound(c->s->model, c->s->cfg.model_name, c->s->version, &c->v2r);
+        if (c->v2r.want & bit) floats += tft_v2_output_floats(c->m->model, &c->v2r.in, bit);
+    size_t cap = tft_v2_infer_bound(c->m->model, c->m->name, c->m->version, &c->v2r);
     if (cap == 0) cap = 4096 + 16 * floats;
     v2_args a   = {0};
     char   *buf = NULL;
@@ -518,7 +624,7 @@ static void v2_done(srv_job *j) {
     else if (len < 0) reply_error(c, 500, "internal", "the response could not be written", -1, NULL);
     else {
         if (c->timings) server_timing(c, ser);
-        http_add_header(c->req, "X-Model-Version", c->s->version);
+        http_add_header(c->req, "X-Model-Version", c->m->version);
         if (c->v2r.binary) {
             char v[32];
             snprintf(v, sizeof v, "%zu", a.json_len);
@@ -552,7 +658,7 @@ static void v2_infer(rctx *c) {
         if (!mem) return reply_error(c, 503, "overloaded", "out of memory for the request", -1, NULL);
         tft_req_arena a;
         tft_req_arena_init(&a, mem, need, &s->limits);
-        if (tft_v2_decode_infer(s->model, body, len, json_len, &a, &c->v2r, &e) == 0) break;
+        if (tft_v2_decode_infer(c->m->model, body, len, json_len, &a, &c->v2r, &e) == 0) break;
         if (attempt == 0 && tft_req_arena_exhausted(&e)) {
             need = tft_req_arena_worst(json_len) + 2 * (len - json_len) + 65536;
             continue;
@@ -570,7 +676,7 @@ static void v2_infer(rctx *c) {
     uint32_t bits = c->v2r.want ? c->v2r.want : TFT_V2_OUT_PREDICTION;
     size_t values = 0;
     for (int i = 0; i < 7; i++) {
-        sz[i] = bits & (1u << i) ? tft_v2_output_floats(s->model, &c->v2r.in, 1u << i) : 0;
+        sz[i] = bits & (1u << i) ? tft_v2_output_floats(c->m->model, &c->v2r.in, 1u << i) : 0;
         total += (sz[i] + 3) & ~(size_t)3;
         values += sz[i];
     }
@@ -597,7 +703,7 @@ static void v2_infer(rctx *c) {
                            NULL);
     }
     http_defer(r);
-    int rc = srv_batcher_submit(s->batcher, j);
+    int rc = srv_batcher_submit(c->m->batcher, j);
     if (rc == SRV_SUBMIT_OK) return;
     reject(c, rc == SRV_SUBMIT_FULL ? SRV_REJ_QUEUE_FULL : SRV_REJ_DRAINING);
     http_resume(r);
@@ -613,7 +719,72 @@ static ssize_t write_metrics(rctx *c, char *buf, size_t cap, void *arg) {
         atomic_store_explicit(&m->conn_cut[r], http_cut_count(h, (http_cut_reason)r), memory_order_relaxed);
     atomic_store_explicit(&m->pending_bytes, http_pending_bytes(h), memory_order_relaxed);
     ssize_t n = srv_metrics_write(&c->s->metrics, buf, cap);
+    ssize_t k = n < 0 ? -1 : srv_registry_write_metrics(c->s->models, buf + n, cap - (size_t)n);
+    return n < 0 || k < 0 ? TFT_RESP_E_SMALL : n + k;
+}
+
+// GET /v1/models: {"models":[...]}, each loaded model's GET /v1/models/NAME (an evicted or unloaded
+// one is listed by POST /v2/repository/index).
+typedef struct list_args {
+    tft_jw *o;
+    int     all, k;
+} list_args;
+
+static void list_one(srv_model *m, void *arg) {
+    list_args *a = arg;
+    if (a->k++) tft_jw_lit(a->o, ",");
+    tft_jw_raw(a->o, m->model_json[a->all], m->model_len[a->all]);
+}
+
+static ssize_t write_models(rctx *c, char *buf, size_t cap, void *arg) {
+    tft_jw    o = {buf, cap, 0, 0};
+    list_args a = {&o, *(int *)arg, 0};
+    tft_jw_lit(&o, "{\"models\":[");
+    srv_models_each_loaded(c->s->models, list_one, &a);
+    tft_jw_lit(&o, "]}");
+    ssize_t n = tft_jw_finish(&o);
     return n < 0 ? TFT_RESP_E_SMALL : n;
+}
+
+static void models_list(rctx *c) {
+    int     all = http_req_query(c->req, "all_labels") != NULL;
+    char   *buf = NULL;
+    size_t  cap = 64 * 1024;
+    ssize_t n   = write_grow(c, &cap, write_models, &all, &buf);
+    if (n < 0) reply_error(c, 500, "internal", "the model list could not be written", -1, NULL);
+    else reply(c, 200, "application/json", buf, (size_t)n);
+}
+
+// POST /v2/repository/index ({"ready": true} lists only the loaded models), and
+// POST /v2/repository/models/NAME/load | unload (KServe v2 model repository extension).
+static ssize_t write_index(rctx *c, char *buf, size_t cap, void *arg) {
+    ssize_t n = srv_registry_write_index(c->s->models, buf, cap, *(int *)arg);
+    return n < 0 ? TFT_RESP_E_SMALL : n;
+}
+
+static void repository(rctx *c) {
+    char name[128], err[512];
+    snprintf(name, sizeof name, "%.*s", (int)(c->name_len < 127 ? c->name_len : 127), c->name ? c->name : "");
+    if (c->route == R_REPO_INDEX) {
+        size_t      len;
+        const char *body  = http_req_body(c->req, &len);
+        // {"ready": true}: the loaded ones only (a body is optional; anything else lists them all)
+        const char *at    = len ? strstr(body, "\"ready\"") : NULL;
+        if (at) at += strspn(at + 7, " \t\r\n") + 7;
+        if (at && *at == ':') at += strspn(at + 1, " \t\r\n") + 1;
+        int ready = at && strncmp(at, "true", 4) == 0;
+        char       *buf   = NULL;
+        size_t      cap   = 16 * 1024;
+        ssize_t     n     = write_grow(c, &cap, write_index, &ready, &buf);
+        if (n < 0) reply_error(c, 500, "internal", "the index could not be written", -1, NULL);
+        else reply(c, 200, "application/json", buf, (size_t)n);
+        return;
+    }
+    int st = c->route == R_REPO_LOAD ? srv_registry_load(c->s->models, name, err, sizeof err)
+                                     : srv_registry_unload(c->s->models, name, err, sizeof err);
+    if (st == 0) reply(c, 200, "application/json", "{}", 2);
+    else reply_error(c, st, st == 404 ? "unknown_model" : st == 422 ? "model_load_failed" : "internal", err, -1,
+                     NULL);
 }
 
 static void on_request(http_req *r, void *user) {
@@ -623,17 +794,19 @@ static void on_request(http_req *r, void *user) {
     switch (c->route) {
     case R_FORECAST: forecast(c); break;
     case R_V2_INFER: v2_infer(c); break;
-    case R_MODELS:
+    case R_MODELS: models_list(c); break;
     case R_MODEL: {
         int all = http_req_query(r, "all_labels") != NULL;
-        if (c->route == R_MODELS) reply(c, 200, "application/json", s->models_json[all], s->models_len[all]);
-        else reply(c, 200, "application/json", s->model_json[all], s->model_len[all]);
+        reply(c, 200, "application/json", c->m->model_json[all], c->m->model_len[all]);
         break;
     }
+    case R_REPO_INDEX:
+    case R_REPO_LOAD:
+    case R_REPO_UNLOAD: repository(c); break;
     case R_V2_SERVER:
     case R_V2_MODEL: {
-        const char *b = c->route == R_V2_SERVER ? s->v2_server_json : s->v2_model_json;
-        ssize_t     n = c->route == R_V2_SERVER ? s->v2_server_len : s->v2_model_len;
+        const char *b = c->route == R_V2_SERVER ? s->v2_server_json : c->m->v2_model_json;
+        ssize_t     n = c->route == R_V2_SERVER ? s->v2_server_len : c->m->v2_model_len;
         if (!b || n < 0) reply_error(c, 501, "not_implemented", "KServe v2 metadata is not available", -1, NULL);
         else reply(c, 200, "application/json", b, (size_t)n);
         break;
@@ -678,6 +851,8 @@ static void on_done(http_req *r, void *user) {
     int        status = http_reply_status(r);
     int64_t    dur    = now_ns() - http_req_t0(r);
     if (status) srv_metrics_request(&s->metrics, c->s ? c->ep : SRV_EP_OTHER, status, dur);
+    srv_model_release(c->m); // after the response went out: its body may be the model's (GET /v1/models/NAME)
+    c->m = NULL;
     if (s->cfg.access_log) {
         struct timespec ts;
         struct tm       tm;
@@ -759,12 +934,12 @@ static void jw_x_categoricals(tft_jw *o, const tft_model *m, const tft_model_inf
 }
 
 // GET /v1/models/NAME: what the model is and what a request must contain.
-static void jw_model(tft_jw *o, const srv_state *s, int all) {
-    const tft_model_info *mi = s->mi;
+static void jw_model(tft_jw *o, const srv_state *s, const srv_model *m, int all) {
+    const tft_model_info *mi = m->mi;
     tft_jw_lit(o, "{\"name\":");
-    tft_jw_str(o, s->cfg.model_name);
+    tft_jw_str(o, m->name);
     tft_jw_lit(o, ",\"version\":");
-    tft_jw_str(o, s->version);
+    tft_jw_str(o, m->version);
     tft_jw_lit(o, ",\"sha256\":");
     tft_jw_str(o, mi->sha256);
     tft_jw_lit(o, ",\"n_parameters\":");
@@ -795,13 +970,13 @@ static void jw_model(tft_jw *o, const srv_state *s, int all) {
     tft_jw_lit(o, "],\"quantiles\":[");
     tft_jw_levels(o, mi->quantiles, (size_t)mi->n_quantiles);
     tft_jw_lit(o, "],\"inputs\":{\"static\":");
-    jw_names(o, s->model, mi->static_inputs, mi->n_static_inputs, all);
+    jw_names(o, m->model, mi->static_inputs, mi->n_static_inputs, all);
     tft_jw_lit(o, ",\"history\":");
-    jw_names(o, s->model, mi->history_inputs, mi->n_history_inputs, all);
+    jw_names(o, m->model, mi->history_inputs, mi->n_history_inputs, all);
     tft_jw_lit(o, ",\"future\":");
-    jw_names(o, s->model, mi->future_inputs, mi->n_future_inputs, all);
+    jw_names(o, m->model, mi->future_inputs, mi->n_future_inputs, all);
     tft_jw_lit(o, "}");
-    jw_x_categoricals(o, s->model, mi, all);
+    jw_x_categoricals(o, m->model, mi, all);
     tft_jw_lit(o, ",\"limits\":{\"max_series\":");
     tft_jw_int(o, (long long)s->limits.max_series);
     tft_jw_lit(o, ",\"max_values\":");
@@ -814,45 +989,47 @@ static void jw_model(tft_jw *o, const srv_state *s, int all) {
 }
 
 int srv_routes_init(srv_state *s, char *err, size_t errsz) {
-    size_t cap = 1 << 16;
-    for (int all = 0; all < 2; all++) {
-        for (int tries = 0; tries < 12; tries++, cap *= 2) {
-            free(s->models_json[all]), free(s->model_json[all]);
-            s->models_json[all] = malloc(cap), s->model_json[all] = malloc(cap);
-            if (!s->models_json[all] || !s->model_json[all]) break;
-            tft_jw o = {s->model_json[all], cap, 0, 0};
-            jw_model(&o, s, all);
-            ssize_t n1 = tft_jw_finish(&o);
-            tft_jw  a  = {s->models_json[all], cap, 0, 0};
-            tft_jw_lit(&a, "{\"models\":[");
-            jw_model(&a, s, all);
-            tft_jw_lit(&a, "]}");
-            ssize_t n2 = tft_jw_finish(&a);
-            if (n1 >= 0 && n2 >= 0) {
-                s->model_len[all] = (size_t)n1, s->models_len[all] = (size_t)n2;
-                break;
-            }
-            s->model_len[all] = s->models_len[all] = 0;
-        }
-        if (!s->model_len[all]) return snprintf(err, errsz, "cannot describe the model (out of memory)"), -1;
-    }
-    // KServe v2 metadata: left NULL (501) if the codec cannot write it
+    // KServe v2 server metadata: left NULL (501) if the codec cannot write it
+    (void)err, (void)errsz;
     s->v2_server_json = malloc(4096);
-    s->v2_model_json  = malloc(cap);
     s->v2_server_len  = s->v2_server_json ? tft_v2_write_server_metadata(s->v2_server_json, 4096) : -1;
-    s->v2_model_len   = -1;
-    if (s->v2_model_json)
-        s->v2_model_len = tft_v2_write_model_metadata(s->v2_model_json, cap, s->model, s->cfg.model_name, s->version);
     return 0;
 }
 
 void srv_routes_free(srv_state *s) {
+    free(s->v2_server_json);
+    s->v2_server_json = NULL;
+}
+
+int srv_routes_describe(srv_model *m, void *user, char *err, size_t errsz) {
+    srv_state *s   = user;
+    size_t     cap = 1 << 16;
     for (int all = 0; all < 2; all++) {
-        free(s->models_json[all]), free(s->model_json[all]);
-        s->models_json[all] = s->model_json[all] = NULL;
+        for (int tries = 0; tries < 12; tries++, cap *= 2) {
+            free(m->model_json[all]);
+            if (!(m->model_json[all] = malloc(cap))) break;
+            tft_jw o = {m->model_json[all], cap, 0, 0};
+            jw_model(&o, s, m, all);
+            ssize_t n = tft_jw_finish(&o);
+            if (n >= 0) {
+                m->model_len[all] = (size_t)n;
+                break;
+            }
+            m->model_len[all] = 0;
+        }
+        if (!m->model_len[all]) return snprintf(err, errsz, "cannot describe the model (out of memory)"), -1;
     }
-    free(s->v2_server_json), free(s->v2_model_json);
-    s->v2_server_json = s->v2_model_json = NULL;
+    // KServe v2 model metadata: left NULL (501) if the codec cannot write it
+    m->v2_model_json = malloc(cap);
+    m->v2_model_len  = -1;
+    if (m->v2_model_json)
+        m->v2_model_len = tft_v2_write_model_metadata(m->v2_model_json, cap, m->model, m->name, m->version);
+    return 0;
+}
+
+void srv_routes_free_description(srv_model *m) {
+    free(m->model_json[0]), free(m->model_json[1]), free(m->v2_model_json);
+    m->model_json[0] = m->model_json[1] = m->v2_model_json = NULL;
 }
 
 static void http_log(int level, const char *msg, void *user) {

@@ -1,5 +1,6 @@
-// tft-server: HTTP inference server for one TFT model (server/API.md).
+// tft-server: HTTP inference server for TFT models (server/API.md).
 //   tft-server --model weights/default.safetensors [--port 8080] [...]   (tft-server --help)
+//   tft-server --model-dir DIR [...]   (every DIR/NAME.safetensors; the registry is server/models.c)
 // Flags, their environment variables, logging, signals and the drain on SIGTERM; the endpoints are in
 // routes.c, the HTTP layer in http_mhd.c, the micro-batcher in batcher.c.
 //
@@ -74,10 +75,28 @@ static int64_t    f_header_s = 10, f_body_rate = 1024, f_out_values = 1 << 22, f
 static const char *f_model, *f_host = "127.0.0.1";
 static int32_t    f_level = TFT_LOG_WARN, f_access = 0;
 static int64_t    f_context_mib = 0; // 0: libtft's default (TFT_CONTEXT_DEFAULT_MAX_MIB)
+static const char *f_model_dir, *f_api_key;
+static int64_t    f_model_mib = 0, f_poll_s = 0, f_warmup = 1;
+static int32_t    f_repo_api = 0;
 
 static const flag flags[] = {
     {"--model", "TFT_SERVER_MODEL", "[NAME=]PATH", F_STR, &f_model, 0, 0,
-     "the .safetensors model to serve (required); NAME defaults to the file name without .safetensors"},
+     "a .safetensors model to serve (this or --model-dir is required); NAME defaults to the file name "
+     "without .safetensors"},
+    {"--model-dir", "TFT_SERVER_MODEL_DIR", "DIR", F_STR, &f_model_dir, 0, 0,
+     "serve every DIR/NAME.safetensors as model NAME (beside --model, if given)"},
+    {"--model-memory-mib", "TFT_SERVER_MODEL_MEMORY_MIB", "MIB", F_INT, &f_model_mib, 0, INT32_MAX,
+     "memory budget of the loaded models (weights + worker contexts); past it the least recently used are "
+     "unloaded and loaded again by their next request (default 0 = no budget)"},
+    {"--reload-poll-s", "TFT_SERVER_RELOAD_POLL_S", "S", F_INT, &f_poll_s, 0, 86400,
+     "hot reload: look for changed model files every S seconds (default 0 = only on SIGHUP)"},
+    {"--warmup", "TFT_SERVER_WARMUP", "0|1", F_INT, &f_warmup, 0, 1,
+     "run one forward per batch-size bucket (1, 2, 4 ... --max-batch) when a model loads (default 1)"},
+    {"--model-repository-api", "TFT_SERVER_MODEL_REPOSITORY_API", NULL, F_BOOL, &f_repo_api, 0, 0,
+     "enable POST /v2/repository/index and /v2/repository/models/NAME/load|unload, for loopback clients "
+     "or with --api-key (env: 1 to enable)"},
+    {"--api-key", "TFT_SERVER_API_KEY", "KEY", F_STR, &f_api_key, 0, 0,
+     "a client sending Authorization: Bearer KEY may use the repository API from any address"},
     {"--host", "TFT_SERVER_HOST", "ADDR", F_STR, &f_host, 0, 0, "address to listen on (default 127.0.0.1)"},
     {"--port", "TFT_SERVER_PORT", "N", F_INT, &f_port, 0, 65535, "port (default 8080; 0 = any free port)"},
     {"--workers", "TFT_SERVER_WORKERS", "N", F_INT, &f_workers, 0, 256,
@@ -128,8 +147,8 @@ static const flag flags[] = {
 #define N_FLAGS ((int)(sizeof flags / sizeof flags[0]))
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: tft-server --model [NAME=]PATH [options]\n"
-               "Serves a TFT model over HTTP: POST /v1/forecast (engine/cli/REQUEST.md), GET /v1/models,\n"
+    fprintf(f, "usage: tft-server --model [NAME=]PATH | --model-dir DIR [options]\n"
+               "Serves TFT models over HTTP: POST /v1/forecast (engine/cli/REQUEST.md), GET /v1/models,\n"
                "KServe v2 (/v2/...), GET /metrics, /v2/health/live|ready. See server/API.md.\n\noptions "
                "(each also read from its environment variable; a flag wins):\n");
     for (int i = 0; i < N_FLAGS; i++) {
@@ -140,7 +159,9 @@ static void usage(FILE *f) {
     fprintf(f, "  %-30s %s\n", "--help", "this text");
     fprintf(f, "  %-30s %s\n", "--version", "the server's, libtft's and libmicrohttpd's versions");
     fprintf(f, "\nSIGTERM/SIGINT: readiness goes 503, the listener closes, queued and running requests finish\n"
-               "(up to --drain-timeout-s), exit 0. A second signal exits at once (status 1).\n");
+               "(up to --drain-timeout-s), exit 0. A second signal exits at once (status 1).\n"
+               "SIGHUP: hot reload (models whose files changed are loaded again; a file that does not load is\n"
+               "refused and the old version keeps serving).\n");
 }
 
 static int bad(const char *fmt, const char *a, const char *b) {
@@ -205,7 +226,7 @@ static int parse_flags(int argc, char **argv) {
         if (!v) return bad("%s needs a value%s", flags[i].name, "");
         if (set_flag(&flags[i], v, flags[i].name)) return 2;
     }
-    if (!f_model) return bad("--model is required%s%s", "", "");
+    if (!f_model && !f_model_dir) return bad("--model or --model-dir is required%s%s", "", "");
     return 0;
 }
 
@@ -237,6 +258,15 @@ static int default_workers(void) {
 static int                   sig_pipe[2] = {-1, -1};
 static volatile sig_atomic_t sig_count;
 
+// SIGHUP: a hot-reload check on the main thread (srv_registry_check); never counts as a stop signal.
+static void on_hup(int sig) {
+    (void)sig;
+    int  saved = errno;
+    char b     = 'h';
+    if (write(sig_pipe[1], &b, 1) < 0) {}
+    errno = saved;
+}
+
 // Async-signal-safe: the first signal wakes the main loop through the pipe; the second ends the
 // process at once (_exit is async-signal-safe; no atexit handlers, no flushing).
 static void on_signal(int sig) {
@@ -267,10 +297,13 @@ int main(int argc, char **argv) {
     // which such buffers come from the heap and the process keeps its peak RSS for good.
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
     static char model_name[128];
-    const char *model_path;
-    if (split_model(f_model, model_name, sizeof model_name, &cfg.model_name, &model_path))
-        return bad("--model '%s': the model name must be 1 to 126 characters without '/'%s", f_model, "");
+    const char *model_path = NULL;
+    if (f_model && (split_model(f_model, model_name, sizeof model_name, &cfg.model_name, &model_path) ||
+                    !srv_model_name_ok(cfg.model_name, strlen(cfg.model_name))))
+        return bad("--model '%s': the model name must be 1 to 100 of A-Z a-z 0-9 . _ - (not starting with '.')%s",
+                   f_model, "");
     cfg.model_path = model_path, cfg.host = f_host;
+    cfg.model_dir = f_model_dir, cfg.api_key = f_api_key, cfg.repository_api = f_repo_api;
     cfg.port = (int32_t)f_port, cfg.workers = (int32_t)(f_workers ? f_workers : default_workers());
     cfg.max_batch = (int32_t)f_max_batch, cfg.queue_cap = (int32_t)f_queue_cap, cfg.io_threads = (int32_t)f_io;
     cfg.pin = (int32_t)f_pin, cfg.max_connections = (int32_t)f_conns, cfg.max_connections_per_ip = (int32_t)f_conns_ip;
@@ -283,6 +316,9 @@ int main(int argc, char **argv) {
     // fill the queue or let a deadline pass deterministically. Not a flag on purpose.
     const char *td = getenv("TFT_SERVER_TEST_BATCH_DELAY_MS");
     cfg.test_delay_ms = td ? atoi(td) : 0;
+    // TEST ONLY: every client counts as remote for the repository API's access rule (tests run on loopback)
+    const char *tl        = getenv("TFT_SERVER_TEST_NOT_LOOPBACK");
+    cfg.test_not_loopback = tl && strcmp(tl, "1") == 0;
     log_level         = cfg.log_level;
     tft_log_set(engine_log, NULL);
     setvbuf(stdout, NULL, _IOLBF, 0); // the ready line and access log lines go out whole, at once
@@ -294,42 +330,48 @@ int main(int argc, char **argv) {
     sigemptyset(&block);
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGHUP);
     struct sigaction sa = {0};
     sa.sa_handler       = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN); // a client gone mid-reply is an error return, not a process kill
     pthread_sigmask(SIG_BLOCK, &block, &old);
 
     static srv_state s; // static: the HTTP and batcher threads hold pointers into it until the end
-    s.cfg = cfg;
-    if (tft_model_load(cfg.model_path, NULL, &s.model) != TFT_OK) {
-        fprintf(stderr, "tft-server: error: %s\n", tft_last_error());
-        return 1;
-    }
-    s.mi = tft_model_get_info(s.model);
-    snprintf(s.version, sizeof s.version, "%.12s", s.mi->sha256);
+    s.cfg               = cfg;
     s.limits            = tft_req_default_limits();
     s.limits.max_series = (uint32_t)cfg.max_series;
     s.limits.max_values = (uint64_t)cfg.max_values;
-    srv_metrics_init(&s.metrics, cfg.model_name, s.version, s.mi->sha256, cfg.workers);
+    srv_metrics_init(&s.metrics, NULL, NULL, NULL, cfg.workers); // (the registry writes tft_model_info)
     char err[512];
     rc = 1;
     if (srv_routes_init(&s, err, sizeof err) != 0) {
         fprintf(stderr, "tft-server: error: %s\n", err);
         goto out;
     }
-    srv_batcher_config bc = {.workers       = cfg.workers,
-                             .max_batch     = cfg.max_batch,
-                             .queue_cap     = cfg.queue_cap,
-                             .max_delay_ns  = cfg.max_queue_delay_us * 1000,
-                             .pin           = cfg.pin,
-                             .test_delay_ms = cfg.test_delay_ms,
-                             .max_context_mib = (int32_t)f_context_mib,
-                             .log           = batcher_log};
-    s.batcher             = srv_batcher_new(s.model, &bc, &s.metrics, err, sizeof err);
-    if (!s.batcher) {
+    srv_registry_config rcfg = {.dir              = cfg.model_dir,
+                                .batcher          = {.workers         = cfg.workers,
+                                                     .max_batch       = cfg.max_batch,
+                                                     .queue_cap       = cfg.queue_cap,
+                                                     .max_delay_ns    = cfg.max_queue_delay_us * 1000,
+                                                     .pin             = cfg.pin,
+                                                     .test_delay_ms   = cfg.test_delay_ms,
+                                                     .max_context_mib = (int32_t)f_context_mib,
+                                                     .warmup          = (int32_t)f_warmup,
+                                                     .log             = batcher_log},
+                                .metrics          = &s.metrics,
+                                .budget_bytes     = f_model_mib << 20,
+                                .describe         = srv_routes_describe,
+                                .free_description = srv_routes_free_description,
+                                .user             = &s,
+                                .log              = batcher_log};
+    s.models = srv_registry_new(&rcfg, err, sizeof err);
+    if (!s.models || (cfg.model_path && srv_registry_add(s.models, cfg.model_name, cfg.model_path, err, sizeof err)) ||
+        (cfg.model_dir && srv_registry_scan_dir(s.models, err, sizeof err) < 0)) {
         fprintf(stderr, "tft-server: error: %s\n", err);
         goto out;
     }
@@ -352,25 +394,34 @@ int main(int argc, char **argv) {
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     atomic_store(&s.ready, 1);
     int v6 = strchr(cfg.host, ':') != NULL;
-    printf("tft-server: listening on http://%s%s%s:%d model=%s\n", v6 ? "[" : "", cfg.host, v6 ? "]" : "",
-           http_port(s.http), cfg.model_name);
+    if (cfg.model_name)
+        printf("tft-server: listening on http://%s%s%s:%d model=%s\n", v6 ? "[" : "", cfg.host, v6 ? "]" : "",
+               http_port(s.http), cfg.model_name);
+    else
+        printf("tft-server: listening on http://%s%s%s:%d models=%d\n", v6 ? "[" : "", cfg.host, v6 ? "]" : "",
+               http_port(s.http), srv_registry_count(s.models));
     fflush(stdout);
-    srv_log(TFT_LOG_INFO, "model %s (sha256 %s), %d workers, max batch %d, queue %d, delay %lld us", cfg.model_name,
-            s.mi->sha256, cfg.workers, cfg.max_batch, cfg.queue_cap, (long long)cfg.max_queue_delay_us);
+    srv_log(TFT_LOG_INFO, "%d models, %d workers each, max batch %d, queue %d, delay %lld us",
+            srv_registry_count(s.models), cfg.workers, cfg.max_batch, cfg.queue_cap, (long long)cfg.max_queue_delay_us);
 
-    // serve until SIGTERM/SIGINT
-    for (;;) {
+    // serve until SIGTERM/SIGINT; SIGHUP and every --reload-poll-s: look for changed model files
+    for (int stop = 0; !stop;) {
         struct pollfd p = {sig_pipe[0], POLLIN, 0};
-        if (poll(&p, 1, -1) > 0) break;
+        int           k = poll(&p, 1, f_poll_s > 0 ? (int)(f_poll_s * 1000) : -1);
+        int           hup = k == 0; // (the poll interval passed)
+        char          b[16];
+        ssize_t       n = k > 0 ? read(sig_pipe[0], b, sizeof b) : 0;
+        for (ssize_t i = 0; i < n; i++) b[i] == 'h' ? (void)(hup = 1) : (void)(stop = 1);
+        if (!stop && hup) srv_registry_check(s.models);
     }
     // drain: not ready, no new connections, queued and running requests finish
     atomic_store(&s.draining, 1);
     atomic_store(&s.ready, 0);
-    srv_batcher_drain(s.batcher);
+    srv_registry_drain(s.models);
     http_quiesce(s.http);
     srv_log(TFT_LOG_INFO, "draining: %lld requests in progress", (long long)http_active(s.http));
     int64_t deadline = now_ns() + cfg.drain_timeout_s * 1000000000;
-    while (http_active(s.http) > 0 || !srv_batcher_idle(s.batcher)) {
+    while (http_active(s.http) > 0 || !srv_registry_idle(s.models)) {
         if (now_ns() >= deadline) {
             // connections are still suspended: MHD_stop_daemon would abort, so leave without it
             srv_log(TFT_LOG_ERROR, "drain timeout (%llds): %lld requests unanswered", (long long)cfg.drain_timeout_s,
@@ -385,9 +436,8 @@ int main(int argc, char **argv) {
     rc = 0;
 out:
     http_stop(s.http); // every connection is idle or gone: nothing is suspended
-    srv_batcher_free(s.batcher);
+    srv_registry_free(s.models);
     srv_routes_free(&s);
-    tft_model_free(s.model);
     close(sig_pipe[0]), close(sig_pipe[1]);
     return rc;
 }
