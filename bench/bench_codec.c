@@ -25,10 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#define JSMN_PARENT_LINKS // the token layout json_in.c uses (types only: JSMN_HEADER)
-#define JSMN_HEADER
-#include <jsmn.h>
 #include "../engine/tft.h"
+#include "../loader/json.h"
 #include "../server/json_in.h"
 #include "../server/json_out.h"
 
@@ -246,14 +244,12 @@ int main(int argc, char **argv) {
         free(path);
         tft_req_arena_init(&a, arena_mem, arena_cap, NULL);
         if (!body || tft_req_json_tokens(body, len, &a, &tv, &nt, &e) != 0) die("tokens");
-        const jsmntok_t *tk    = tv;
-        int             *spans = malloc(sizeof(int) * 2 * (size_t)nt);
-        int              nn    = 0;
-        for (int i = 0; i < nt; i++) {
-            char c0 = body[tk[i].start];
-            if (tk[i].type == JSMN_PRIMITIVE && (c0 == '-' || (c0 >= '0' && c0 <= '9')))
-                spans[2 * nn] = tk[i].start, spans[2 * nn + 1] = tk[i].end, nn++;
-        }
+        const tft_json_tok *tk    = tv;
+        int                *spans = malloc(sizeof(int) * 2 * (size_t)nt);
+        int                 nn    = 0;
+        for (int i = 0; i < nt; i++)
+            if (tk[i].type == TFT_JSON_NUMBER)
+                spans[2 * nn] = (int)tk[i].start, spans[2 * nn + 1] = (int)tk[i].end, nn++;
         locale_t          cl  = newlocale(LC_ALL_MASK, "C", (locale_t)0);
         volatile double   sink = 0;
         for (int impl = 0; impl < 2; impl++) {

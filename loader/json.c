@@ -339,6 +339,18 @@ static int scan_string(scanner *p, int is_key, uint32_t *idx) {
     return 0;
 }
 
+// Inside a container a number or true/false/null is followed by whitespace, ',' or the closing
+// bracket: "0x10", "1.5.3", "nulll" are one bad literal, not a value and a missing comma (`what`
+// says which). At the top level what follows it is trailing characters.
+static int after_literal(scanner *p, const char *what) {
+    if (p->depth && p->pos < p->len) {
+        unsigned char c = p->s[p->pos];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != ',' && c != ']' && c != '}')
+            return fail(p, TFT_JSON_E_SYNTAX, p->pos, "%s", what);
+    }
+    return 0;
+}
+
 static int scan_number(scanner *p) {
     size_t      start = p->pos;
     const char *what;
@@ -351,15 +363,7 @@ static int scan_number(scanner *p) {
     p->pos           = start + n;
     p->toks[idx].end = (uint32_t)p->pos;
     p->raw_chars += n + 1;
-    // inside a container a number is followed by whitespace, ',' or the closing bracket ("0x10",
-    // "1.5.3" are one bad literal, not a number and a missing comma); at the top level what follows
-    // it is trailing characters
-    if (p->depth && p->pos < p->len) {
-        unsigned char c = p->s[p->pos];
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != ',' && c != ']' && c != '}')
-            return fail(p, TFT_JSON_E_SYNTAX, p->pos, "unexpected character after a number");
-    }
-    return 0;
+    return after_literal(p, "unexpected character after a number");
 }
 
 static int scan_literal(scanner *p) {
@@ -372,7 +376,7 @@ static int scan_literal(scanner *p) {
                 return -1;
             p->pos += lit[i].n;
             p->toks[idx].end = (uint32_t)p->pos;
-            return 0;
+            return after_literal(p, "invalid literal (expected true, false or null)");
         }
     }
     return fail(p, TFT_JSON_E_SYNTAX, p->pos, "invalid literal (expected true, false or null)");

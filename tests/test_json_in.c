@@ -589,10 +589,14 @@ static void test_deep_nesting_linear(void **state) {
         assert_int_equal(tft_req_decode(gm, body, len, &a, &r, &e), -1);
         double dt = seconds_now() - t0;
         if (e.http != 413 || strcmp(e.code, "too_deep") != 0) fail_msg("%s: got %d %s", shapes[k][0], e.http, e.code);
-        // the v2 decoders' token pass (tft_req_json_tokens) too
+        // the v2 decoders' token pass (tft_req_json_tokens) too, on a fresh copy (the scan unescapes
+        // strings in place as it goes, so the body refused above is modified up to the nesting error)
         void *toks;
         int   nt;
+        free(body);
+        body = nested(shapes[k][0], shapes[k][1], shapes[k][2][0], (256u << 10) / strlen(shapes[k][0]), &len);
         tft_req_arena_init(&a, arena_mem, ARENA_BYTES, NULL);
+        t0 = seconds_now() - dt; // the copy is not timed
         assert_int_equal(tft_req_json_tokens(body, len, &a, &toks, &nt, &e), -1);
         assert_string_equal(e.code, "too_deep");
         dt = seconds_now() - t0;
