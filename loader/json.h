@@ -56,9 +56,11 @@ int tft_json_i64(const tft_json *v, int64_t *out);
 
 // ---- tokens ------------------------------------------------------------------------------------
 // The scanner's output, in document order. An object's members are each a key (a STRING token of
-// size 1) followed by the value's tokens. 16 bytes a token; every value or key but the root follows
-// one of '[' '{' ',' ':', so a document of len bytes has at most len / 2 + 2 tokens ("[0,0,...]" is
-// the densest: 2 bytes a token; a key costs 3 bytes and its value 2 more).
+// size 1) followed by the value's tokens. 16 bytes a token. Every token but the root follows one of
+// '[' '{' ',' ':' and takes at least one byte of its own, and a container's first child is paid for
+// by the container's closing bracket, of which at most max_depth are missing when a scan stops: so
+// len bytes give at most (len + max_depth) / 2 + 1 tokens, well-formed or not (len / 2 + 1 when
+// well-formed; "[0,0,...]" is the densest, 2 bytes a token, 8 bytes of tokens a byte of input).
 typedef struct tft_json_tok {
     uint32_t start;     // STRING: first byte of the body (after the quote); else the value's first byte
     uint32_t end;       // STRING: end of the unescaped body (NUL there); NUMBER, literals: end of the
