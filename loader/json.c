@@ -106,7 +106,7 @@ static int hex4(const unsigned char *s, uint32_t *out) {
     return 0;
 }
 
-// ---- the lexical grammar both JSON readers share (json.h) ----------------------------------------
+// ---- the lexical grammar of the scanner (json.h) -----------------------------------------------------
 
 int tft_json_string_body(const unsigned char *src, size_t n, char *dst, unsigned flags, size_t *out_len,
                          size_t *err_at, char *what, size_t whatlen) {

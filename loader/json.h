@@ -99,8 +99,7 @@ int tft_json_tokens(char *text, size_t len, const tft_json_limits *lim, tft_json
 // "a string", "a number", "a boolean", "null".
 const char *tft_json_type_desc(tft_json_type t);
 
-// The lexical grammar of JSON strings and numbers, one for both of the project's JSON readers:
-// this parser and the server's strict token pass (server/json_in.c, which also serves kserve.c).
+// The lexical grammar of JSON strings and numbers: the scanner's (so the tree's and the tokens').
 // A string's body src[0, n) (the bytes between its quotes): no control character, only RFC 8259
 // escapes, surrogates in pairs, UTF-8 per tft_json_utf8_seq, \u0000 only with ALLOW_NUL and never
 // in a KEY; unescaped into dst (NULL: only measured; dst == src: in place, the result is never
