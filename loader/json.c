@@ -522,6 +522,8 @@ static int scan(scanner *p, const char *text, char *w, size_t len, const tft_jso
     memset(err, 0, sizeof *err);
     if (p->max_tokens > TOKENS_MAX) // a container's size is 28 bits
         p->max_tokens = TOKENS_MAX;
+    if (p->cap > p->max_tokens)
+        p->cap = p->max_tokens;
     if (len >= (size_t)UINT32_MAX)
         return fail(p, TFT_JSON_E_TOO_LONG, 0, "document of %zu bytes (the limit is %u)", len, UINT32_MAX - 1);
     return scan_doc(p);

@@ -16,9 +16,9 @@ typedef struct tft_req_limits {
     uint32_t max_depth;   // nesting depth of the document (default 16, as the CLI; at most 64)
     uint32_t max_series;  // series per request (default 4096)
     uint64_t max_values;  // numbers + labels + time_idx entries per request (default 1 << 22)
-    uint32_t max_tokens;  // JSON values + keys per request (default 1 << 23; tokens are 16 bytes, and a
-                          // body of len bytes has at most len / 2 + 2 of them: the cap is checked while
-                          // scanning)
+    uint32_t max_tokens;  // JSON values + keys per request (default 1 << 23; checked while scanning).
+                          // Tokens are 16 bytes; a body of len bytes has at most (len + max_depth) / 2
+                          // + 1 of them (loader/json.h): 8 bytes of tokens a byte of body at most
 } tft_req_limits;
 tft_req_limits tft_req_default_limits(void);
 
