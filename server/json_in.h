@@ -18,7 +18,7 @@ typedef struct tft_req_limits {
     uint64_t max_values;  // numbers + labels + time_idx entries per request (default 1 << 22)
     uint32_t max_tokens;  // JSON values + keys per request (default 1 << 23; checked while scanning).
                           // Tokens are 16 bytes; a body of len bytes has at most (len + max_depth) / 2
-                          // + 1 of them (loader/json.h): 8 bytes of tokens a byte of body at most
+                          // + 1 of them (loader/json.h): 8 bytes of tokens a byte of body, + 16 * 33
 } tft_req_limits;
 tft_req_limits tft_req_default_limits(void);
 
