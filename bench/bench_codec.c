@@ -1,10 +1,11 @@
 // bench_codec.c: the HTTP server's JSON codec per series, on the load benchmark's bodies.
-//   build/<cfg>/bench/bench_codec [--model M] [--bodies DIR] [--seconds S] [--only STAGE] [--exhaustive-floats [K/N]]
+//   build/<cfg>/bench/bench_codec [--model M] [--bodies DIR] [--seconds S] [--only STAGE] [--cpu-time]
+//                                 [--exhaustive-floats [K/N]]
 // Bodies: python3 bench/load/make_bodies.py build/load 1 64 (body_1.json, body_64.json: the sample
 // request's series cycled, 288 history rows x 6 columns + 96 future rows x 2 columns each).
 // One key=value line per measurement, times per series in microseconds (p50 and min over the reps):
 //   stage=decode B=..   tft_req_decode of the body (a fresh copy each rep: decoding unescapes in place;
-//                       the copy is not timed)
+//                       the copy is not timed), then its arena bytes used and reserved
 //   stage=check  B=..   tft_series_check of the decoded series
 //   stage=write  B=..   tft_resp_write_forecast of the model's real answer for those series
 //                       (nt targets x T steps x Q quantiles each)
@@ -12,6 +13,8 @@
 //   stage=parse_numbers impl=strtod_l|json_double  every number literal of body_64
 //   stage=print_floats  impl=snprintf|jw_floats    every float of the 64-series answer
 // --only STAGE: that stage for --seconds (default 2), the others their 5 reps (to profile one stage).
+// --cpu-time: time with this thread's CPU clock, not the wall clock (figures taken while other
+// processes load the machine; the stages are single-threaded).
 // --exhaustive-floats [K/N]: instead, checks tft_jw_float against snprintf("%.9g") on every finite
 // float bit pattern (2^32 - 2^24; ~10 core-minutes), or on the K-th of N slices of them (one process
 // per core), and prints the count of mismatches (exit 1 if any).
@@ -22,18 +25,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#define JSMN_PARENT_LINKS // the token layout json_in.c uses (types only: JSMN_HEADER)
-#define JSMN_HEADER
-#include <jsmn.h>
 #include "../engine/tft.h"
+#include "../loader/json.h"
 #include "../server/json_in.h"
 #include "../server/json_out.h"
 
 #define MAX_REPS 20000
 
+static int use_cpu_time; // --cpu-time: this thread's CPU time instead of wall time (a loaded machine)
+
 static double now_us(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(use_cpu_time ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec * 1e-3;
 }
 
@@ -116,13 +119,14 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--bodies") == 0 && i + 1 < argc) dir = argv[++i];
         else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = atof(argv[++i]);
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
+        else if (strcmp(argv[i], "--cpu-time") == 0) use_cpu_time = 1;
         else if (strcmp(argv[i], "--exhaustive-floats") == 0) {
             unsigned k = 0, n = 1; // optional K/N: the K-th of N equal slices of the bit patterns
             if (i + 1 < argc && sscanf(argv[i + 1], "%u/%u", &k, &n) == 2 && n > 0 && k < n) i++;
             else k = 0, n = 1;
             return exhaustive_floats(k, n);
         } else {
-            fprintf(stderr, "usage: bench_codec [--model M] [--bodies DIR] [--seconds S] [--only STAGE] "
+            fprintf(stderr, "usage: bench_codec [--model M] [--bodies DIR] [--seconds S] [--only STAGE] [--cpu-time] "
                             "[--exhaustive-floats [K/N]]\n");
             return 2;
         }
@@ -168,7 +172,10 @@ int main(int argc, char **argv) {
             if (rc != 0) die(e.message);
         }
         report("decode", B, n, B);
-        printf("stage=decode B=%d body_bytes=%zu\n", B, len);
+        // memory: the arena the decode used (parse tokens + the decoded series), and what the server
+        // reserves for the body (tft_req_arena_bound)
+        printf("stage=decode B=%d body_bytes=%zu arena_used=%zu arena_bound=%zu\n", B, len, a.used,
+               tft_req_arena_bound(src, len));
 
         // check (on the last decode: its series live in the arena and the body)
         n  = 0;
@@ -237,14 +244,12 @@ int main(int argc, char **argv) {
         free(path);
         tft_req_arena_init(&a, arena_mem, arena_cap, NULL);
         if (!body || tft_req_json_tokens(body, len, &a, &tv, &nt, &e) != 0) die("tokens");
-        const jsmntok_t *tk    = tv;
-        int             *spans = malloc(sizeof(int) * 2 * (size_t)nt);
-        int              nn    = 0;
-        for (int i = 0; i < nt; i++) {
-            char c0 = body[tk[i].start];
-            if (tk[i].type == JSMN_PRIMITIVE && (c0 == '-' || (c0 >= '0' && c0 <= '9')))
-                spans[2 * nn] = tk[i].start, spans[2 * nn + 1] = tk[i].end, nn++;
-        }
+        const tft_json_tok *tk    = tv;
+        int                *spans = malloc(sizeof(int) * 2 * (size_t)nt);
+        int                 nn    = 0;
+        for (int i = 0; i < nt; i++)
+            if (tk[i].type == TFT_JSON_NUMBER)
+                spans[2 * nn] = (int)tk[i].start, spans[2 * nn + 1] = (int)tk[i].end, nn++;
         locale_t          cl  = newlocale(LC_ALL_MASK, "C", (locale_t)0);
         volatile double   sink = 0;
         for (int impl = 0; impl < 2; impl++) {

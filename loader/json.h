@@ -1,9 +1,13 @@
-// json.h: a strict RFC 8259 JSON parser into a read-only tree (loader-internal, also used by the
-// engine for the model config and by the CLI for requests). Knows nothing about TFT.
+// json.h: the project's one JSON reader (strict RFC 8259). Knows nothing about TFT. Two outputs of
+// one scanner:
+//  - tft_json_parse: a read-only tree (the loader, the engine's model config, fleet ingest);
+//  - tft_json_tokens: a flat token array in the caller's memory, strings unescaped in place (the
+//    server's request decoders, server/json_in.c and server/kserve.c, and through them the CLI).
 //
-// Strict: rejects duplicate keys at every level, NaN/Infinity, comments, trailing commas, control
-// characters in strings, invalid UTF-8, lone surrogates, leading zeros, depth over max_depth.
-// The whole tree lives in one allocation owned by the returned root (free with tft_json_free).
+// Strict: rejects NaN/Infinity, comments, trailing commas, control characters in strings, invalid
+// UTF-8, lone surrogates, leading zeros, depth over max_depth; the tree also rejects duplicate keys
+// at every level. The whole tree lives in one allocation owned by the returned root (free with
+// tft_json_free). Both run in time linear in the input, and check the limits as they scan.
 #ifndef TFT_JSON_H
 #define TFT_JSON_H
 #include <stddef.h>
@@ -50,8 +54,52 @@ int tft_json_u64(const tft_json *v, uint64_t *out);
 size_t tft_json_utf8_seq(const unsigned char *s, size_t avail);
 int tft_json_i64(const tft_json *v, int64_t *out);
 
-// The lexical grammar of JSON strings and numbers, one for both of the project's JSON readers:
-// this parser and the server's strict token pass (server/json_in.c, which also serves kserve.c).
+// ---- tokens ------------------------------------------------------------------------------------
+// The scanner's output, in document order. An object's members are each a key (a STRING token of
+// size 1) followed by the value's tokens. 16 bytes a token. Every token but the root follows one of
+// '[' '{' ',' ':' and takes at least one byte of its own, and a container's first child is paid for
+// by the container's closing bracket, of which at most max_depth are missing when a scan stops: so
+// len bytes give at most (len + max_depth) / 2 + 1 tokens, well-formed or not (len / 2 + 1 when
+// well-formed; "[0,0,...]" is the densest, 2 bytes a token, 8 bytes of tokens a byte of input).
+typedef struct tft_json_tok {
+    uint32_t start;     // STRING: first byte of the body (after the quote); else the value's first byte
+    uint32_t end;       // STRING: end of the unescaped body (NUL there); NUMBER, literals: end of the
+                        // literal; ARRAY/OBJECT: one past the closing bracket
+    uint32_t size : 28; // ARRAY: elements; OBJECT: members; a key: 1; else 0
+    uint32_t type : 4;  // tft_json_type
+    uint32_t skip;      // tokens of its subtree, itself included (a key: with its value's):
+                        // the next sibling is at this index + skip
+} tft_json_tok;
+
+typedef enum tft_json_status {
+    TFT_JSON_OK,
+    TFT_JSON_E_SYNTAX,   // not JSON (RFC 8259), or (tree) a duplicate key / a number past a double
+    TFT_JSON_E_DEPTH,    // nesting deeper than max_depth
+    TFT_JSON_E_VALUES,   // more values than max_elements
+    TFT_JSON_E_TOKENS,   // more tokens than the caller's array holds
+    TFT_JSON_E_STRING,   // a string longer than max_string (unescaped)
+    TFT_JSON_E_TOO_LONG, // a document of 2^32 - 1 bytes or more
+    TFT_JSON_E_NOMEM,
+} tft_json_status;
+
+typedef struct tft_json_error {
+    tft_json_status kind;
+    size_t          at;        // byte offset
+    char            what[200]; // "expected ',' or ']'", ... (without the offset)
+} tft_json_error;
+
+// Scans text[0, len) into toks[0, cap) (*ntoks of them), unescaping every string in place (text is
+// modified: each string's body is rewritten unescaped and NUL-terminated, at most where its closing
+// quote was; number literals are left as they are, and not converted). lim may be NULL (defaults);
+// max_elements counts values, cap counts values and keys. No heap allocation when lim->max_depth <=
+// 64. Returns 0, or -1 with *err (err may be NULL) at the first error in document order.
+int tft_json_tokens(char *text, size_t len, const tft_json_limits *lim, tft_json_tok *toks, size_t cap,
+                    size_t *ntoks, tft_json_error *err);
+// What a value is, for messages ("... must be an array, not a string"): "an object", "an array",
+// "a string", "a number", "a boolean", "null".
+const char *tft_json_type_desc(tft_json_type t);
+
+// The lexical grammar of JSON strings and numbers: the scanner's (so the tree's and the tokens').
 // A string's body src[0, n) (the bytes between its quotes): no control character, only RFC 8259
 // escapes, surrogates in pairs, UTF-8 per tft_json_utf8_seq, \u0000 only with ALLOW_NUL and never
 // in a KEY; unescaped into dst (NULL: only measured; dst == src: in place, the result is never

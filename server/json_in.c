@@ -1,24 +1,17 @@
 // json_in.c: forecast request JSON -> tft_series without heap allocation (see json_in.h).
 //
-// Two passes over jsmn's tokens:
-//  1. strict JSON: jsmn (even with JSMN_STRICT) accepts trailing commas, missing commas and some
-//     stray ':' / ',' (upstream issues #52, #158, #217, #247), so every byte between two tokens is
-//     checked here against exactly what RFC 8259 allows there (whitespace and one ',' or ':'),
-//     primitives against the literal/number grammar, strings for control characters, valid escapes
-//     and UTF-8 (they are unescaped in place and NUL-terminated); nesting depth is capped. Numbers'
-//     and strings' grammar (and messages) are the loader's parser's: loader/json.h.
+// Two steps:
+//  1. the project's one JSON scanner (loader/json.h, tft_json_tokens): strict RFC 8259, depth,
+//     token count and string length checked while scanning, in time linear in the body; its tokens
+//     go into the arena and every string is unescaped in place and NUL-terminated. Its messages are
+//     the loader's (the CLI, the server and the model loader say the same of the same bad JSON).
 //  2. the schema-directed walk: known keys only, no duplicates, types, finite numbers (strtod_l in
 //     the C locale, as the loader's parser, so values are bitwise the CLI's), model inputs only,
 //     horizon range, time_idx integers and length; everything is written into the arena.
-// No malloc/calloc/realloc/free here: all memory is the caller's arena or the body itself.
-#define JSMN_STRICT
-#define JSMN_PARENT_LINKS
-#define JSMN_STATIC
-#include <jsmn.h>
-#include "json_tok.h"
-
+// No malloc/calloc/realloc/free here: all memory is the caller's arena or the body itself (the
+// scanner allocates nothing at depths up to 64, the cap here).
 #include "json_in.h"
-#include "../loader/json.h" // the one lexical grammar (strings, numbers, UTF-8) of the project
+#include "../loader/json.h" // the one JSON scanner and lexical grammar of the project
 #include <float.h>
 #include <limits.h>
 #include <locale.h>
@@ -29,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_DEPTH_CAP 64
+#define MAX_DEPTH_CAP 64 // the scanner's inline stack: no heap allocation up to this depth
 
 tft_req_limits tft_req_default_limits(void) {
     tft_req_limits l = {.max_depth = 16, .max_series = 4096, .max_values = 1u << 22, .max_tokens = 1u << 23};
@@ -69,7 +62,7 @@ typedef struct dec {
     const tft_model *m;
     char            *body;
     size_t           len;
-    jsmntok_t       *t;
+    tft_json_tok    *t;
     int              nt;
     tft_req_arena   *a;
     tft_req_error   *err;
@@ -96,151 +89,14 @@ static int fail(dec *d, int http, const char *code, int32_t series, const char *
     fail(d, 400, "malformed_json", -1, NULL, "request is not valid JSON: %s at byte %ld", what, (long)(at))
 
 // ------------------------------------------------------------------------------------------------
-// pass 1: strict JSON over the token stream
+// the schema walk over the scanner's tokens
 
-static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-// [from, to) must be: ws* [sep ws*] (sep 0: whitespace only)
-static int gap(dec *d, long from, long to, char sep) {
-    // compact JSON's case, without the loops: nothing between the tokens, or just the separator
-    if (to == from && sep == 0) return 0;
-    if (to == from + 1 && sep != 0 && d->body[from] == sep) return 0;
-    long i = from;
-    while (i < to && is_ws(d->body[i])) i++;
-    if (sep) {
-        if (i >= to || d->body[i] != sep) {
-            char what[48];
-            snprintf(what, sizeof what, "expected '%c'", sep);
-            return MALFORMED(d, i, what);
-        }
-        i++;
-        while (i < to && is_ws(d->body[i])) i++;
-    }
-    if (i != to) return MALFORMED(d, i, d->body[i] == 0 ? "NUL byte" : "unexpected character");
-    return 0;
-}
-
-// Numbers and strings: the loader's lexical grammar (loader/json.h), the one the whole project reads
-// JSON with; literals are exactly true, false, null.
-// A primitive token [start, start + n): exactly true, false or null, or exactly one number; else
-// malformed, with the loader's message for it.
-static int primitive_check(dec *d, long start, long n) {
-    const char *s = d->body + start;
-    if (n == 4 && (memcmp(s, "true", 4) == 0 || memcmp(s, "null", 4) == 0)) return 0;
-    if (n == 5 && memcmp(s, "false", 5) == 0) return 0;
-    if (s[0] == 't' || s[0] == 'f' || s[0] == 'n')
-        return MALFORMED(d, start, "invalid literal (expected true, false or null)");
-    const char *why;
-    size_t      len = tft_json_number_len((const unsigned char *)s, (size_t)n, &why);
-    if (len == 0) {
-        char what[64];
-        snprintf(what, sizeof what, "invalid number (%s)", why);
-        return MALFORMED(d, start, what);
-    }
-    if (len < (size_t)n) return MALFORMED(d, start + (long)len, "unexpected character after a number");
-    return 0;
-}
-
-// Validates and unescapes the string token in place; NUL-terminates it (at most where its closing
-// quote was) and sets t->end to the unescaped end (t->start unchanged). Keys: is_key (a NUL is
-// refused in any string here: labels, ids and keys are C strings).
-static int string_fix(dec *d, jsmntok_t *t, int is_key) {
-    char  *s = d->body;
-    size_t n, at;
-    char   what[96];
-    if (tft_json_string_body((const unsigned char *)s + t->start, (size_t)(t->end - t->start), s + t->start,
-                             is_key ? TFT_JSON_STR_KEY : 0, &n, &at, what, sizeof what) != 0)
-        return MALFORMED(d, t->start + (long)at, what);
-    s[t->start + (long)n] = '\0'; // <= end, the closing quote
-    t->end                = t->start + (int)n;
-    return 0;
-}
-
-static long raw_start(const jsmntok_t *t) { return t->type == JSMN_STRING ? t->start - 1 : t->start; }
-
-static int strict_pass(dec *d) {
-    int  stack[2 * MAX_DEPTH_CAP + 4], count[2 * MAX_DEPTH_CAP + 4];
-    long raw_end[2 * MAX_DEPTH_CAP + 4]; // string keys: their raw end (after the closing quote)
-    int  sp = 0, depth = 0;
-    long pos = 0;
-    for (int i = 0; i < d->nt; i++) {
-        jsmntok_t *t = &d->t[i];
-        // close whatever ended before this token
-        while (sp > 0 && stack[sp - 1] != t->parent) {
-            jsmntok_t *top = &d->t[stack[sp - 1]];
-            if (top->type == JSMN_STRING) { // a key: exactly one value
-                if (count[sp - 1] != 1) return MALFORMED(d, pos, "object key without a value");
-            } else {
-                if (gap(d, pos, top->end - 1, 0)) return -1;
-                pos = top->end;
-                depth--;
-                if (top->type == JSMN_OBJECT && count[sp - 1] != top->size)
-                    return MALFORMED(d, pos, "bad object");
-            }
-            sp--;
-        }
-        if (sp == 0 && (t->parent != -1 || i > 0)) return MALFORMED(d, raw_start(t), "more than one value");
-        char sep = 0;
-        if (sp > 0) {
-            jsmntok_t *top = &d->t[stack[sp - 1]];
-            if (top->type == JSMN_STRING) {
-                if (count[sp - 1] != 0) return MALFORMED(d, raw_start(t), "two values for one key");
-                sep = ':';
-                pos = raw_end[sp - 1];
-            } else {
-                if (top->type == JSMN_OBJECT && t->type != JSMN_STRING)
-                    return MALFORMED(d, raw_start(t), "object key is not a string");
-                sep = count[sp - 1] ? ',' : 0;
-            }
-            count[sp - 1]++;
-        }
-        if (gap(d, pos, raw_start(t), sep)) return -1;
-        switch (t->type) {
-        case JSMN_OBJECT:
-        case JSMN_ARRAY:
-            if (++depth > (int)d->a->lim.max_depth)
-                return fail(d, 413, "too_deep", -1, NULL, "request nests deeper than %u levels",
-                            d->a->lim.max_depth);
-            stack[sp] = i, count[sp] = 0, sp++;
-            pos = t->start + 1;
-            break;
-        case JSMN_STRING: {
-            long re     = t->end + 1;
-            int  is_key = sp > 0 && d->t[stack[sp - 1]].type == JSMN_OBJECT;
-            if (string_fix(d, t, is_key)) return -1;
-            pos = re;
-            if (is_key) stack[sp] = i, count[sp] = 0, raw_end[sp] = re, sp++;
-            break;
-        }
-        case JSMN_PRIMITIVE:
-            if (primitive_check(d, t->start, t->end - t->start)) return -1;
-            pos = t->end;
-            break;
-        default: return MALFORMED(d, t->start, "bad token");
-        }
-    }
-    while (sp > 0) {
-        jsmntok_t *top = &d->t[stack[sp - 1]];
-        if (top->type == JSMN_STRING) {
-            if (count[sp - 1] != 1) return MALFORMED(d, pos, "object key without a value");
-        } else {
-            if (gap(d, pos, top->end - 1, 0)) return -1;
-            pos = top->end;
-        }
-        sp--;
-    }
-    return gap(d, pos, (long)d->len, 0);
-}
-
-// ------------------------------------------------------------------------------------------------
-// pass 2: the schema walk
-
-static int skip(const dec *d, int i) { return tft_tok_skip(d->t, d->nt, i); }
+static int skip(const dec *d, int i) { return i + (int)d->t[i].skip; } // the next sibling
 
 static const char *str(const dec *d, int i) { return d->body + d->t[i].start; }
 static int         is(const dec *d, int i, const char *s) { return strcmp(str(d, i), s) == 0; }
 
-static const char *type_name(const dec *d, int i) { return tft_tok_type_name(&d->t[i], d->body); }
+static const char *type_name(const dec *d, int i) { return tft_json_type_desc((tft_json_type)d->t[i].type); }
 
 // 8 ASCII digits at p (all of them digits) as a number, SWAR (fast_float's parse_eight_digits_unrolled,
 // little-endian): three multiplies instead of a chain of eight multiply-adds. 0 if one is not a digit.
@@ -339,11 +195,9 @@ static int fast_double(const char *s, long n, double *out) {
 }
 
 // number token -> double (as strtod_l on the literal in the C locale, as the loader); 0 ok, -1 not a number
-static int tok_double(char *body, const jsmntok_t *t, double *out) {
-    if (t->type != JSMN_PRIMITIVE) return -1;
-    char c = body[t->start];
-    if (c != '-' && (c < '0' || c > '9')) return -1;
-    if (fast_double(body + t->start, t->end - t->start, out) == 0) return 0;
+static int tok_double(char *body, const tft_json_tok *t, double *out) {
+    if (t->type != TFT_JSON_NUMBER) return -1;
+    if (fast_double(body + t->start, (long)(t->end - t->start), out) == 0) return 0;
     char save      = body[t->end]; // a delimiter: the root is an object, so t->end < len
     body[t->end]   = '\0';
     *out           = strtod_l(body + t->start, NULL, c_locale);
@@ -371,9 +225,9 @@ int tft_req_json_i64(const char *s, long n, int64_t *out) {
     return 0;
 }
 static int to_i64(const dec *d, int i, int64_t *out) {
-    const jsmntok_t *t = &d->t[i];
-    if (t->type != JSMN_PRIMITIVE) return -1;
-    return tft_req_json_i64(d->body + t->start, t->end - t->start, out);
+    const tft_json_tok *t = &d->t[i];
+    if (t->type != TFT_JSON_NUMBER) return -1;
+    return tft_req_json_i64(d->body + t->start, (long)(t->end - t->start), out);
 }
 
 static int count_values(dec *d, uint64_t n, int32_t si, const char *sid) {
@@ -394,7 +248,7 @@ static int columns(dec *d, int obj, int scalar, int32_t si, const char *sid, con
                    int32_t *n) {
     char field[96];
     *out = NULL, *n = 0;
-    if (d->t[obj].type != JSMN_OBJECT)
+    if (d->t[obj].type != TFT_JSON_OBJECT)
         return fail(d, 422, "wrong_type", si, part, "series %d '%s': \"%s\" must be an object of column -> %s", si,
                     sid, part, scalar ? "value" : "array");
     int32_t     nk   = d->t[obj].size;
@@ -415,7 +269,7 @@ static int columns(dec *d, int obj, int scalar, int32_t si, const char *sid, con
             if (strcmp(cols[p].name, name) == 0)
                 return fail(d, 400, "duplicate_key", si, field, "series %d '%s': %s has '%s' twice", si, sid, part,
                             name);
-        if (!scalar && d->t[v].type != JSMN_ARRAY)
+        if (!scalar && d->t[v].type != TFT_JSON_ARRAY)
             return fail(d, 422, "wrong_type", si, field, "series %d '%s': %s '%s' must be an array", si, sid, part,
                         name);
         int32_t len   = scalar ? 1 : d->t[v].size;
@@ -428,7 +282,7 @@ static int columns(dec *d, int obj, int scalar, int32_t si, const char *sid, con
             const char **labels = take(d->a, sizeof(char *), (size_t)len + 1);
             if (!labels) return NOSPACE(d);
             for (int32_t i = 0; i < len; i++) {
-                if (d->t[e].type != JSMN_STRING) {
+                if (d->t[e].type != TFT_JSON_STRING) {
                     snprintf(field, sizeof field, "%s.%s[%d]", part, name, i);
                     return fail(d, 422, "wrong_type", si, field,
                                 "series %d '%s': %s '%s'[%d] must be a string (a category label), not %s", si, sid,
@@ -471,7 +325,7 @@ enum { K_ID = 1, K_STATIC = 2, K_TIME = 4, K_HISTORY = 8, K_FUTURE = 16 };
 static int series_one(dec *d, tft_req *r, int s, int32_t i) {
     tft_series *x = &r->series[i];
     memset(x, 0, sizeof *x);
-    if (d->t[s].type != JSMN_OBJECT)
+    if (d->t[s].type != TFT_JSON_OBJECT)
         return fail(d, 422, "wrong_type", i, NULL, "series %d must be an object, not %s", i, type_name(d, s));
     static const char *const names[] = {"id", "static", "time_idx", "history", "future"};
     int                      at[5]   = {0, 0, 0, 0, 0};
@@ -489,7 +343,7 @@ static int series_one(dec *d, tft_req *r, int s, int32_t i) {
         k     = skip(d, k + 1);
     }
     if (at[0]) {
-        if (d->t[at[0]].type != JSMN_STRING)
+        if (d->t[at[0]].type != TFT_JSON_STRING)
             return fail(d, 422, "wrong_type", i, "id", "series %d: \"id\" must be a string", i);
         r->ids[i] = str(d, at[0]);
     } else {
@@ -509,7 +363,7 @@ static int series_one(dec *d, tft_req *r, int s, int32_t i) {
     x->n_history = x->n_history_columns > 0 ? x->history[0].len : 0;
     if (at[2]) {
         int ti = at[2];
-        if (d->t[ti].type != JSMN_ARRAY)
+        if (d->t[ti].type != TFT_JSON_ARRAY)
             return fail(d, 422, "wrong_type", i, "time_idx", "series %d '%s': \"time_idx\" must be an array of integers",
                         i, x->id);
         int32_t len = d->t[ti].size;
@@ -535,84 +389,43 @@ static int series_one(dec *d, tft_req *r, int s, int32_t i) {
     return 0;
 }
 
-// Nesting depth, checked in one linear pass before jsmn runs. jsmn closes a bracket by walking parent
-// links up from the last token it made, so each ']' of "[[[...]]]" walks past every array already
-// closed below it: n levels cost n^2/2 steps (80 KB of '[' ']' took 5.5 s on the I/O thread). Past
-// max_depth the body is refused here, so jsmn only ever sees documents at most max_depth (<= 64)
-// deep, where each close walks at most 2 * max_depth tokens (a key sits between an object and its
-// value). Brackets inside strings do not count. jsmn also takes several values one after another
-// ("{} [[[[..."), so anything but whitespace after the root value is refused here as the strict pass
-// would (and a v2 binary section sent without its header length gets malformed_json, not too_deep);
-// the scan ends where jsmn's does, at a NUL byte. Other malformations are left to jsmn and the strict
-// pass (an unmatched ']' does not go below 0 here).
-static int depth_ok(dec *d) {
-    const unsigned char *s     = (const unsigned char *)d->body;
-    uint32_t             depth = 0, max = d->a->lim.max_depth;
-    int                  root  = 0; // the root value has begun
-    for (size_t i = 0; i < d->len && s[i]; i++) {
-        unsigned char c = s[i];
-        if (depth == 0 && !is_ws((char)c)) {
-            if (root) return MALFORMED(d, i, "unexpected character");
-            root = 1;
-            if (c != '"' && c != '[' && c != '{') { // a literal or number: to its end
-                while (i + 1 < d->len && s[i + 1] && !is_ws((char)s[i + 1]) && !strchr("[]{}\"", s[i + 1])) i++;
-                continue;
-            }
-        }
-        switch (c) {
-        case '"': // to the closing quote, past escapes (an unterminated string ends the scan)
-            for (i++; i < d->len && s[i] != '"'; i++) {
-                if (s[i] == '\\') i++;
-                if (i < d->len && !s[i]) return 0; // jsmn stops at a NUL too
-            }
-            break;
-        case '[':
-        case '{':
-            if (++depth > max)
-                return fail(d, 413, "too_deep", -1, NULL, "request nests deeper than %u levels (at byte %zu)", max,
-                            i);
-            break;
-        case ']':
-        case '}': depth -= depth > 0; break;
-        default: break;
-        }
-    }
-    return 0;
-}
-
-// jsmn into the arena's free space (up to max_tokens tokens), then the strict pass; on success the
-// arena keeps exactly the tokens used. d->body, len, a, err must be set.
+// The scanner's tokens into the arena's free space (up to max_tokens of them); on success the arena
+// keeps exactly the tokens used. Its errors by kind: malformed (400), too deep, too many values or a
+// string too long (413), or an arena too small for the tokens. d->body, len, a, err must be set.
 static int tokenize(dec *d) {
     pthread_once(&c_locale_once, c_locale_init);
     if (c_locale == (locale_t)0) return fail(d, 500, "internal", -1, NULL, "newlocale(C) failed");
     if (d->len > (size_t)INT_MAX - 2)
         return fail(d, 413, "too_large", -1, NULL, "request body is larger than %d bytes", INT_MAX - 2);
-    tft_req_arena *a = d->a;
-    a->used          = 0;
-    if (depth_ok(d)) return -1;
-    size_t     room = a->cap / sizeof(jsmntok_t);
-    jsmntok_t *toks = (jsmntok_t *)(void *)a->buf;
+    tft_req_arena  *a    = d->a;
+    tft_json_limits jl   = tft_json_default_limits(); // strings: at most 16 MiB each
+    size_t          room = a->cap / sizeof(tft_json_tok), n;
+    tft_json_error  je;
+    a->used         = 0;
+    jl.max_depth    = a->lim.max_depth; // <= MAX_DEPTH_CAP (tft_req_arena_init)
+    jl.max_elements = UINT32_MAX;       // values and keys together: the token cap below
     if (room > a->lim.max_tokens) room = a->lim.max_tokens;
-    if (room > (size_t)UINT_MAX) room = UINT_MAX;
-    jsmn_parser p;
-    jsmn_init(&p);
-    int nt = jsmn_parse(&p, d->body, d->len, toks, (unsigned)room);
-    if (nt == JSMN_ERROR_NOMEM) {
-        if (room >= a->lim.max_tokens)
-            return fail(d, 413, "too_many_elements", -1, NULL, "request has more than %u JSON values",
-                        a->lim.max_tokens);
-        return NOSPACE(d);
+    tft_json_tok *toks = room ? (tft_json_tok *)(void *)a->buf : NULL;
+    if (tft_json_tokens(d->body, d->len, &jl, toks, room, &n, &je) != 0) {
+        switch (je.kind) {
+        case TFT_JSON_E_DEPTH:
+            return fail(d, 413, "too_deep", -1, NULL, "request nests deeper than %u levels (at byte %zu)",
+                        a->lim.max_depth, je.at);
+        case TFT_JSON_E_TOKENS:
+            if (room >= a->lim.max_tokens)
+                return fail(d, 413, "too_many_elements", -1, NULL, "request has more than %u JSON values",
+                            a->lim.max_tokens);
+            return NOSPACE(d);
+        case TFT_JSON_E_STRING:
+            return fail(d, 413, "too_large", -1, NULL, "request has a string longer than %u bytes (at byte %zu)",
+                        jl.max_string, je.at);
+        case TFT_JSON_E_SYNTAX: return MALFORMED(d, je.at, je.what);
+        default: return fail(d, 500, "internal", -1, NULL, "request JSON: %s at byte %zu", je.what, je.at);
+        }
     }
-    if (nt < 0) {
-        // jsmn stops at a NUL byte: name it rather than "incomplete"
-        const char *z = memchr(d->body, 0, d->len);
-        if (z) return MALFORMED(d, z - d->body, "NUL byte");
-        return MALFORMED(d, p.pos, nt == JSMN_ERROR_PART ? "incomplete document" : "invalid character");
-    }
-    if (nt == 0) return MALFORMED(d, 0, "empty document");
-    a->used = (size_t)nt * sizeof(jsmntok_t);
-    d->t = toks, d->nt = nt;
-    return strict_pass(d);
+    a->used = n * sizeof(tft_json_tok);
+    d->t = toks, d->nt = (int)n;
+    return 0;
 }
 
 int tft_req_json_tokens(char *body, size_t len, tft_req_arena *a, void **toks, int *ntoks, tft_req_error *err) {
@@ -628,7 +441,7 @@ int tft_req_json_tokens(char *body, size_t len, tft_req_arena *a, void **toks, i
 }
 
 double tft_req_json_double(char *body, int start, int end) {
-    jsmntok_t t = {JSMN_PRIMITIVE, start, end, 0, -1};
+    tft_json_tok t = {.start = (uint32_t)start, .end = (uint32_t)end, .type = TFT_JSON_NUMBER, .skip = 1};
     double    v = 0;
     pthread_once(&c_locale_once, c_locale_init); // done already by tft_req_json_tokens: cheap
     return tok_double(body, &t, &v) == 0 ? v : NAN;
@@ -642,10 +455,10 @@ int tft_req_decode(const tft_model *m, char *body, size_t len, tft_req_arena *a,
     memset(d.err, 0, sizeof *d.err);
     d.err->series = -1;
     if (tokenize(&d)) return -1;
-    jsmntok_t *toks = d.t;
+    tft_json_tok *toks = d.t;
 
     // the request object
-    if (toks[0].type != JSMN_OBJECT)
+    if (toks[0].type != TFT_JSON_OBJECT)
         return fail(&d, 422, "not_an_object", -1, NULL, "request must be a JSON object, not %s", type_name(&d, 0));
     static const char *const names[] = {"horizon", "interpret", "series", "model"};
     int                      at4[4]  = {0, 0, 0, 0};
@@ -674,17 +487,17 @@ int tft_req_decode(const tft_model *m, char *body, size_t len, tft_req_arena *a,
     }
     if (at4[1]) {
         int i = at4[1];
-        if (toks[i].type != JSMN_PRIMITIVE || (body[toks[i].start] != 't' && body[toks[i].start] != 'f'))
+        if (toks[i].type != TFT_JSON_TRUE && toks[i].type != TFT_JSON_FALSE)
             return fail(&d, 422, "wrong_type", -1, "interpret", "\"interpret\" must be true or false");
-        out->interpret = body[toks[i].start] == 't';
+        out->interpret = toks[i].type == TFT_JSON_TRUE;
     }
     if (at4[3]) {
-        if (toks[at4[3]].type != JSMN_STRING)
+        if (toks[at4[3]].type != TFT_JSON_STRING)
             return fail(&d, 422, "wrong_type", -1, "model", "\"model\" must be a string (a model name)");
         out->model = str(&d, at4[3]);
     }
     int ss = at4[2];
-    if (!ss || toks[ss].type != JSMN_ARRAY || toks[ss].size == 0)
+    if (!ss || toks[ss].type != TFT_JSON_ARRAY || toks[ss].size == 0)
         return fail(&d, 422, ss ? "wrong_type" : "missing_field", -1, "series",
                     "request needs \"series\": a non-empty array");
     if ((uint32_t)toks[ss].size > a->lim.max_series)
@@ -704,10 +517,11 @@ int tft_req_decode(const tft_model *m, char *body, size_t len, tft_req_arena *a,
 }
 
 // Every JSON value or key is preceded by one of '[' '{' ',' ':' (or is the root), so their count
-// bounds the jsmn tokens (20 bytes each); each token is at most one 8-byte number/label pointer;
-// keys (one ':' each) add a tft_column and an allocation's alignment, objects ('{') a series and its
-// arrays. A malformed body with more tokens than that (jsmn takes "[1 2]") fails in the tokenizer,
-// before the body is touched, and is retried with the worst case (one token per 2 bytes).
+// bounds the scanner's tokens (16 bytes each), for any body: the scanner stops at the first byte
+// that is not JSON, having made a token only for each separator it accepted. Each token is at most
+// one 8-byte number/label pointer; keys (one ':' each) add a tft_column and an allocation's
+// alignment, objects ('{') a series and its arrays. (tft_req_arena_worst stays for the callers'
+// one retry, should this estimate ever fall short of the decoder's use.)
 size_t tft_req_arena_bound(const char *b, size_t len) {
     size_t seps = 0, colons = 0, braces = 0;
     for (size_t i = 0; i < len; i++) {
@@ -717,7 +531,7 @@ size_t tft_req_arena_bound(const char *b, size_t len) {
         braces += ch == '{';
     }
     size_t nt = seps + colons + braces + 1;
-    return 28 * nt + 56 * colons + 184 * braces + 8192;
+    return (sizeof(tft_json_tok) + 8) * nt + 56 * colons + 184 * braces + 8192;
 }
 
 size_t tft_req_arena_worst(size_t len) { return 84 * (len / 2 + 2) + 8192; }

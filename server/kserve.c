@@ -1,8 +1,9 @@
 // kserve.c: the Open Inference Protocol (KServe v2) REST codec (see kserve.h).
 //
 // Decoding, in order, so that nothing is used before everything it depends on was checked:
-//  1. json_len <= len; the JSON header through json_in's strict pass (tft_req_json_tokens: jsmn
-//     tokens in the arena, RFC 8259 grammar, strings unescaped in place);
+//  1. json_len <= len; the JSON header through the project's one JSON scanner (tft_req_json_tokens:
+//     loader/json.h's tokens in the arena, RFC 8259 grammar and limits checked while scanning,
+//     strings unescaped in place);
 //  2. the schema walk: request keys, parameters, every input's name / datatype / shape / parameters
 //     / data presence (unknown, duplicate and missing names), every requested output;
 //  3. shapes across tensors (one B, one Te, one Td, the model's fixed widths), element counts, the
@@ -14,13 +15,9 @@
 //     longest encoder / decoder length equal to Te / Td, category indices within their embeddings,
 //     every float finite (the request's one validation; errors through errmap.h's table).
 // No malloc/calloc/realloc/free here: the arena and the body only.
-#define JSMN_PARENT_LINKS
-#define JSMN_HEADER // the token type only: json_in.c owns the parser
-#include <jsmn.h>
-#include "json_tok.h"
-
 #include "kserve.h"
 #include "errmap.h"
+#include "../loader/json.h"
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -139,7 +136,7 @@ typedef struct kd {
     const tft_model_info *mi;
     char                 *body;
     size_t                len, json_len;
-    jsmntok_t            *t;
+    tft_json_tok         *t;
     int                   nt;
     tft_req_arena        *a;
     tft_req_error        *err;
@@ -175,31 +172,25 @@ static void *take(tft_req_arena *a, size_t n, size_t count) { // 64-byte aligned
 #define NOSPACE(d) \
     fail(d, 413, "too_large", NULL, "request does not fit the decoder's arena (%zu bytes)", (d)->a->cap)
 
-static int skip(const kd *d, int i) { return tft_tok_skip(d->t, d->nt, i); }
+static int skip(const kd *d, int i) { return i + (int)d->t[i].skip; } // the next sibling
 static const char *str(const kd *d, int i) { return d->body + d->t[i].start; }
 
-static const char *type_name(const kd *d, int i) { return tft_tok_type_name(&d->t[i], d->body); }
+static const char *type_name(const kd *d, int i) { return tft_json_type_desc((tft_json_type)d->t[i].type); }
 
 static int is_bool(const kd *d, int i, int *v) {
-    if (d->t[i].type != JSMN_PRIMITIVE) return 0;
-    char c = d->body[d->t[i].start];
-    if (c != 't' && c != 'f') return 0;
-    *v = c == 't';
+    if (d->t[i].type != TFT_JSON_TRUE && d->t[i].type != TFT_JSON_FALSE) return 0;
+    *v = d->t[i].type == TFT_JSON_TRUE;
     return 1;
 }
 
 // exact integer (json_in's parser)
 static int to_i64(const kd *d, int i, int64_t *out) {
-    const jsmntok_t *t = &d->t[i];
-    if (t->type != JSMN_PRIMITIVE) return -1;
-    return tft_req_json_i64(d->body + t->start, t->end - t->start, out);
+    const tft_json_tok *t = &d->t[i];
+    if (t->type != TFT_JSON_NUMBER) return -1;
+    return tft_req_json_i64(d->body + t->start, (long)(t->end - t->start), out);
 }
 
-static int is_number(const kd *d, int i) {
-    if (d->t[i].type != JSMN_PRIMITIVE) return 0;
-    char c = d->body[d->t[i].start];
-    return c == '-' || (c >= '0' && c <= '9');
-}
+static int is_number(const kd *d, int i) { return d->t[i].type == TFT_JSON_NUMBER; }
 
 // The members of object obj: at[j] = token of the value of names[j] (0 when absent). A key not in
 // names is unknown_key (422) unless allow_unknown (open "parameters" maps: ignored); a known key
@@ -239,13 +230,13 @@ static int dtype_of(const char *s) {
 static int input_one(kd *d, int obj, int idx) {
     char where[32], field[96];
     snprintf(where, sizeof where, "inputs[%d]", idx);
-    if (d->t[obj].type != JSMN_OBJECT)
+    if (d->t[obj].type != TFT_JSON_OBJECT)
         return fail(d, 422, "wrong_type", where, "%s must be an object, not %s", where, type_name(d, obj));
     static const char *const keys[] = {"name", "shape", "datatype", "parameters", "data"};
     int                      at[5];
     if (members(d, obj, where, keys, 5, at, 0)) return -1;
     if (!at[0]) return fail(d, 422, "missing_field", where, "%s has no \"name\"", where);
-    if (d->t[at[0]].type != JSMN_STRING)
+    if (d->t[at[0]].type != TFT_JSON_STRING)
         return fail(d, 422, "wrong_type", where, "%s: \"name\" must be a string", where);
     const char *name = str(d, at[0]);
     int         k    = 0;
@@ -261,7 +252,7 @@ static int input_one(kd *d, int obj, int idx) {
     x->tok = obj, x->order = idx, x->bin = -1;
     // datatype
     if (!at[2]) return fail(d, 422, "missing_field", name, "input '%s' has no \"datatype\"", name);
-    if (d->t[at[2]].type != JSMN_STRING)
+    if (d->t[at[2]].type != TFT_JSON_STRING)
         return fail(d, 422, "wrong_type", name, "input '%s': \"datatype\" must be a string", name);
     int dt = dtype_of(str(d, at[2]));
     if (dt >= DT_OTHER || (td->is_int != (dt == DT_INT32 || dt == DT_INT64)))
@@ -272,7 +263,7 @@ static int input_one(kd *d, int obj, int idx) {
     // shape: non-negative integers, the tensor's rank, the model's widths
     if (!at[1]) return fail(d, 422, "missing_field", name, "input '%s' has no \"shape\"", name);
     int sh = at[1];
-    if (d->t[sh].type != JSMN_ARRAY || d->t[sh].size != td->rank)
+    if (d->t[sh].type != TFT_JSON_ARRAY || d->t[sh].size != td->rank)
         return fail(d, 422, "bad_shape", name, "input '%s': \"shape\" must be an array of %d dims", name, td->rank);
     uint64_t elems = 1;
     for (int r = 0; r < td->rank; r++) {
@@ -292,7 +283,7 @@ static int input_one(kd *d, int obj, int idx) {
     x->elems = elems;
     // parameters: binary_data_size (the binary tensor data extension); shared memory is not served
     if (at[3]) {
-        if (d->t[at[3]].type != JSMN_OBJECT)
+        if (d->t[at[3]].type != TFT_JSON_OBJECT)
             return fail(d, 422, "wrong_type", name, "input '%s': \"parameters\" must be an object", name);
         static const char *const pk[] = {"binary_data_size", "shared_memory_region"};
         int                      pat[2];
@@ -314,7 +305,7 @@ static int input_one(kd *d, int obj, int idx) {
                         "input '%s' has both \"data\" and a \"binary_data_size\" parameter", name);
     } else {
         if (!at[4]) return fail(d, 422, "missing_field", name, "input '%s' has no \"data\"", name);
-        if (d->t[at[4]].type != JSMN_ARRAY)
+        if (d->t[at[4]].type != TFT_JSON_ARRAY)
             return fail(d, 422, "wrong_type", name, "input '%s': \"data\" must be an array, not %s", name,
                         type_name(d, at[4]));
         x->data = at[4];
@@ -324,19 +315,19 @@ static int input_one(kd *d, int obj, int idx) {
 
 // "outputs": names, binary_data parameters; order kept.
 static int outputs(kd *d, int arr, int bin_default, tft_v2_infer *out) {
-    if (d->t[arr].type != JSMN_ARRAY)
+    if (d->t[arr].type != TFT_JSON_ARRAY)
         return fail(d, 422, "wrong_type", "outputs", "\"outputs\" must be an array, not %s", type_name(d, arr));
     int o = arr + 1;
     for (int i = 0; i < d->t[arr].size; i++, o = skip(d, o)) {
         char where[32];
         snprintf(where, sizeof where, "outputs[%d]", i);
-        if (d->t[o].type != JSMN_OBJECT)
+        if (d->t[o].type != TFT_JSON_OBJECT)
             return fail(d, 422, "wrong_type", where, "%s must be an object, not %s", where, type_name(d, o));
         static const char *const keys[] = {"name", "parameters"};
         int                      at[2];
         if (members(d, o, where, keys, 2, at, 0)) return -1;
         if (!at[0]) return fail(d, 422, "missing_field", where, "%s has no \"name\"", where);
-        if (d->t[at[0]].type != JSMN_STRING)
+        if (d->t[at[0]].type != TFT_JSON_STRING)
             return fail(d, 422, "wrong_type", where, "%s: \"name\" must be a string", where);
         const char *name = str(d, at[0]);
         int         k    = 0;
@@ -350,7 +341,7 @@ static int outputs(kd *d, int arr, int bin_default, tft_v2_infer *out) {
         if (out->want & bit) return fail(d, 422, "duplicate_output", name, "output '%s' is requested twice", name);
         int bin = bin_default;
         if (at[1]) {
-            if (d->t[at[1]].type != JSMN_OBJECT)
+            if (d->t[at[1]].type != TFT_JSON_OBJECT)
                 return fail(d, 422, "wrong_type", name, "output '%s': \"parameters\" must be an object", name);
             static const char *const pk[] = {"binary_data", "classification", "shared_memory_region"};
             int                      pat[3];
@@ -375,10 +366,10 @@ static int nested(kd *d, const tin *x, int k, int i, int level, int64_t *pos) {
     char field[96];
     int  rank = in_desc[k].rank;
     if (level == rank) {
-        if (d->t[i].type == JSMN_ARRAY || d->t[i].type == JSMN_OBJECT) goto bad;
+        if (d->t[i].type == TFT_JSON_ARRAY || d->t[i].type == TFT_JSON_OBJECT) goto bad;
         return i + 1;
     }
-    if (d->t[i].type != JSMN_ARRAY || d->t[i].size != x->dims[level]) goto bad;
+    if (d->t[i].type != TFT_JSON_ARRAY || d->t[i].size != x->dims[level]) goto bad;
     int j = i + 1;
     for (int c = 0; c < d->t[i].size; c++) {
         pos[level] = c;
@@ -457,7 +448,7 @@ static int values(kd *d, int k, void **dst) {
     // JSON: the leaves in document order (the structure was checked: arrays and number-like tokens)
     int j = x->data + 1;
     for (size_t i = 0; i < n; i++) {
-        while (d->t[j].type == JSMN_ARRAY) j++;
+        while (d->t[j].type == TFT_JSON_ARRAY) j++;
         if (isin) {
             int64_t v;
             if (to_i64(d, j, &v) != 0) return bad_int(d, k, i, 0, 1);
@@ -499,7 +490,7 @@ int tft_v2_decode_infer(const tft_model *m, char *body, size_t len, size_t json_
     int   nt;
     if (tft_req_json_tokens(body, json_len, a, &toks, &nt, d.err)) return -1;
     d.t = toks, d.nt = nt;
-    if (d.t[0].type != JSMN_OBJECT)
+    if (d.t[0].type != TFT_JSON_OBJECT)
         return fail(&d, 422, "not_an_object", NULL, "request must be a JSON object, not %s", type_name(&d, 0));
 
     // 2. the schema
@@ -507,13 +498,13 @@ int tft_v2_decode_infer(const tft_model *m, char *body, size_t len, size_t json_
     int                      at[4];
     if (members(&d, 0, "request", keys, 4, at, 0)) return -1;
     if (at[0]) {
-        if (d.t[at[0]].type != JSMN_STRING)
+        if (d.t[at[0]].type != TFT_JSON_STRING)
             return fail(&d, 422, "wrong_type", "id", "\"id\" must be a string, not %s", type_name(&d, at[0]));
         out->id = str(&d, at[0]);
     }
     int bin_default = 0;
     if (at[1]) {
-        if (d.t[at[1]].type != JSMN_OBJECT)
+        if (d.t[at[1]].type != TFT_JSON_OBJECT)
             return fail(&d, 422, "wrong_type", "parameters", "\"parameters\" must be an object");
         static const char *const pk[] = {"binary_data_output"};
         int                      pat[1];
@@ -524,7 +515,7 @@ int tft_v2_decode_infer(const tft_model *m, char *body, size_t len, size_t json_
     }
     int ia = at[2];
     if (!ia) return fail(&d, 422, "missing_field", "inputs", "request has no \"inputs\"");
-    if (d.t[ia].type != JSMN_ARRAY)
+    if (d.t[ia].type != TFT_JSON_ARRAY)
         return fail(&d, 422, "wrong_type", "inputs", "\"inputs\" must be an array, not %s", type_name(&d, ia));
     int e = ia + 1;
     for (int i = 0; i < d.t[ia].size; i++, e = skip(&d, e))
@@ -600,7 +591,7 @@ int tft_v2_decode_infer(const tft_model *m, char *body, size_t len, size_t json_
             x->off = off;
             off += (size_t)need;
         } else if (in_desc[k].rank > 1 && d.t[x->data].size == x->dims[0] &&
-                   (x->dims[0] == 0 || d.t[x->data + 1].type == JSMN_ARRAY)) {
+                   (x->dims[0] == 0 || d.t[x->data + 1].type == TFT_JSON_ARRAY)) {
             int64_t pos[3] = {0, 0, 0};
             if (nested(&d, x, k, x->data, 0, pos) < 0) return -1;
         } else {
@@ -608,7 +599,7 @@ int tft_v2_decode_infer(const tft_model *m, char *body, size_t len, size_t json_
                 return fail(&d, 422, "count_mismatch", nm, "input '%s': \"data\" has %d values, its shape needs %llu",
                             nm, d.t[x->data].size, (unsigned long long)x->elems);
             for (int j = x->data + 1; j < x->data + 1 + d.t[x->data].size; j++)
-                if (d.t[j].type == JSMN_ARRAY || d.t[j].type == JSMN_OBJECT) {
+                if (d.t[j].type == TFT_JSON_ARRAY || d.t[j].type == TFT_JSON_OBJECT) {
                     char field[96];
                     snprintf(field, sizeof field, "%s.data[%d]", nm, j - x->data - 1);
                     return fail(&d, 422, "count_mismatch", field,

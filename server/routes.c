@@ -507,7 +507,7 @@ static void forecast(rctx *c) {
         tft_req_arena_init(&a, mem, need, &s->limits);
         if (tft_req_decode(c->m->model, body, len, &a, &c->fr, &e) == 0) break;
         if (attempt == 0 && tft_req_arena_exhausted(&e)) {
-            need = tft_req_arena_worst(len); // malformed JSON that jsmn tokenizes more finely
+            need = tft_req_arena_worst(len); // a safety net: the bound holds for any body
             continue;
         }
         return reply_error(c, e.http, e.code, e.message, e.series, e.field);

@@ -1,5 +1,7 @@
 // test_json.c: the strict JSON parser (loader/json.h): valid documents and their trees, every
-// rejection class, exact integers, limits, unicode escapes and UTF-8 validation.
+// rejection class, exact integers, limits, unicode escapes and UTF-8 validation; its tokens
+// (tft_json_tokens, the server's input): layout, in-place strings, the same errors as the tree,
+// limits checked while scanning, and the memory bound (len / 2 + 2 tokens of 16 bytes).
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../loader/json.h"
 
@@ -488,6 +491,188 @@ static void test_large_document(void **state) {
     free(buf);
 }
 
+// ---- tokens (tft_json_tokens) ----------------------------------------------------------------------
+
+// Scans a writable heap copy of text (exactly n bytes) into a fresh array of cap tokens.
+static int tokens_n(const char *text, size_t n, const tft_json_limits *lim, size_t cap, char **copy,
+                    tft_json_tok **toks, size_t *nt, tft_json_error *e) {
+    *copy = malloc(n ? n : 1);
+    *toks = malloc((cap ? cap : 1) * sizeof **toks);
+    assert_non_null(*copy);
+    assert_non_null(*toks);
+    memcpy(*copy, text, n);
+    return tft_json_tokens(*copy, n, lim, *toks, cap, nt, e);
+}
+
+static void test_tokens_layout(void **state) {
+    (void)state;
+    assert_int_equal(sizeof(tft_json_tok), 16);
+    const char    *doc = " {\"a\": [1, \"x\\n\\u00e9\", true], \"b\\u0062\": {}, \"c\": null, \"d\": -2.5e3} ";
+    char          *t;
+    tft_json_tok  *k;
+    size_t         n;
+    tft_json_error e;
+    assert_int_equal(tokens_n(doc, strlen(doc), NULL, 64, &t, &k, &n, &e), 0);
+    // {  "a" [ 1 "x.." true ]  "bb" {}  "c" null  "d" -2.5e3
+    // 0   1  2 3   4    5      6    7    8   9     10   11
+    assert_int_equal(n, 12);
+    static const struct { int type, size, skip; } want[12] = {
+        {TFT_JSON_OBJECT, 4, 12}, {TFT_JSON_STRING, 1, 5}, {TFT_JSON_ARRAY, 3, 4}, {TFT_JSON_NUMBER, 0, 1},
+        {TFT_JSON_STRING, 0, 1},  {TFT_JSON_TRUE, 0, 1},   {TFT_JSON_STRING, 1, 2}, {TFT_JSON_OBJECT, 0, 1},
+        {TFT_JSON_STRING, 1, 2},  {TFT_JSON_NULL, 0, 1},   {TFT_JSON_STRING, 1, 2}, {TFT_JSON_NUMBER, 0, 1}};
+    for (size_t i = 0; i < n; i++) {
+        if ((int)k[i].type != want[i].type || (int)k[i].size != want[i].size || (int)k[i].skip != want[i].skip)
+            fail_msg("token %zu: type %u size %u skip %u", i, (unsigned)k[i].type, (unsigned)k[i].size,
+                     (unsigned)k[i].skip);
+    }
+    // containers span their brackets; literals their text; strings are unescaped in place, NUL-terminated
+    assert_int_equal(k[0].start, 1);
+    assert_int_equal(k[0].end, strlen(doc) - 1);
+    assert_memory_equal(t + k[2].start, "[1, ", 4);
+    assert_int_equal(t[k[2].end - 1], ']');
+    assert_string_equal(t + k[1].start, "a");
+    assert_string_equal(t + k[4].start, "x\n\xc3\xa9");
+    assert_int_equal(k[4].end - k[4].start, 4);
+    assert_string_equal(t + k[6].start, "bb"); // a key is unescaped too
+    assert_int_equal(k[11].end - k[11].start, 6);
+    assert_memory_equal(t + k[11].start, "-2.5e3", 6); // numbers are left as they are
+    assert_string_equal(tft_json_type_desc((tft_json_type)k[5].type), "a boolean");
+    assert_string_equal(tft_json_type_desc((tft_json_type)k[9].type), "null");
+    // a root scalar; keys are not values (max_elements), but they are tokens (cap)
+    free(t), free(k);
+    assert_int_equal(tokens_n("\"s\"", 3, NULL, 1, &t, &k, &n, &e), 0);
+    assert_int_equal(n, 1);
+    free(t), free(k);
+    tft_json_limits lim = tft_json_default_limits();
+    lim.max_elements    = 2;
+    assert_int_equal(tokens_n("{\"a\":1}", 7, &lim, 3, &t, &k, &n, &e), 0);
+    assert_int_equal(n, 3);
+    free(t), free(k);
+    assert_int_equal(tokens_n("{\"a\":1}", 7, &lim, 2, &t, &k, &n, &e), -1);
+    assert_int_equal(e.kind, TFT_JSON_E_TOKENS);
+    assert_int_equal(n, 0);
+    free(t), free(k);
+}
+
+// One scanner: every document the tree refuses for its syntax, the tokens refuse with the same
+// words at the same byte; duplicate keys and numbers past a double are the tree's own refusals.
+static void test_tokens_errors_as_tree(void **state) {
+    (void)state;
+#define D(lit) {lit, sizeof lit - 1} // a literal and its length, NUL bytes included
+    static const struct { const char *s; size_t n; } docs[] = {
+        D(""), D("   \n"), D("{"), D("[1, 2"), D("{\"a\": 1,}"), D("[1, ]"), D("[, 1]"), D("{\"a\" 1}"), D("{a: 1}"),
+        D("[1 2]"), D("[1}"), D("{\"a\": 1]"), D("1 2"), D("{} x"), D("[]]"), D("\"abc"), D("\"abc\\"), D("tru"),
+        D("True"), D("nulll"), D("[nulll]"), D("[0x10]"), D("0x10"), D("[1.5.3]"), D("\v1"), D("\xef\xbb\xbf{}"),
+        D("NaN"), D("[-Infinity]"), D("[1 /* c */]"), D("01"), D("[007]"), D("1."), D("1e+"), D("- 1"),
+        D("\"a\nb\""), D("\"\\x41\""), D("\"\\u12G4\""), D("\"\\uD800\\u0041\""), D("\"\\uDC00\""),
+        D("{\"a\\u0000b\": 1}"), D("\"\xc0\xaf\""), D("\"\xe2\x82"), D("[1,\"\x01\"]"), D("{\"a\":1}\0"),
+        D("[\0]"), D("{\0}"), D("[1\0]"), D("{\"a\":1\0}"),
+        D("{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]}"),
+    };
+#undef D
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        size_t len = docs[i].n;
+        tft_json      *r = NULL;
+        char           err[256], tmsg[300];
+        char          *t;
+        tft_json_tok  *k;
+        size_t         n;
+        tft_json_error e;
+        if (parse_n(docs[i].s, len, NULL, &r, err, sizeof err) == 0) fail_msg("doc %zu: the tree accepts it", i);
+        // (the documented bound for any input, default max_depth 64: (len + max_depth) / 2 + 1)
+        if (tokens_n(docs[i].s, len, NULL, (len + 64) / 2 + 1, &t, &k, &n, &e) == 0)
+            fail_msg("doc %zu: tokens accept it", i);
+        snprintf(tmsg, sizeof tmsg, "json: %s at byte %zu", e.what, e.at);
+        if (strcmp(err, tmsg) != 0) fail_msg("doc %zu: the tree says '%s', the tokens '%s'", i, err, tmsg);
+        assert_int_equal(e.kind, strstr(err, "nesting deeper") ? TFT_JSON_E_DEPTH : TFT_JSON_E_SYNTAX);
+        free(t), free(k);
+    }
+    // a NUL byte where a value or a separator belongs is named as one (the server's messages say so)
+    tft_json *r = NULL;
+    char      err[256];
+    assert_int_equal(parse_n("[1,\0]", 5, NULL, &r, err, sizeof err), -1);
+    assert_string_equal(err, "json: NUL byte (expected a value) at byte 3");
+    assert_int_equal(parse_n("{\"a\":1}\0", 8, NULL, &r, err, sizeof err), -1);
+    assert_string_equal(err, "json: NUL byte after the JSON value at byte 7");
+    // the tree's own refusals: the tokens take them (their reader decides)
+    static const char *const tree_only[] = {"{\"a\":1,\"a\":2}", "[1e400]", "{\"k\":{\"x\":1,\"\\u0078\":2}}"};
+    for (size_t i = 0; i < 3; i++) {
+        char          *t;
+        tft_json_tok  *k;
+        size_t         n, len = strlen(tree_only[i]);
+        tft_json_error e;
+        assert_int_equal(parse_n(tree_only[i], len, NULL, &r, err, sizeof err), -1);
+        assert_int_equal(tokens_n(tree_only[i], len, NULL, (len + 64) / 2 + 1, &t, &k, &n, &e), 0);
+        free(t), free(k);
+    }
+}
+
+// CPU seconds of this thread: linear vs quadratic, whatever else loads the machine.
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+// The limits hold while scanning: a document over one is refused at the byte that crosses it, not
+// after the whole of it was read. And the memory: the densest 8 MiB document ("[0,0,...]", the
+// server's default body cap) has len / 2 tokens of 16 bytes: 64 MiB, 8 bytes a byte of input
+// (json.h: at most (len + max_depth) / 2 + 1 tokens for any input).
+static void test_tokens_limits_while_scanning(void **state) {
+    (void)state;
+    size_t len = 8u << 20;
+    char  *doc = malloc(len);
+    assert_non_null(doc);
+    doc[0] = '[';
+    for (size_t i = 1; i + 1 < len; i += 2) doc[i] = '0', doc[i + 1] = ',';
+    doc[len - 2] = ' ', doc[len - 1] = ']'; // "[0,0,...,0 ]"
+    size_t         cap = (len + 64) / 2 + 1, n;
+    tft_json_tok  *k   = malloc(cap * sizeof *k);
+    char          *t   = malloc(len);
+    tft_json_error e;
+    assert_non_null(k);
+    assert_non_null(t);
+    tft_json_limits lim = tft_json_default_limits();
+    memcpy(t, doc, len);
+    double t0 = cpu_seconds();
+    assert_int_equal(tft_json_tokens(t, len, &lim, k, cap, &n, &e), 0);
+    double full = cpu_seconds() - t0;
+    assert_int_equal(n, len / 2);            // the array and its len / 2 - 1 zeros
+    assert_true(n * sizeof *k <= 8 * len);   // the bound the server's arena is sized by
+    assert_int_equal(k[0].size, len / 2 - 1);
+    assert_int_equal(k[0].skip, n);
+    // a token cap of 1000: refused at the 1001st token (the 1000th zero, byte 1999), whatever follows
+    memcpy(t, doc, len);
+    t0 = cpu_seconds();
+    assert_int_equal(tft_json_tokens(t, len, &lim, k, 1000, &n, &e), -1);
+    double capped = cpu_seconds() - t0;
+    assert_int_equal(e.kind, TFT_JSON_E_TOKENS);
+    assert_int_equal(e.at, 1999);
+    // the same for values (max_elements), depth and string length
+    lim.max_elements = 1000;
+    memcpy(t, doc, len);
+    assert_int_equal(tft_json_tokens(t, len, &lim, k, cap, &n, &e), -1);
+    assert_int_equal(e.kind, TFT_JSON_E_VALUES);
+    assert_int_equal(e.at, 1999);
+    lim = tft_json_default_limits(), lim.max_string = 100;
+    memset(t, ' ', len), t[0] = '[', t[1] = '"', memset(t + 2, 'a', len - 4), t[len - 2] = '"', t[len - 1] = ']';
+    assert_int_equal(tft_json_tokens(t, len, &lim, k, cap, &n, &e), -1);
+    assert_int_equal(e.kind, TFT_JSON_E_STRING);
+    assert_int_equal(e.at, 1);
+    lim = tft_json_default_limits(), lim.max_depth = 16;
+    memset(t, '[', len / 2), memset(t + len / 2, ']', len / 2);
+    t0 = cpu_seconds();
+    assert_int_equal(tft_json_tokens(t, len, &lim, k, cap, &n, &e), -1);
+    double deep = cpu_seconds() - t0;
+    assert_int_equal(e.kind, TFT_JSON_E_DEPTH);
+    assert_int_equal(e.at, 16);
+    // refusals at byte ~2000 cost nothing next to the full scan (generous: 8 MiB takes ~30 ms)
+    if (capped > full / 4 + 0.002 || deep > full / 4 + 0.002)
+        fail_msg("refusals took %.4f s and %.4f s, the full scan %.4f s: not stopped where the limit was crossed",
+                 capped, deep, full);
+    free(k), free(t), free(doc);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_tree),
@@ -505,6 +690,9 @@ int main(void) {
         cmocka_unit_test(test_null_safety),
         cmocka_unit_test(test_locale_independent),
         cmocka_unit_test(test_large_document),
+        cmocka_unit_test(test_tokens_layout),
+        cmocka_unit_test(test_tokens_errors_as_tree),
+        cmocka_unit_test(test_tokens_limits_while_scanning),
     };
     return cmocka_run_group_tests_name("json", tests, NULL, NULL);
 }

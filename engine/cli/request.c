@@ -40,7 +40,7 @@ tft_status tft_request_parse(const tft_model *m, const char *text, size_t len, t
             r->series = q.series, r->ids = q.ids;
             return TFT_OK;
         }
-        if (attempt == 0 && tft_req_arena_exhausted(&e)) { // malformed JSON that jsmn tokenizes finely
+        if (attempt == 0 && tft_req_arena_exhausted(&e)) { // a safety net: the bound holds for any body
             need = tft_req_arena_worst(len);
             continue;
         }
