@@ -30,6 +30,7 @@ typedef enum srv_endpoint {
     SRV_EP_V2_META,  // GET /v2, /v2/models/NAME[...], /v2/models/NAME/ready
     SRV_EP_HEALTH,   // GET /v2/health/live|ready
     SRV_EP_METRICS,  // GET /metrics
+    SRV_EP_FLEET,    // fleet mode: /v1/fleet/..., /metrics/forecasts (server/fleet_http.h)
     SRV_EP_OTHER,    // everything else (404s, 405s ...)
     SRV_EP_COUNT
 } srv_endpoint;

@@ -36,6 +36,7 @@ typedef enum route {
     R_LIVE,          // GET  /v2/health/live, /healthz
     R_READY,         // GET  /v2/health/ready, /readyz
     R_METRICS,       // GET  /metrics
+    R_FLEET,         // fleet mode's endpoints (fleet_http.h), with --fleet
 } route;
 
 typedef struct rctx {
@@ -51,6 +52,8 @@ typedef struct rctx {
     tft_req      fr;
     tft_v2_infer v2r;
     srv_job      job;
+    fleet_route  fleet_route;   // R_FLEET: which one
+    int          fleet_post;
 } rctx;
 
 static int64_t now_ns(void) {
@@ -127,6 +130,8 @@ static void match(rctx *c, const char *p) {
         c->route = match_v2_model(c, p);
         c->ep    = c->route == R_V2_INFER ? SRV_EP_V2_INFER : SRV_EP_V2_META;
     } else if (strcmp(p, "/metrics") == 0) c->route = R_METRICS, c->ep = SRV_EP_METRICS;
+    if (c->route == R_NONE && c->s->fleet && (c->fleet_route = fleet_http_route(p, &c->fleet_post)) != FLEET_R_NONE)
+        c->route = R_FLEET, c->ep = SRV_EP_FLEET;
     if (c->route == R_NONE) c->ep = SRV_EP_OTHER;
     c->v2 = strncmp(p, "/v2", 3) == 0 && (p[3] == 0 || p[3] == '/');
 }
@@ -158,7 +163,7 @@ static int on_head(http_req *r, void *user) {
         reply_error(c, 404, "not_found", "no such endpoint", -1, NULL);
         return 1;
     }
-    int         post = c->route == R_FORECAST || c->route == R_V2_INFER;
+    int         post = c->route == R_FORECAST || c->route == R_V2_INFER || (c->route == R_FLEET && c->fleet_post);
     http_method m    = http_req_method(r);
     if (post ? m != HTTP_POST : (m != HTTP_GET && m != HTTP_HEAD)) {
         http_add_header(r, "Allow", post ? "POST" : "GET, HEAD");
@@ -613,7 +618,11 @@ static ssize_t write_metrics(rctx *c, char *buf, size_t cap, void *arg) {
         atomic_store_explicit(&m->conn_cut[r], http_cut_count(h, (http_cut_reason)r), memory_order_relaxed);
     atomic_store_explicit(&m->pending_bytes, http_pending_bytes(h), memory_order_relaxed);
     ssize_t n = srv_metrics_write(&c->s->metrics, buf, cap);
-    return n < 0 ? TFT_RESP_E_SMALL : n;
+    if (n < 0) return TFT_RESP_E_SMALL;
+    if (!c->s->fleet) return n;
+    tft_jw o = {buf, cap, (size_t)n, 0}; // fleet mode's counters after the server's
+    fleet_srv_metrics(c->s->fleet, &o);
+    return tft_jw_finish(&o);
 }
 
 static void on_request(http_req *r, void *user) {
@@ -623,6 +632,7 @@ static void on_request(http_req *r, void *user) {
     switch (c->route) {
     case R_FORECAST: forecast(c); break;
     case R_V2_INFER: v2_infer(c); break;
+    case R_FLEET: fleet_srv_handle(s->fleet, r, c->fleet_route); break;
     case R_MODELS:
     case R_MODEL: {
         int all = http_req_query(r, "all_labels") != NULL;

@@ -11,6 +11,7 @@
 #include "http.h"
 #include "json_in.h"
 #include "metrics.h"
+#include "fleet_http.h"
 
 typedef struct srv_config {
     const char *model_path, *model_name, *host;
@@ -42,6 +43,7 @@ typedef struct srv_state {
     size_t                models_len[2], model_len[2];
     char                 *v2_server_json, *v2_model_json; // GET /v2 and /v2/models/NAME
     ssize_t               v2_server_len, v2_model_len;
+    fleet_srv            *fleet;    // fleet mode (--fleet), or NULL
 } srv_state;
 
 // Builds the fixed responses (model descriptions); 0 or -1 with a message in err.

@@ -74,6 +74,8 @@ static int64_t    f_header_s = 10, f_body_rate = 1024, f_out_values = 1 << 22, f
 static const char *f_model, *f_host = "127.0.0.1";
 static int32_t    f_level = TFT_LOG_WARN, f_access = 0;
 static int64_t    f_context_mib = 0; // 0: libtft's default (TFT_CONTEXT_DEFAULT_MAX_MIB)
+static const char *f_fleet, *f_fleet_store; // fleet mode (server/fleet.h)
+static int64_t    f_fleet_series = 0;
 
 static const flag flags[] = {
     {"--model", "TFT_SERVER_MODEL", "[NAME=]PATH", F_STR, &f_model, 0, 0,
@@ -120,6 +122,13 @@ static const flag flags[] = {
     {"--drain-timeout-s", "TFT_SERVER_DRAIN_TIMEOUT_S", "S", F_INT, &f_drain, 0, 86400,
      "on SIGTERM, how long queued and running requests may take to finish (default 30)"},
     {"--pin", "TFT_SERVER_PIN", "0|1", F_INT, &f_pin, 0, 1, "pin each worker to a core with hwloc (default 1)"},
+    {"--fleet", "TFT_SERVER_FLEET", "CONFIG.json", F_STR, &f_fleet, 0, 0,
+     "fleet mode: keep each series' window, /v1/fleet/ingest and /v1/fleet/forecasts (server/API.md; "
+     "weights/fleet_default.json is the default model's config)"},
+    {"--fleet-max-series", "TFT_SERVER_FLEET_MAX_SERIES", "N", F_INT, &f_fleet_series, 0, 10000000,
+     "fleet mode: series whose windows are reserved at start (default: the config's max_series)"},
+    {"--fleet-store", "TFT_SERVER_FLEET_STORE", "PATH", F_STR, &f_fleet_store, 0, 0,
+     "fleet mode: the SQLite file of the windows (default: the config's store)"},
     {"--log-level", "TFT_SERVER_LOG_LEVEL", "LEVEL", F_LEVEL, &f_level, 0, 0,
      "error, warn (default), info or debug; stderr"},
     {"--access-log", "TFT_SERVER_ACCESS_LOG", NULL, F_BOOL, &f_access, 0, 0,
@@ -248,6 +257,13 @@ static void on_signal(int sig) {
     errno = saved;
 }
 
+// Fleet mode on the server's model: the one place that binds the fleet to a model (a server with
+// several models would pick the fleet's here). NULL + err on failure.
+static fleet *fleet_for_model(const tft_model *m, char *err, size_t errsz) {
+    fleet_options o = {.max_series = f_fleet_series, .store = f_fleet_store};
+    return fleet_open(m, f_fleet, &o, err, errsz);
+}
+
 static int64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -315,6 +331,7 @@ int main(int argc, char **argv) {
     s.limits.max_values = (uint64_t)cfg.max_values;
     srv_metrics_init(&s.metrics, cfg.model_name, s.version, s.mi->sha256, cfg.workers);
     char err[512];
+    fleet *fl = NULL; // fleet mode's core (s.fleet serves it)
     rc = 1;
     if (srv_routes_init(&s, err, sizeof err) != 0) {
         fprintf(stderr, "tft-server: error: %s\n", err);
@@ -332,6 +349,19 @@ int main(int argc, char **argv) {
     if (!s.batcher) {
         fprintf(stderr, "tft-server: error: %s\n", err);
         goto out;
+    }
+    if (f_fleet) {
+        fl = fleet_for_model(s.model, err, sizeof err);
+        s.fleet = fl ? fleet_srv_start(fl, err, sizeof err) : NULL;
+        if (!s.fleet) {
+            fprintf(stderr, "tft-server: error: %s\n", err);
+            goto out;
+        }
+        fleet_info fi;
+        fleet_get_info(fl, &fi);
+        srv_log(TFT_LOG_INFO, "fleet: %lld series restored of %lld reserved (%.1f MiB), step %llds, window %lld",
+                (long long)fi.n_series, (long long)fi.max_series, (double)fi.bytes_reserved / 1048576.0,
+                (long long)(fi.step_ms / 1000), (long long)fi.window);
     }
     http_config hc = {.host                   = cfg.host,
                       .port                   = cfg.port,
@@ -386,6 +416,8 @@ int main(int argc, char **argv) {
 out:
     http_stop(s.http); // every connection is idle or gone: nothing is suspended
     srv_batcher_free(s.batcher);
+    fleet_srv_stop(s.fleet); // after the HTTP layer: no fleet request is deferred any more
+    fleet_close(fl);
     srv_routes_free(&s);
     tft_model_free(s.model);
     close(sig_pipe[0]), close(sig_pipe[1]);
