@@ -1,0 +1,663 @@
+// test_fleet.c: fleet mode (server/fleet.h, issue 11).
+//  - time recipes against hand-computed calendar values (leap years, before 1970, UTC offsets)
+//  - breach probability against a hand computation of the interpolated CDF and both exponential tails
+//  - ingest rules: rows completed over several calls in any order, duplicates (same value accepted,
+//    another refused), late points, gaps (reject / restart), statics on first sight, a full fleet,
+//    derived columns refused, and a refused call applies nothing
+//  - forecasts: bitwise tft_forecast on the same rows (the bundled sample's four servers), served from
+//    the cache until a series gets new data, insufficient history reported per series, and every
+//    window restored from the SQLite store gives the same forecasts
+//  - kill -9: a real tft-server on loopback under sustained ingest is killed, restarted on its store:
+//    every acknowledged point is there (re-sending them is all duplicates) and, once both have the
+//    same rows, its forecasts equal those of a second server that never stopped
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "../engine/tft.h"
+#include "../loader/json.h"
+#include "../server/fleet.h"
+#include "../server/fleet_http.h"
+
+#ifndef TFT_BUILD_DIR
+#define TFT_BUILD_DIR "build/cpu"
+#endif
+#define SERVER TFT_BUILD_DIR "/tft-server"
+#define MODEL "weights/default.safetensors"
+#define T0_MS 1772409600000LL // 2026-03-02T00:00:00Z, time_idx 0 of the default model's training data
+#define STEP_MS 300000LL
+
+static tft_model *gm;
+static tft_json  *sample; // weights/sample_request.json
+static char       dir[64];
+
+// ---- the sample's rows -----------------------------------------------------------------------------------
+
+static const char *const obs_cols[4] = {"cpu_pct", "mem_pct", "disk_io", "net"};
+static int n_sample_series(void) { return (int)tft_json_get(sample, "series")->len; }
+static const tft_json *sample_series(int i) { return tft_json_at(tft_json_get(sample, "series"), (uint32_t)i); }
+static const char *sample_id(int i) { return tft_json_get(sample_series(i), "id")->str; }
+static int64_t sample_ts(int i, int r) {
+    return T0_MS + (int64_t)tft_json_at(tft_json_get(sample_series(i), "time_idx"), (uint32_t)r)->num * STEP_MS;
+}
+static double sample_value(int i, int c, int r) {
+    return tft_json_at(tft_json_get(tft_json_get(sample_series(i), "history"), obs_cols[c]), (uint32_t)r)->num;
+}
+static const char *sample_profile(int i) { return tft_json_get(tft_json_get(sample_series(i), "static"), "profile")->str; }
+
+// Points of series i, rows [r0, r1), columns [c0, c1), appended to pts (its static "profile" too).
+static size_t add_rows(fleet_point *pts, size_t n, fleet_static *st, size_t *nst, int i, int r0, int r1, int c0, int c1) {
+    const char *id = sample_id(i);
+    for (int r = r0; r < r1; r++)
+        for (int c = c0; c < c1; c++)
+            pts[n++] = (fleet_point){id, strlen(id), obs_cols[c], strlen(obs_cols[c]), sample_ts(i, r), sample_value(i, c, r)};
+    if (st) st[(*nst)++] = (fleet_static){id, strlen(id), "profile", 7, sample_profile(i), strlen(sample_profile(i))};
+    return n;
+}
+
+static char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char  *s = malloc((size_t)n + 1);
+    size_t k = fread(s, 1, (size_t)n, f);
+    s[k]     = 0;
+    fclose(f);
+    if (len) *len = k;
+    return s;
+}
+
+// A config file in the test's directory; returns its path (static buffer per name).
+static const char *write_config(const char *name, const char *json) {
+    static char path[8][128];
+    static int  k;
+    char       *p = path[k++ % 8];
+    snprintf(p, 128, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(json, f);
+    fclose(f);
+    return p;
+}
+
+static fleet *open_fleet(const char *config, const char *store, int64_t max_series) {
+    char          err[1024], path[128];
+    fleet_options o = {.max_series = max_series, .store = path};
+    snprintf(path, sizeof path, "%s/%s", dir, store);
+    fleet *f = fleet_open(gm, config, &o, err, sizeof err);
+    if (!f) fail_msg("fleet_open: %s", err);
+    return f;
+}
+
+#define BASE_CONFIG "{\"step_seconds\": 300, \"time_features\": {\"hour\": \"hour_frac\", \"weekday\": \"weekday\"}"
+
+static int setup(void **state) {
+    (void)state;
+    if (tft_model_load(MODEL, NULL, &gm) != TFT_OK) return -1;
+    size_t len;
+    char  *text = slurp("weights/sample_request.json", &len);
+    char   err[256];
+    if (!text || tft_json_parse(text, len, NULL, &sample, err, sizeof err) != 0) return free(text), -1;
+    free(text);
+    snprintf(dir, sizeof dir, "/tmp/tft_fleet_XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    tft_json_free(sample);
+    tft_model_free(gm);
+    return 0;
+}
+
+// ---- time ------------------------------------------------------------------------------------------------
+
+static double feature(const char *recipe, int64_t ts_ms, int32_t off) {
+    int r = fleet_time_recipe(recipe);
+    assert_true(r >= 0);
+    return fleet_time_feature(r, ts_ms, off);
+}
+
+static void test_time_features(void **state) {
+    (void)state;
+    int64_t t = T0_MS + (16 * 60 + 5) * 60000LL + 30000; // Monday 2026-03-02 16:05:30Z
+    assert_true(feature("hour_frac", t, 0) == 16.0 + 5.0 / 60.0 + 30.0 / 3600.0);
+    assert_true(feature("hour", t, 0) == 16);
+    assert_true(feature("minute_of_day", t, 0) == 965);
+    assert_true(feature("weekday", t, 0) == 0);
+    assert_true(feature("is_weekend", t, 0) == 0);
+    assert_true(feature("day_of_month", t, 0) == 2);
+    assert_true(feature("month", t, 0) == 3);
+    assert_true(feature("day_of_year", t, 0) == 31 + 28 + 2);
+    // UTC-9 hours: Monday 07:05:30 local; UTC+8 hours: Tuesday 00:05:30
+    assert_true(feature("hour", t, -9 * 60) == 7);
+    assert_true(feature("weekday", t, 8 * 60) == 1);
+    // 2024-12-31T23:59:59Z: a leap year's day 366, a Tuesday
+    int64_t l = 1735689599000LL;
+    assert_true(feature("day_of_year", l, 0) == 366);
+    assert_true(feature("weekday", l, 0) == 1);
+    assert_true(feature("month", l, 0) == 12 && feature("day_of_month", l, 0) == 31);
+    // before 1970: 1969-12-31T23:00Z was a Wednesday (2)
+    assert_true(feature("weekday", -3600000LL, 0) == 2);
+    assert_true(feature("hour", -3600000LL, 0) == 23);
+    assert_true(feature("is_weekend", T0_MS - 86400000LL, 0) == 1); // Sunday 2026-03-01
+    assert_int_equal(fleet_time_recipe("hour_of_week"), -1);
+}
+
+// ---- risk ------------------------------------------------------------------------------------------------
+
+static void test_exceed_prob(void **state) {
+    (void)state;
+    const float lv[3] = {0.1f, 0.5f, 0.9f}, v[3] = {10, 20, 40};
+    double      l0 = lv[0], l1 = lv[1], l2 = lv[2]; // the float levels as doubles (the CDF's knots)
+    // inside: linear between (10, 0.1) and (20, 0.5): F(15) = 0.3
+    assert_true(fabs(fleet_exceed_prob(lv, v, 3, 15) - (1 - (l0 + (l1 - l0) * 0.5))) < 1e-12);
+    assert_true(fabs(fleet_exceed_prob(lv, v, 3, 30) - (1 - (l1 + (l2 - l1) * 0.5))) < 1e-12);
+    assert_true(fabs(fleet_exceed_prob(lv, v, 3, 40) - (1 - l2)) < 1e-12);
+    // upper tail: (1 - 0.9) exp(-(50 - 40) / s), s = 20 / ln(0.5 / 0.1): 0.1 / sqrt(5)
+    double s_hi = 20.0 / log((1 - l1) / (1 - l2));
+    assert_true(fabs(fleet_exceed_prob(lv, v, 3, 50) - (1 - l2) * exp(-10.0 / s_hi)) < 1e-12);
+    assert_true(fabs(fleet_exceed_prob(lv, v, 3, 50) - 0.1 / sqrt(5.0)) < 1e-7);
+    // lower tail: 1 - 0.1 exp((5 - 10) / s), s = 10 / ln(0.5 / 0.1): 1 - 0.1 / sqrt(5)
+    assert_true(fabs(fleet_exceed_prob(lv, v, 3, 5) - (1 - 0.1 / sqrt(5.0))) < 1e-7);
+    // crossing quantiles are made non-decreasing: {10, 8, 40} -> {10, 10, 40}; F(10) = 0.5
+    const float vx[3] = {10, 8, 40};
+    assert_true(fabs(fleet_exceed_prob(lv, vx, 3, 10) - (1 - l1)) < 1e-12);
+    // a zero spread at the top: nothing beyond it
+    const float vz[3] = {10, 40, 40};
+    assert_true(fleet_exceed_prob(lv, vz, 3, 41) == 0);
+    // monotone in x
+    double prev = 1;
+    for (double x = -20; x < 100; x += 0.37) {
+        double p = fleet_exceed_prob(lv, v, 3, x);
+        assert_true(p <= prev + 1e-15 && p >= 0 && p <= 1);
+        prev = p;
+    }
+}
+
+// ---- ingest rules --------------------------------------------------------------------------------------------
+
+static void expect_refused(fleet *f, const fleet_point *p, size_t n, const fleet_static *st, size_t nst, const char *what) {
+    char                err[1024] = "";
+    fleet_ingest_result r;
+    if (fleet_ingest(f, p, n, st, nst, &r, err, sizeof err) == 0) fail_msg("accepted; expected '%s'", what);
+    if (!strstr(err, what)) fail_msg("message '%s' lacks '%s'", err, what);
+}
+
+static fleet_ingest_result ingest_ok(fleet *f, const fleet_point *p, size_t n, const fleet_static *st, size_t nst) {
+    char                err[1024] = "";
+    fleet_ingest_result r;
+    if (fleet_ingest(f, p, n, st, nst, &r, err, sizeof err) != 0) fail_msg("refused: %s", err);
+    return r;
+}
+
+static void test_ingest_rules(void **state) {
+    (void)state;
+    fleet        *f = open_fleet(write_config("rules.json", BASE_CONFIG ", \"gaps\": \"reject\"}"), "rules.db", 2);
+    fleet_point   p[64];
+    fleet_static  st[4];
+    size_t        nst = 0, n;
+    // rows 0..2 of sample series 1 in two calls: cpu/mem first in reverse order, then disk/net
+    n = add_rows(p, 0, st, &nst, 1, 0, 3, 0, 2);
+    for (size_t i = 0; i < n / 2; i++) { fleet_point t = p[i]; p[i] = p[n - 1 - i], p[n - 1 - i] = t; }
+    fleet_ingest_result r = ingest_ok(f, p, n, st, nst);
+    assert_int_equal(r.points, 6), assert_int_equal(r.new_series, 1), assert_int_equal(r.duplicates, 0);
+    n = add_rows(p, 0, NULL, NULL, 1, 0, 3, 2, 4);
+    r = ingest_ok(f, p, n, NULL, 0);
+    assert_int_equal(r.points, 6), assert_int_equal(r.new_series, 0);
+    // the same values again: duplicates, nothing stored twice; the statics repeated unchanged: fine
+    nst = 0;
+    n   = add_rows(p, 0, st, &nst, 1, 0, 3, 0, 4);
+    r   = ingest_ok(f, p, n, st, nst);
+    assert_int_equal(r.points, 0), assert_int_equal(r.duplicates, 12);
+    // a good new point with a conflicting duplicate: refused whole; the good point is then new
+    n         = add_rows(p, 0, NULL, NULL, 1, 3, 4, 0, 1);
+    p[n]      = p[0];
+    p[n].ts_ms = sample_ts(1, 0), p[n].value += 1;
+    expect_refused(f, p, n + 1, NULL, 0, "duplicate: the step already has the value");
+    r = ingest_ok(f, p, 1, NULL, 0);
+    assert_int_equal(r.points, 1);
+    // the same (series, step, column) twice in one call with two values: refused
+    p[1] = p[0], p[1].value += 0.5;
+    p[0].ts_ms = p[1].ts_ms = sample_ts(1, 4);
+    expect_refused(f, p, 2, NULL, 0, "duplicate");
+    // a timestamp within half a step of row 4 is row 4 (rounded to the nearest step)
+    p[0].ts_ms = sample_ts(1, 4) + STEP_MS / 2 - 1;
+    r          = ingest_ok(f, p, 1, NULL, 0);
+    p[0].ts_ms = sample_ts(1, 4) - STEP_MS / 2;
+    r          = ingest_ok(f, p, 1, NULL, 0);
+    assert_int_equal(r.duplicates, 1);
+    // a gap (row 6 while the newest is 4): refused, naming the missing step
+    n = add_rows(p, 0, NULL, NULL, 1, 6, 7, 0, 1);
+    expect_refused(f, p, n, NULL, 0, "gap: steps");
+    // a late point: older than the window (288 steps) once row 300 is in, within one call
+    n = add_rows(p, 0, NULL, NULL, 1, 5, 6, 0, 1);
+    ingest_ok(f, p, n, NULL, 0);
+    // a derived column, an unknown column, a non-finite value
+    p[0].column = "hour", p[0].column_len = 4;
+    expect_refused(f, p, 1, NULL, 0, "derived from the timestamp");
+    p[0].column = "cpu", p[0].column_len = 3;
+    expect_refused(f, p, 1, NULL, 0, "not a column of the model");
+    p[0].column = "cpu_pct", p[0].column_len = 7, p[0].value = NAN;
+    expect_refused(f, p, 1, NULL, 0, "not finite");
+    // a new series without its static profile; with a label the model never saw; a static changed
+    n = add_rows(p, 0, NULL, NULL, 0, 0, 1, 0, 1); // cache-03
+    expect_refused(f, p, n, NULL, 0, "static 'profile' is required on first sight");
+    fleet_static bad = {sample_id(0), strlen(sample_id(0)), "profile", 7, "mainframe", 9};
+    expect_refused(f, p, n, &bad, 1, "never saw");
+    fleet_static changed = {sample_id(1), strlen(sample_id(1)), "profile", 7, "cache", 5};
+    fleet_point  q       = p[0];
+    q.series = sample_id(1), q.series_len = strlen(q.series), q.ts_ms = sample_ts(1, 0), q.value = sample_value(1, 0, 0);
+    expect_refused(f, &q, 1, &changed, 1, "cannot become 'cache'");
+    nst = 0;
+    n   = add_rows(p, 0, st, &nst, 0, 0, 1, 0, 1);
+    assert_int_equal(ingest_ok(f, p, n, st, nst).new_series, 1);
+    // the fleet holds 2 series: a third is refused
+    nst = 0;
+    n   = add_rows(p, 0, st, &nst, 2, 0, 1, 0, 1);
+    expect_refused(f, p, n, st, nst, "fleet is full");
+    fleet_info fi;
+    fleet_get_info(f, &fi);
+    assert_int_equal(fi.n_series, 2), assert_int_equal(fi.window, 288);
+    fleet_close(f);
+
+    // "restart": a gap is accepted; a late point (older than the window after the call) is refused
+    f   = open_fleet(write_config("restart.json", BASE_CONFIG ", \"gaps\": \"restart\"}"), "restart.db", 4);
+    nst = 0;
+    n   = add_rows(p, 0, st, &nst, 1, 0, 1, 0, 1);
+    ingest_ok(f, p, n, st, nst);
+    n        = add_rows(p, 0, NULL, NULL, 1, 1, 2, 0, 1);
+    p[0].ts_ms += 10 * STEP_MS; // a gap of 10 steps
+    ingest_ok(f, p, 1, NULL, 0);
+    p[1]       = p[0];
+    p[1].ts_ms = sample_ts(1, 0) + 400 * STEP_MS, p[0].ts_ms = sample_ts(1, 0) + 100 * STEP_MS;
+    expect_refused(f, p, 2, NULL, 0, "late: older than the series' window");
+    fleet_close(f);
+}
+
+// ---- forecasts --------------------------------------------------------------------------------------------
+
+// The sample's series i as tft_forecast takes it (the reference): statics, 288 history rows with the
+// hour/weekday the sample carries, 96 future rows.
+static void reference_forecast(int i, float *q) {
+    const tft_json *s = sample_series(i), *h = tft_json_get(s, "history"), *fu = tft_json_get(s, "future");
+    const tft_model_info *mi = tft_model_get_info(gm);
+    tft_column  stat[2], hist[6], fut[2];
+    const char *sv[2]   = {sample_id(i), sample_profile(i)};
+    static double      vals[6][288];
+    static const char *labs[2][384];
+    static double      fvals[96];
+    for (int k = 0; k < 2; k++) stat[k] = (tft_column){.name = mi->static_inputs[k], .labels = &sv[k], .len = 1};
+    for (int k = 0; k < mi->n_history_inputs; k++) {
+        const char     *name = mi->history_inputs[k];
+        const tft_json *col  = tft_json_get(h, name);
+        hist[k]              = (tft_column){.name = name, .len = 288};
+        for (int r = 0; r < 288; r++) {
+            const tft_json *v = tft_json_at(col, (uint32_t)r);
+            if (v->type == TFT_JSON_STRING) labs[0][r] = v->str;
+            else vals[k][r] = v->num;
+        }
+        if (tft_json_at(col, 0)->type == TFT_JSON_STRING) hist[k].labels = labs[0];
+        else hist[k].values = vals[k];
+    }
+    for (int k = 0; k < mi->n_future_inputs; k++) {
+        const char     *name = mi->future_inputs[k];
+        const tft_json *col  = tft_json_get(fu, name);
+        fut[k]               = (tft_column){.name = name, .len = 96};
+        for (int r = 0; r < 96; r++) {
+            const tft_json *v = tft_json_at(col, (uint32_t)r);
+            if (v->type == TFT_JSON_STRING) labs[1][r] = v->str;
+            else fvals[r] = v->num;
+        }
+        if (tft_json_at(col, 0)->type == TFT_JSON_STRING) fut[k].labels = labs[1];
+        else fut[k].values = fvals;
+    }
+    tft_series ser = {.id = sample_id(i), .n_history = 288, .horizon = 96, .statics = stat, .n_statics = 2,
+                      .history = hist, .n_history_columns = mi->n_history_inputs, .future = fut,
+                      .n_future_columns = mi->n_future_inputs};
+    tft_context *c = NULL;
+    assert_int_equal(tft_context_new(gm, NULL, &c), TFT_OK);
+    tft_forecast_output out = {.quantiles = q};
+    assert_int_equal(tft_forecast(c, &ser, 1, &out), TFT_OK);
+    tft_context_free(c);
+}
+
+static char *forecasts_json(fleet *f, const char *const *ids, const size_t *lens, size_t n) {
+    size_t cap  = 1 << 22;
+    char  *buf  = malloc(cap);
+    tft_jw o    = {buf, cap, 0, 0};
+    assert_true(fleet_write_forecasts(f, ids, lens, n, &o) > 0);
+    return buf;
+}
+
+static uint64_t stat_of(fleet *f, int which) {
+    fleet_stats *s = fleet_get_stats(f);
+    return which == 0 ? atomic_load(&s->cache_hits) : which == 1 ? atomic_load(&s->cache_misses)
+                                                                 : atomic_load(&s->series_computed);
+}
+
+static void test_forecasts_cache_restore(void **state) {
+    (void)state;
+    const char *cfg = write_config("fc.json", BASE_CONFIG ", \"thresholds\": [{\"target\": \"cpu_pct\", \"above\": 60, "
+                                              "\"within_steps\": 12}]}");
+    fleet        *f   = open_fleet(cfg, "fc.db", 8);
+    int           ns  = n_sample_series();
+    fleet_point  *p   = malloc(sizeof *p * 288 * 4 * (size_t)ns);
+    fleet_static  st[8];
+    size_t        nst = 0, n = 0;
+    for (int i = 0; i < ns; i++) n = add_rows(p, n, st, &nst, i, 0, 288, 0, 4);
+    ingest_ok(f, p, n, st, nst);
+    char err[512];
+    assert_int_equal(fleet_refresh(f, NULL, NULL, 0, 1, NULL, err, sizeof err), 0);
+    assert_int_equal(stat_of(f, 1), (uint64_t)ns); // misses
+    assert_int_equal(stat_of(f, 2), (uint64_t)ns); // computed
+    // bitwise tft_forecast on the same rows, with the sample's own hour/weekday columns
+    const tft_model_info *mi = tft_model_get_info(gm);
+    size_t                nq = (size_t)mi->n_targets * 96 * (size_t)mi->n_quantiles;
+    float                *ref = malloc(nq * sizeof(float));
+    for (int i = 0; i < ns; i++) {
+        reference_forecast(i, ref);
+        const char *id = sample_id(i);
+        size_t      il = strlen(id);
+        char       *one = forecasts_json(f, &id, &il, 1);
+        tft_json   *doc = NULL;
+        assert_int_equal(tft_json_parse(one, strlen(one), NULL, &doc, err, sizeof err), 0);
+        const tft_json *s = tft_json_at(tft_json_get(doc, "series"), 0);
+        assert_string_equal(tft_json_get(s, "id")->str, id);
+        assert_int_equal((int)tft_json_get(s, "history_rows")->num, 288);
+        assert_true(tft_json_get(s, "last_ts_ms")->num == (double)sample_ts(i, 287));
+        for (int t = 0; t < mi->n_targets; t++) {
+            const tft_json *rows = tft_json_get(tft_json_get(s, "quantiles"), mi->targets[t]);
+            for (int h = 0; h < 96; h++)
+                for (int k = 0; k < mi->n_quantiles; k++) {
+                    float want = ref[((size_t)t * 96 + (size_t)h) * (size_t)mi->n_quantiles + (size_t)k];
+                    float got  = (float)tft_json_at(tft_json_at(rows, (uint32_t)h), (uint32_t)k)->num;
+                    if (got != want) fail_msg("%s %s step %d q %d: %.9g != %.9g", id, mi->targets[t], h, k, got, want);
+                }
+        }
+        // the risk block: p_within = the largest of the first 12 step probabilities
+        const tft_json *rk = tft_json_at(tft_json_get(s, "risk"), 0);
+        double          mx = 0;
+        for (int h = 0; h < 12; h++) {
+            double ph = tft_json_at(tft_json_get(rk, "p_step"), (uint32_t)h)->num;
+            mx        = ph > mx ? ph : mx;
+        }
+        if ((float)tft_json_get(rk, "p_within")->num != (float)mx)
+            fail_msg("%s: p_within %.9g, the largest of the first 12 steps %.9g", id, tft_json_get(rk, "p_within")->num, mx);
+        tft_json_free(doc);
+        free(one);
+    }
+    // served from the cache: hits, nothing computed
+    assert_int_equal(fleet_refresh(f, NULL, NULL, 0, 1, NULL, err, sizeof err), 0);
+    assert_int_equal(stat_of(f, 0), (uint64_t)ns);
+    assert_int_equal(stat_of(f, 2), (uint64_t)ns);
+    // an incomplete row (one column of step 288) leaves the forecast as it was; the series is
+    // recomputed (new data version) to the same numbers
+    n = add_rows(p, 0, NULL, NULL, 1, 0, 1, 0, 1);
+    p[0].ts_ms = sample_ts(1, 287) + STEP_MS;
+    ingest_ok(f, p, 1, NULL, 0);
+    const char *db = sample_id(1);
+    size_t      dl = strlen(db);
+    assert_int_equal(fleet_refresh(f, &db, &dl, 1, 1, NULL, err, sizeof err), 0);
+    assert_int_equal(stat_of(f, 1), (uint64_t)ns + 1);
+    assert_int_equal(stat_of(f, 2), (uint64_t)ns + 1);
+    // an unknown id
+    const char *nope = "nope";
+    size_t      nl = 4, unknown = 99;
+    assert_int_equal(fleet_refresh(f, &nope, &nl, 1, 1, &unknown, err, sizeof err), -1);
+    assert_int_equal(unknown, 0);
+    // a series with 100 rows: insufficient_history in its answer
+    nst = 0;
+    n   = add_rows(p, 0, st, &nst, 0, 0, 100, 0, 4);
+    fleet *g = open_fleet(cfg, "short.db", 2);
+    ingest_ok(g, p, n, st, nst);
+    assert_int_equal(fleet_refresh(g, NULL, NULL, 0, 1, NULL, err, sizeof err), 0);
+    char *sh = forecasts_json(g, NULL, NULL, 0);
+    assert_non_null(strstr(sh, "\"code\":\"insufficient_history\",\"message\":\"100 consecutive complete rows"));
+    free(sh);
+    fleet_close(g);
+    // restore: the same store reopened gives the same forecasts (the cache is rebuilt from the windows)
+    char *before = forecasts_json(f, NULL, NULL, 0);
+    fleet_close(f);
+    f = open_fleet(cfg, "fc.db", 8);
+    fleet_info fi;
+    fleet_get_info(f, &fi);
+    assert_int_equal(fi.n_series, ns);
+    assert_int_equal(fleet_refresh(f, NULL, NULL, 0, 1, NULL, err, sizeof err), 0);
+    char *after = forecasts_json(f, NULL, NULL, 0);
+    // the versions restart at 1 after a restore: compare from the first "history_rows" of each
+    for (const char *a = strstr(before, "\"history_rows\""), *b = strstr(after, "\"history_rows\""); a || b;
+         a = strstr(a + 1, "\"history_rows\""), b = strstr(b + 1, "\"history_rows\"")) {
+        assert_non_null(a), assert_non_null(b);
+        const char *ae = strstr(a, "]}]}"), *be = strstr(b, "]}]}");
+        assert_non_null(ae), assert_non_null(be);
+        assert_int_equal(ae - a, be - b);
+        assert_memory_equal(a, b, (size_t)(ae - a));
+    }
+    // a store of another layout is refused: here a different step
+    fleet_close(f);
+    char          path[128];
+    fleet_options o = {.store = path};
+    snprintf(path, sizeof path, "%s/fc.db", dir);
+    const char *other = write_config("other.json", "{\"step_seconds\": 60, \"time_features\": {\"hour\": \"hour_frac\", "
+                                                   "\"weekday\": \"weekday\"}}");
+    assert_null(fleet_open(gm, other, &o, err, sizeof err));
+    assert_non_null(strstr(err, "was written for another model or config"));
+    free(before), free(after), free(ref), free(p);
+}
+
+static void test_config_errors(void **state) {
+    (void)state;
+    char err[1024];
+    struct { const char *json, *want; } cases[] = {
+        {"{\"time_features\": {\"hour\": \"hour_frac\", \"weekday\": \"weekday\"}}", "\"step_seconds\""},
+        {"{\"step_seconds\": 300, \"time_features\": {\"hour\": \"hour_frac\"}}", "known input 'weekday' needs a recipe"},
+        {BASE_CONFIG ", \"bogus\": 1}", "unknown key \"bogus\""},
+        {"{\"step_seconds\": 300, \"time_features\": {\"hour\": \"hours\", \"weekday\": \"weekday\"}}", "the recipe must be"},
+        {BASE_CONFIG ", \"thresholds\": [{\"target\": \"disk_io\", \"above\": 1, \"within_steps\": 3}]}", "thresholds[0]"},
+        {BASE_CONFIG ", \"gauges\": {\"horizons\": [97], \"quantiles\": [0.5]}}", "gauges.horizons"},
+        {BASE_CONFIG ", \"gauges\": {\"horizons\": [1], \"quantiles\": [0.3]}}", "gauges.quantiles"},
+        {BASE_CONFIG ", \"gaps\": \"fill\"}", "\"gaps\""},
+        {"[1]", "top level"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "bad%zu.json", i);
+        fleet_options o = {.store = "/nonexistent/never.db"};
+        fleet        *f = fleet_open(gm, write_config(name, cases[i].json), &o, err, sizeof err);
+        assert_null(f);
+        if (!strstr(err, cases[i].want)) fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].want);
+    }
+}
+
+// ---- the kill -9 test ----------------------------------------------------------------------------------
+
+typedef struct proc { pid_t pid; int port; char out[128]; } proc;
+
+static void start_server(proc *s, const char *config, const char *store) {
+    snprintf(s->out, sizeof s->out, "%s/srv_out_XXXXXX", dir);
+    int fd = mkstemp(s->out);
+    assert_true(fd >= 0);
+    s->pid = fork();
+    assert_true(s->pid >= 0);
+    if (s->pid == 0) {
+        dup2(fd, 1), dup2(fd, 2);
+        execl(SERVER, SERVER, "--model", MODEL, "--port", "0", "--workers", "1", "--pin", "0", "--fleet", config,
+              "--fleet-store", store, (char *)NULL);
+        _exit(127);
+    }
+    close(fd);
+    for (int tries = 0; tries < 6000; tries++) { // up to 60 s (sanitizer builds on a loaded machine)
+        char *text = slurp(s->out, NULL);
+        char *at   = text ? strstr(text, "listening on http://127.0.0.1:") : NULL;
+        if (at) s->port = atoi(at + strlen("listening on http://127.0.0.1:"));
+        free(text);
+        if (at) return;
+        int st;
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) fail_msg("tft-server exited at start: %s", slurp(s->out, NULL));
+        usleep(10000);
+    }
+    fail_msg("tft-server did not start");
+}
+
+static void stop_server(proc *s, int sig) {
+    int st = 0;
+    kill(s->pid, sig);
+    waitpid(s->pid, &st, 0);
+    if (sig == SIGTERM && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) fail_msg("tft-server did not exit 0 on SIGTERM");
+    unlink(s->out);
+}
+
+// One HTTP/1.1 exchange (Connection: close). The status, or -1 when the connection failed (the
+// server was killed); *resp (malloc'd) the body.
+static int http(int port, const char *method, const char *path, const char *body, char **resp) {
+    *resp  = NULL;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(0x7F000001)};
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) return close(fd), -1;
+    size_t blen = body ? strlen(body) : 0;
+    char   head[256];
+    int    hl = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: "
+                         "application/json\r\nContent-Length: %zu\r\n\r\n", method, path, blen);
+    if (send(fd, head, (size_t)hl, MSG_NOSIGNAL) != hl || (blen && send(fd, body, blen, MSG_NOSIGNAL) != (ssize_t)blen))
+        return close(fd), -1;
+    size_t cap = 1 << 16, n = 0;
+    char  *buf = malloc(cap);
+    for (ssize_t k; (k = recv(fd, buf + n, cap - n - 1, 0)) > 0;) {
+        n += (size_t)k;
+        if (n + 1 == cap) buf = realloc(buf, cap *= 2);
+    }
+    close(fd);
+    buf[n]    = 0;
+    char *sep = strstr(buf, "\r\n\r\n");
+    if (strncmp(buf, "HTTP/1.1 ", 9) != 0 || !sep) return free(buf), -1;
+    int status = atoi(buf + 9);
+    *resp      = strdup(sep + 4);
+    free(buf);
+    size_t rl = strlen(*resp);
+    if (rl && (*resp)[rl - 1] == '\n') (*resp)[rl - 1] = 0; // a JSON answer ends with a newline
+    return status;
+}
+
+// The ingest body of rows [r0, r1) of every sample series, all columns (the statics on row 0).
+static char *rows_body(int r0, int r1) {
+    size_t cap = 1 << 20, o = 0;
+    char  *b   = malloc(cap);
+    o += (size_t)snprintf(b + o, cap - o, "{\"points\":[");
+    for (int r = r0; r < r1; r++)
+        for (int i = 0; i < n_sample_series(); i++) {
+            if (o + 512 > cap) b = realloc(b, cap *= 2);
+            o += (size_t)snprintf(b + o, cap - o, "%s{\"series\":\"%s\",\"ts_ms\":%lld,\"values\":{", r == r0 && i == 0 ? "" : ",",
+                                  sample_id(i), (long long)sample_ts(i, r));
+            for (int c = 0; c < 4; c++)
+                o += (size_t)snprintf(b + o, cap - o, "%s\"%s\":%.17g", c ? "," : "", obs_cols[c], sample_value(i, c, r));
+            o += (size_t)snprintf(b + o, cap - o, "}");
+            if (r == 0) o += (size_t)snprintf(b + o, cap - o, ",\"static\":{\"profile\":\"%s\"}", sample_profile(i));
+            o += (size_t)snprintf(b + o, cap - o, "}");
+        }
+    snprintf(b + o, cap - o, "]}");
+    return b;
+}
+
+typedef struct feeder { int port; _Atomic int acked; } feeder; // rows acknowledged (all series)
+
+// Sustained ingest: one request per row, until the server goes away or every row is in.
+static void *feed_main(void *arg) {
+    feeder *fd = arg;
+    for (int r = 0; r < 288; r++) {
+        char *body = rows_body(r, r + 1), *resp = NULL;
+        int   st   = http(fd->port, "POST", "/v1/fleet/ingest", body, &resp);
+        free(body), free(resp);
+        if (st != 200) break;
+        atomic_store(&fd->acked, r + 1);
+    }
+    return NULL;
+}
+
+// The answer with every "data_version":N and "forecast_version":N removed (they count ingest calls,
+// which differ between a server that restarted and one that did not).
+static void strip_key(char *s, const char *key) {
+    for (char *at; (at = strstr(s, key));) {
+        char *e = at + strlen(key);
+        while (*e >= '0' && *e <= '9') e++;
+        if (*e == ',') e++;
+        memmove(at, e, strlen(e) + 1);
+    }
+}
+
+static void test_kill9_durability(void **state) {
+    (void)state;
+    const char *cfg = write_config("kill.json", BASE_CONFIG ", \"gaps\": \"reject\", \"sync\": \"full\", "
+                                                "\"recompute_after_ingest\": false, \"max_series\": 16}");
+    char store[128], ref_store[128];
+    snprintf(store, sizeof store, "%s/kill.db", dir);
+    snprintf(ref_store, sizeof ref_store, "%s/ref.db", dir);
+    proc a, ref;
+    start_server(&a, cfg, store);
+    feeder fd = {.port = a.port};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, feed_main, &fd), 0);
+    // kill -9 while the feeder is mid-stream: after 150 acknowledged rows (a request may be in flight)
+    while (atomic_load(&fd.acked) < 150) usleep(1000);
+    kill(a.pid, SIGKILL);
+    waitpid(a.pid, NULL, 0);
+    pthread_join(th, NULL);
+    int acked = atomic_load(&fd.acked);
+    assert_true(acked >= 150 && acked < 288);
+    unlink(a.out);
+    // restart on the same store: every acknowledged point is there (all duplicates, none stored)
+    start_server(&a, cfg, store);
+    char *body = rows_body(0, acked), *resp = NULL;
+    assert_int_equal(http(a.port, "POST", "/v1/fleet/ingest", body, &resp), 200);
+    char want[128];
+    snprintf(want, sizeof want, "{\"stored\":0,\"duplicates\":%d,\"new_series\":0}", acked * 4 * n_sample_series());
+    assert_string_equal(resp, want);
+    free(body), free(resp);
+    // the rest (the row in flight at the kill may be there already: a duplicate then)
+    body = rows_body(acked, 288);
+    assert_int_equal(http(a.port, "POST", "/v1/fleet/ingest", body, &resp), 200);
+    free(body), free(resp);
+    // a server that never stopped, fed the same rows
+    start_server(&ref, cfg, ref_store);
+    body = rows_body(0, 288);
+    assert_int_equal(http(ref.port, "POST", "/v1/fleet/ingest", body, &resp), 200);
+    free(body), free(resp);
+    char *fa = NULL, *fr = NULL;
+    assert_int_equal(http(a.port, "GET", "/v1/fleet/forecasts", NULL, &fa), 200);
+    assert_int_equal(http(ref.port, "GET", "/v1/fleet/forecasts", NULL, &fr), 200);
+    strip_key(fa, "\"data_version\":"), strip_key(fa, "\"forecast_version\":");
+    strip_key(fr, "\"data_version\":"), strip_key(fr, "\"forecast_version\":");
+    assert_non_null(strstr(fa, "\"history_rows\":288"));
+    assert_string_equal(fa, fr);
+    free(fa), free(fr);
+    stop_server(&a, SIGTERM);
+    stop_server(&ref, SIGTERM);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_time_features),     cmocka_unit_test(test_exceed_prob),
+        cmocka_unit_test(test_ingest_rules),      cmocka_unit_test(test_forecasts_cache_restore),
+        cmocka_unit_test(test_config_errors),     cmocka_unit_test(test_kill9_durability),
+    };
+    return cmocka_run_group_tests_name("fleet", tests, setup, teardown);
+}
