@@ -879,9 +879,11 @@ int fleet_ingest(fleet *f, const fleet_point *pts, size_t n, const fleet_static 
                  x->column ? shown(b, sizeof b, x->column, x->column_len) : "?");
             goto out;
         }
-        if (j && cmp_static(&sidx[j - 1], &sidx[j], (void *)st) == 0) {
-            fail(err, errsz, "series '%s': static '%s' is given twice", shown(a, sizeof a, x->series, x->series_len),
-                 shown(b, sizeof b, x->column, x->column_len));
+        const fleet_static *y = j ? &st[sidx[j - 1]] : NULL; // the same static repeated: one value only
+        if (y && cmp_static(&sidx[j - 1], &sidx[j], (void *)st) == 0 &&
+            cmp_bytes(x->value, x->value_len, y->value, y->value_len) != 0) {
+            fail(err, errsz, "series '%s': static '%s' is given two values in one call",
+                 shown(a, sizeof a, x->series, x->series_len), shown(b, sizeof b, x->column, x->column_len));
             goto out;
         }
     }
@@ -1222,7 +1224,11 @@ int fleet_refresh(fleet *f, const char *const *ids, const size_t *id_lens, size_
             free(slots);
             return -1;
         }
-        int fresh = f->cache[s].version == f->version[s];
+        slots[i] = s;
+    }
+    for (size_t i = 0; i < m; i++) { // (counted once every id is known: a refused read counts nothing)
+        int64_t s     = slots[i];
+        int     fresh = f->cache[s].version == f->version[s];
         if (count_reads) count(fresh ? &f->stats.cache_hits : &f->stats.cache_misses, 1);
         if (!fresh) slots[k++] = s;
     }

@@ -102,13 +102,8 @@ int fleet_ingest_json(fleet *f, const char *body, size_t len, fleet_ingest_resul
                 snprintf(err, errsz, "points[%zu].static.%s: must be a label (string) or a number", i, c->key);
                 goto out;
             }
-            // a static repeated on several points of the same series is taken once
-            int seen = 0;
-            for (size_t k = 0; k < ns && !seen; k++)
-                seen = st[k].series_len == id->len && memcmp(st[k].series, id->str, id->len) == 0 &&
-                       strcmp(st[k].column, c->key) == 0 && st[k].value_len == strlen(c->str) &&
-                       memcmp(st[k].value, c->str, st[k].value_len) == 0;
-            if (!seen) st[ns++] = (fleet_static){id->str, id->len, c->key, strlen(c->key), c->str, strlen(c->str)};
+            // (a static repeated on several points of a series is fine: fleet_ingest takes it once)
+            st[ns++] = (fleet_static){id->str, id->len, c->key, strlen(c->key), c->str, strlen(c->str)};
         }
     }
     status = fleet_ingest(f, pts, np, st, ns, res, err, errsz) == 0 ? 0 : 422;

@@ -653,11 +653,96 @@ static void test_kill9_durability(void **state) {
     stop_server(&ref, SIGTERM);
 }
 
+
+// ---- the HTTP endpoints --------------------------------------------------------------------------------
+
+static void expect_http(int port, const char *method, const char *path, const char *body, int status, const char *has) {
+    char *resp = NULL;
+    int   st   = http(port, method, path, body, &resp);
+    if (st != status || (has && (!resp || !strstr(resp, has))))
+        fail_msg("%s %s: %d '%.300s', expected %d with '%s'", method, path, st, resp ? resp : "", status, has ? has : "");
+    free(resp);
+}
+
+// The value on the /metrics line that starts with line_start; -1 when there is none.
+static double metric(int port, const char *line_start) {
+    char  *resp = NULL;
+    double v    = -1;
+    if (http(port, "GET", "/metrics", NULL, &resp) == 200) {
+        for (const char *l = resp; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+            if (strncmp(l, line_start, strlen(line_start)) == 0) {
+                v = strtod(l + strlen(line_start), NULL);
+                break;
+            }
+    }
+    free(resp);
+    return v;
+}
+
+static int count_lines(const char *s, const char *prefix) {
+    int n = 0;
+    for (const char *l = s; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) n += strncmp(l, prefix, strlen(prefix)) == 0;
+    return n;
+}
+
+static void test_http_endpoints(void **state) {
+    (void)state;
+    const char *cfg = write_config("http.json", BASE_CONFIG ", \"recompute_after_ingest\": true, \"max_series\": 8, "
+                                                "\"thresholds\": [{\"target\": \"cpu_pct\", \"above\": 90, \"within_steps\": 12},"
+                                                " {\"target\": \"mem_pct\", \"above\": 95, \"within_steps\": 96}],"
+                                                " \"gauges\": {\"horizons\": [1, 12], \"quantiles\": [0.5, 0.9, 0.98]}}");
+    char store[128];
+    snprintf(store, sizeof store, "%s/http.db", dir);
+    proc a;
+    start_server(&a, cfg, store);
+    expect_http(a.port, "POST", "/v1/fleet/ingest", "{\"points\": [", 400, "\"code\":\"bad_request\"");
+    expect_http(a.port, "POST", "/v1/fleet/ingest", "{\"points\": [{\"series\": \"db-01\"}]}", 400, "points[0]: must be");
+    expect_http(a.port, "POST", "/v1/fleet/ingest", "{\"rows\": []}", 400, "the body must be");
+    expect_http(a.port, "POST", "/v1/fleet/ingest",
+                "{\"points\": [{\"series\": \"db-01\", \"ts_ms\": 1772409600000, \"values\": {\"cpu_pct\": \"high\"}}]}", 400,
+                "points[0].values.cpu_pct: must be a number");
+    expect_http(a.port, "POST", "/v1/fleet/ingest",
+                "{\"points\": [{\"series\": \"db-01\", \"ts_ms\": 1772409600000, \"values\": {\"cpu_pct\": 1}}]}", 422,
+                "\"code\":\"ingest_refused\",\"message\":\"series 'db-01' is new: its static 'profile' is required");
+    expect_http(a.port, "GET", "/v1/fleet/ingest", NULL, 405, "takes POST");
+    expect_http(a.port, "POST", "/v1/fleet/forecasts", "{}", 405, "takes GET");
+    expect_http(a.port, "GET", "/v1/fleet/forecasts/db-01", NULL, 404, "\"code\":\"unknown_series\"");
+    char *body = rows_body(0, 288);
+    char  want[96];
+    snprintf(want, sizeof want, "{\"stored\":%d,\"duplicates\":0,\"new_series\":%d}", 288 * 4 * n_sample_series(),
+             n_sample_series());
+    expect_http(a.port, "POST", "/v1/fleet/ingest", body, 200, want);
+    free(body);
+    // recompute_after_ingest: the worker computes every series without a read asking
+    for (int i = 0; i < 6000 && metric(a.port, "tft_fleet_series_computed_total ") < n_sample_series(); i++) usleep(10000);
+    assert_true(metric(a.port, "tft_fleet_series_computed_total ") == n_sample_series());
+    expect_http(a.port, "GET", "/v1/fleet/forecasts", NULL, 200, "\"history_rows\":288");
+    expect_http(a.port, "GET", "/v1/fleet/forecasts?series=db-01,web-02", NULL, 200, "\"id\":\"web-02\"");
+    expect_http(a.port, "GET", "/v1/fleet/forecasts?series=db-01,zz", NULL, 404, "no series 'zz'");
+    expect_http(a.port, "GET", "/v1/fleet/forecasts/db-01", NULL, 200, "\"risk\":[{\"target\":\"cpu_pct\",\"above\":90");
+    assert_true(metric(a.port, "tft_fleet_cache_reads_total{result=\"hit\"} ") == n_sample_series() + 3);
+    assert_true(metric(a.port, "tft_fleet_cache_reads_total{result=\"miss\"} ") == 0);
+    assert_true(metric(a.port, "tft_http_requests_total{endpoint=\"fleet\",code=\"200\"} ") >= 4);
+    assert_true(metric(a.port, "tft_fleet_stage_seconds_total{stage=\"forecast_compute\"} ") > 0);
+    // the gauges: series x targets x horizons x quantiles, series x thresholds, one timestamp per series
+    char *prom = NULL;
+    assert_int_equal(http(a.port, "GET", "/metrics/forecasts", NULL, &prom), 200);
+    int ns = n_sample_series();
+    assert_int_equal(count_lines(prom, "tft_fleet_forecast{"), ns * 2 * 2 * 3);
+    assert_int_equal(count_lines(prom, "tft_fleet_breach_probability{"), ns * 2);
+    assert_int_equal(count_lines(prom, "tft_fleet_forecast_last_timestamp_seconds{"), ns);
+    assert_non_null(strstr(prom, "tft_fleet_forecast{series=\"db-01\",target=\"cpu_pct\",horizon=\"12\",quantile=\"0.9\"} "));
+    assert_non_null(strstr(prom, "tft_fleet_breach_probability{series=\"db-01\",target=\"mem_pct\",above=\"95\",within_steps=\"96\"} "));
+    free(prom);
+    stop_server(&a, SIGTERM);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_time_features),     cmocka_unit_test(test_exceed_prob),
         cmocka_unit_test(test_ingest_rules),      cmocka_unit_test(test_forecasts_cache_restore),
         cmocka_unit_test(test_config_errors),     cmocka_unit_test(test_kill9_durability),
+        cmocka_unit_test(test_http_endpoints),
     };
     return cmocka_run_group_tests_name("fleet", tests, setup, teardown);
 }
