@@ -1396,7 +1396,7 @@ ssize_t fleet_write_prometheus(fleet *f, tft_jw *o) {
                     tft_fmt_level(lev, f->mi->quantiles[f->gauge_q[qi]]);
                     tft_jw_lit(o, "tft_fleet_forecast{series=\"");
                     prom_label(o, id_of(f, s));
-                    snprintf(num, sizeof num, "\",horizon=\"%d\",quantile=\"%s\"} ", f->gauge_h[h], lev);
+                    snprintf(num, sizeof num, "\",horizon=\"%d\",level=\"%s\"} ", f->gauge_h[h], lev);
                     tft_jw_lit(o, "\",target=\"");
                     prom_label(o, f->mi->targets[k]);
                     tft_jw_lit(o, num);

@@ -731,8 +731,20 @@ static void test_http_endpoints(void **state) {
     assert_int_equal(count_lines(prom, "tft_fleet_forecast{"), ns * 2 * 2 * 3);
     assert_int_equal(count_lines(prom, "tft_fleet_breach_probability{"), ns * 2);
     assert_int_equal(count_lines(prom, "tft_fleet_forecast_last_timestamp_seconds{"), ns);
-    assert_non_null(strstr(prom, "tft_fleet_forecast{series=\"db-01\",target=\"cpu_pct\",horizon=\"12\",quantile=\"0.9\"} "));
+    assert_non_null(strstr(prom, "tft_fleet_forecast{series=\"db-01\",target=\"cpu_pct\",horizon=\"12\",level=\"0.9\"} "));
     assert_non_null(strstr(prom, "tft_fleet_breach_probability{series=\"db-01\",target=\"mem_pct\",above=\"95\",within_steps=\"96\"} "));
+    // Prometheus' own linter on the exposition, where it is installed (Debian's prometheus package)
+    if (access("/usr/bin/promtool", X_OK) == 0) {
+        char path[128], cmd[300];
+        snprintf(path, sizeof path, "%s/forecasts.prom", dir);
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        fprintf(fp, "%s\n", prom); // (http() took the final newline off)
+        fclose(fp);
+        snprintf(cmd, sizeof cmd, "/usr/bin/promtool check metrics < %s", path);
+        assert_int_equal(system(cmd), 0);
+    } else
+        printf("test_http_endpoints: promtool not installed: the gauges' exposition is not linted\n");
     free(prom);
     stop_server(&a, SIGTERM);
 }
