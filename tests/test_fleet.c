@@ -11,6 +11,7 @@
 //    every acknowledged point is there (re-sending them is all duplicates) and, once both have the
 //    same rows, its forecasts equal those of a second server that never stopped
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -749,12 +750,90 @@ static void test_http_endpoints(void **state) {
     stop_server(&a, SIGTERM);
 }
 
+// ---- a real Prometheus scraping the forecast gauges --------------------------------------------------------
+
+static int free_port(void) {
+    int                fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a  = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7F000001)};
+    socklen_t          l  = sizeof a;
+    assert_true(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &l) == 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+// Debian's prometheus scrapes tft's /metrics/forecasts on loopback every second; its HTTP API then
+// answers a query on the breach probability and the forecast gauges with tft's series. Skipped (with
+// a line saying so) where the package is not installed; CI installs it.
+static void test_prometheus_scrapes_gauges(void **state) {
+    (void)state;
+    if (access("/usr/bin/prometheus", X_OK) != 0) {
+        printf("test_prometheus_scrapes_gauges: SKIPPED: /usr/bin/prometheus not installed (apt-get install prometheus)\n");
+        return;
+    }
+    const char *cfg = write_config("prom_fleet.json", BASE_CONFIG ", \"recompute_after_ingest\": true, \"max_series\": 8, "
+                                                      "\"thresholds\": [{\"target\": \"cpu_pct\", \"above\": 90, \"within_steps\": 12}],"
+                                                      " \"gauges\": {\"horizons\": [12], \"quantiles\": [0.9]}}");
+    char store[128];
+    snprintf(store, sizeof store, "%s/prom.db", dir);
+    proc a;
+    start_server(&a, cfg, store);
+    char *body = rows_body(0, 288);
+    expect_http(a.port, "POST", "/v1/fleet/ingest", body, 200, "\"stored\"");
+    free(body);
+    char yml[256], prom_dir[128], listen[64];
+    snprintf(prom_dir, sizeof prom_dir, "%s/prometheus", dir);
+    char y[512];
+    snprintf(y, sizeof y, "global: {scrape_interval: 1s}\nscrape_configs:\n  - job_name: tft-fleet\n"
+             "    metrics_path: /metrics/forecasts\n    static_configs: [{targets: ['127.0.0.1:%d']}]\n", a.port);
+    snprintf(yml, sizeof yml, "%s", write_config("prometheus.yml", y));
+    int pport = free_port();
+    snprintf(listen, sizeof listen, "--web.listen-address=127.0.0.1:%d", pport);
+    char cfgarg[300], dbarg[200], log[128];
+    snprintf(cfgarg, sizeof cfgarg, "--config.file=%s", yml);
+    snprintf(dbarg, sizeof dbarg, "--storage.tsdb.path=%s", prom_dir);
+    snprintf(log, sizeof log, "%s/prometheus.log", dir);
+    pid_t pp = fork();
+    assert_true(pp >= 0);
+    if (pp == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 1), dup2(fd, 2);
+        execl("/usr/bin/prometheus", "prometheus", cfgarg, dbarg, listen, "--log.level=warn", (char *)NULL);
+        _exit(127);
+    }
+    // poll its query API until a scrape of tft's gauges is in (up to 120 s on a loaded machine)
+    const char *q = "/api/v1/query?query=tft_fleet_breach_probability%7Bseries%3D%22db-01%22%7D";
+    char       *resp = NULL;
+    int         ok   = 0;
+    for (int i = 0; i < 1200 && !ok; i++) {
+        free(resp), resp = NULL;
+        if (http(pport, "GET", q, NULL, &resp) == 200 && strstr(resp, "\"series\":\"db-01\"")) ok = 1;
+        else usleep(100000);
+    }
+    if (!ok) {
+        kill(pp, SIGKILL), waitpid(pp, NULL, 0);
+        fail_msg("prometheus never had tft's gauge: %s (its log: %s)", resp ? resp : "no answer", slurp(log, NULL));
+    }
+    assert_non_null(strstr(resp, "\"target\":\"cpu_pct\""));
+    assert_non_null(strstr(resp, "\"within_steps\":\"12\""));
+    free(resp);
+    // the forecast gauge of every sample series, through PromQL
+    assert_int_equal(http(pport, "GET", "/api/v1/query?query=count(tft_fleet_forecast%7Blevel%3D%220.9%22%7D)", NULL, &resp),
+                     200);
+    char want[64];
+    snprintf(want, sizeof want, "\"%d\"]", n_sample_series() * 2); // series x targets
+    if (!strstr(resp, want)) fail_msg("count(tft_fleet_forecast): %s, expected %s", resp, want);
+    free(resp);
+    kill(pp, SIGTERM);
+    waitpid(pp, NULL, 0);
+    stop_server(&a, SIGTERM);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_time_features),     cmocka_unit_test(test_exceed_prob),
         cmocka_unit_test(test_ingest_rules),      cmocka_unit_test(test_forecasts_cache_restore),
         cmocka_unit_test(test_config_errors),     cmocka_unit_test(test_kill9_durability),
-        cmocka_unit_test(test_http_endpoints),
+        cmocka_unit_test(test_http_endpoints),    cmocka_unit_test(test_prometheus_scrapes_gauges),
     };
     return cmocka_run_group_tests_name("fleet", tests, setup, teardown);
 }
