@@ -33,6 +33,7 @@
 #include "../loader/json.h"
 #include "../server/fleet.h"
 #include "../server/fleet_http.h"
+#include "testutil.h"
 
 #ifndef TFT_BUILD_DIR
 #define TFT_BUILD_DIR "build/cpu"
@@ -70,20 +71,6 @@ static size_t add_rows(fleet_point *pts, size_t n, fleet_static *st, size_t *nst
     return n;
 }
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char  *s = malloc((size_t)n + 1);
-    size_t k = fread(s, 1, (size_t)n, f);
-    s[k]     = 0;
-    fclose(f);
-    if (len) *len = k;
-    return s;
-}
-
 // A config file in the test's directory; returns its path (static buffer per name).
 static const char *write_config(const char *name, const char *json) {
     static char path[8][128];
@@ -112,7 +99,7 @@ static int setup(void **state) {
     (void)state;
     if (tft_model_load(MODEL, NULL, &gm) != TFT_OK) return -1;
     size_t len;
-    char  *text = slurp("weights/sample_request.json", &len);
+    char  *text = tu_slurp("weights/sample_request.json", &len);
     char   err[256];
     if (!text || tft_json_parse(text, len, NULL, &sample, err, sizeof err) != 0) return free(text), -1;
     free(text);
@@ -297,41 +284,34 @@ static void test_ingest_rules(void **state) {
 
 // ---- forecasts --------------------------------------------------------------------------------------------
 
+// Column `name` of a part of the sample's series (history / future), len rows: labels into lab,
+// numbers into val.
+static tft_column sample_column(const tft_json *part, const char *name, int len, double *val, const char **lab) {
+    const tft_json *col    = tft_json_get(part, name);
+    int             labels = tft_json_at(col, 0)->type == TFT_JSON_STRING;
+    for (int r = 0; r < len; r++) {
+        const tft_json *v = tft_json_at(col, (uint32_t)r);
+        if (labels) lab[r] = v->str;
+        else val[r] = v->num;
+    }
+    return labels ? (tft_column){.name = name, .labels = lab, .len = len}
+                  : (tft_column){.name = name, .values = val, .len = len};
+}
+
 // The sample's series i as tft_forecast takes it (the reference): statics, 288 history rows with the
 // hour/weekday the sample carries, 96 future rows.
 static void reference_forecast(int i, float *q) {
     const tft_json *s = sample_series(i), *h = tft_json_get(s, "history"), *fu = tft_json_get(s, "future");
     const tft_model_info *mi = tft_model_get_info(gm);
-    tft_column  stat[2], hist[6], fut[2];
-    const char *sv[2]   = {sample_id(i), sample_profile(i)};
-    static double      vals[6][288];
-    static const char *labs[2][384];
-    static double      fvals[96];
+    tft_column            stat[2], hist[6], fut[2];
+    const char           *sv[2] = {sample_id(i), sample_profile(i)};
+    static double         vals[8][288];
+    static const char    *labs[8][288];
     for (int k = 0; k < 2; k++) stat[k] = (tft_column){.name = mi->static_inputs[k], .labels = &sv[k], .len = 1};
-    for (int k = 0; k < mi->n_history_inputs; k++) {
-        const char     *name = mi->history_inputs[k];
-        const tft_json *col  = tft_json_get(h, name);
-        hist[k]              = (tft_column){.name = name, .len = 288};
-        for (int r = 0; r < 288; r++) {
-            const tft_json *v = tft_json_at(col, (uint32_t)r);
-            if (v->type == TFT_JSON_STRING) labs[0][r] = v->str;
-            else vals[k][r] = v->num;
-        }
-        if (tft_json_at(col, 0)->type == TFT_JSON_STRING) hist[k].labels = labs[0];
-        else hist[k].values = vals[k];
-    }
-    for (int k = 0; k < mi->n_future_inputs; k++) {
-        const char     *name = mi->future_inputs[k];
-        const tft_json *col  = tft_json_get(fu, name);
-        fut[k]               = (tft_column){.name = name, .len = 96};
-        for (int r = 0; r < 96; r++) {
-            const tft_json *v = tft_json_at(col, (uint32_t)r);
-            if (v->type == TFT_JSON_STRING) labs[1][r] = v->str;
-            else fvals[r] = v->num;
-        }
-        if (tft_json_at(col, 0)->type == TFT_JSON_STRING) fut[k].labels = labs[1];
-        else fut[k].values = fvals;
-    }
+    for (int k = 0; k < mi->n_history_inputs; k++)
+        hist[k] = sample_column(h, mi->history_inputs[k], 288, vals[k], labs[k]);
+    for (int k = 0; k < mi->n_future_inputs; k++)
+        fut[k] = sample_column(fu, mi->future_inputs[k], 96, vals[6 + k], labs[6 + k]);
     tft_series ser = {.id = sample_id(i), .n_history = 288, .horizon = 96, .statics = stat, .n_statics = 2,
                       .history = hist, .n_history_columns = mi->n_history_inputs, .future = fut,
                       .n_future_columns = mi->n_future_inputs};
@@ -508,16 +488,25 @@ static void start_server(proc *s, const char *config, const char *store) {
     }
     close(fd);
     for (int tries = 0; tries < 6000; tries++) { // up to 60 s (sanitizer builds on a loaded machine)
-        char *text = slurp(s->out, NULL);
+        char *text = tu_slurp(s->out, NULL);
         char *at   = text ? strstr(text, "listening on http://127.0.0.1:") : NULL;
         if (at) s->port = atoi(at + strlen("listening on http://127.0.0.1:"));
         free(text);
         if (at) return;
         int st;
-        if (waitpid(s->pid, &st, WNOHANG) == s->pid) fail_msg("tft-server exited at start: %s", slurp(s->out, NULL));
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) fail_msg("tft-server exited at start: %s", tu_slurp(s->out, NULL));
         usleep(10000);
     }
     fail_msg("tft-server did not start");
+}
+
+// A tft-server on its own config (BASE_CONFIG + extra keys, written as NAME.json) and store (NAME.db).
+static void start_fleet_server(proc *s, const char *name, const char *extra) {
+    char file[64], json[1024], store[128];
+    snprintf(file, sizeof file, "%s.json", name);
+    snprintf(json, sizeof json, BASE_CONFIG ", %s}", extra);
+    snprintf(store, sizeof store, "%s/%s.db", dir, name);
+    start_server(s, write_config(file, json), store);
 }
 
 static void stop_server(proc *s, int sig) {
@@ -688,14 +677,10 @@ static int count_lines(const char *s, const char *prefix) {
 
 static void test_http_endpoints(void **state) {
     (void)state;
-    const char *cfg = write_config("http.json", BASE_CONFIG ", \"recompute_after_ingest\": true, \"max_series\": 8, "
-                                                "\"thresholds\": [{\"target\": \"cpu_pct\", \"above\": 90, \"within_steps\": 12},"
-                                                " {\"target\": \"mem_pct\", \"above\": 95, \"within_steps\": 96}],"
-                                                " \"gauges\": {\"horizons\": [1, 12], \"quantiles\": [0.5, 0.9, 0.98]}}");
-    char store[128];
-    snprintf(store, sizeof store, "%s/http.db", dir);
     proc a;
-    start_server(&a, cfg, store);
+    start_fleet_server(&a, "http", "\"recompute_after_ingest\": true, \"max_series\": 8, \"thresholds\": [{\"target\": "
+                                   "\"cpu_pct\", \"above\": 90, \"within_steps\": 12}, {\"target\": \"mem_pct\", \"above\": 95, "
+                                   "\"within_steps\": 96}], \"gauges\": {\"horizons\": [1, 12], \"quantiles\": [0.5, 0.9, 0.98]}");
     expect_http(a.port, "POST", "/v1/fleet/ingest", "{\"points\": [", 400, "\"code\":\"bad_request\"");
     expect_http(a.port, "POST", "/v1/fleet/ingest", "{\"points\": [{\"series\": \"db-01\"}]}", 400, "points[0]: must be");
     expect_http(a.port, "POST", "/v1/fleet/ingest", "{\"rows\": []}", 400, "the body must be");
@@ -770,13 +755,10 @@ static void test_prometheus_scrapes_gauges(void **state) {
         printf("test_prometheus_scrapes_gauges: SKIPPED: /usr/bin/prometheus not installed (apt-get install prometheus)\n");
         return;
     }
-    const char *cfg = write_config("prom_fleet.json", BASE_CONFIG ", \"recompute_after_ingest\": true, \"max_series\": 8, "
-                                                      "\"thresholds\": [{\"target\": \"cpu_pct\", \"above\": 90, \"within_steps\": 12}],"
-                                                      " \"gauges\": {\"horizons\": [12], \"quantiles\": [0.9]}}");
-    char store[128];
-    snprintf(store, sizeof store, "%s/prom.db", dir);
     proc a;
-    start_server(&a, cfg, store);
+    start_fleet_server(&a, "prom", "\"recompute_after_ingest\": true, \"max_series\": 8, \"thresholds\": [{\"target\": "
+                                   "\"cpu_pct\", \"above\": 90, \"within_steps\": 12}], \"gauges\": {\"horizons\": [12], "
+                                   "\"quantiles\": [0.9]}");
     char *body = rows_body(0, 288);
     expect_http(a.port, "POST", "/v1/fleet/ingest", body, 200, "\"stored\"");
     free(body);
@@ -811,7 +793,7 @@ static void test_prometheus_scrapes_gauges(void **state) {
     }
     if (!ok) {
         kill(pp, SIGKILL), waitpid(pp, NULL, 0);
-        fail_msg("prometheus never had tft's gauge: %s (its log: %s)", resp ? resp : "no answer", slurp(log, NULL));
+        fail_msg("prometheus never had tft's gauge: %s (its log: %s)", resp ? resp : "no answer", tu_slurp(log, NULL));
     }
     assert_non_null(strstr(resp, "\"target\":\"cpu_pct\""));
     assert_non_null(strstr(resp, "\"within_steps\":\"12\""));
