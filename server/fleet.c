@@ -177,7 +177,7 @@ static int64_t align_step(int64_t ts_ms, int64_t step_ms) {
 double fleet_exceed_prob(const float *levels, const float *values, int32_t q, double x) {
     if (q <= 0) return NAN;
     double v[64], l[64];
-    if (q > 64) q = 64;
+    if (q > 64) return NAN; // (fleet_open refuses such a model)
     for (int32_t i = 0; i < q; i++) { // non-decreasing values (quantile crossing repaired by a running max)
         v[i] = values[i], l[i] = levels[i];
         if (i && v[i] < v[i - 1]) v[i] = v[i - 1];
@@ -441,7 +441,11 @@ static int parse_config(fleet *f, const char *path, char *err, size_t errsz, int
     size_t len  = text ? fread(text, 1, 1 << 20, fp) : 0;
     int    big  = text && len == 1 << 20;
     fclose(fp);
-    if (!text || big) return free(text), fail(err, errsz, "fleet config %s: %s", path, text ? "over 1 MiB" : "no memory");
+    if (!text || big) {
+        fail(err, errsz, "fleet config %s: %s", path, text ? "over 1 MiB" : "no memory");
+        free(text);
+        return -1;
+    }
     tft_json_limits lim = tft_json_default_limits();
     lim.max_depth = 8, lim.max_string = 4096, lim.max_elements = 100000;
     tft_json *root = NULL;
@@ -630,6 +634,10 @@ fleet *fleet_open(const tft_model *m, const char *config_path, const fleet_optio
     if (!recipe) goto oom;
     for (int32_t i = 0; i < f->n_hist + f->n_fut; i++) recipe[i] = -1;
     if (parse_config(f, config_path, err, errsz, recipe)) goto fail;
+    if (mi->n_quantiles > 64) { // (fleet_exceed_prob's working arrays)
+        fail(err, errsz, "fleet: the model has %d quantiles; fleet mode takes at most 64", mi->n_quantiles);
+        goto fail;
+    }
     if (f->n_stat > 31) {
         fail(err, errsz, "fleet: the model has %d static inputs; fleet mode takes at most 31", f->n_stat);
         goto fail;

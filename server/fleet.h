@@ -28,7 +28,8 @@
 //              series the error "insufficient_history" instead of a forecast. The forecast starts at
 //              the step after that row.
 //   statics    given on a series' first sight (every static input of the model; a group id defaults
-//              to the series id); later calls may repeat them unchanged, a different value is refused.
+//              to the series id, given explicitly it wins); repeating them (in a call or later) with the
+//              same value is fine, a different value is refused.
 // A call that breaks any rule is refused whole: -1, nothing of it applied, the message naming the
 // series, column and timestamp.
 #ifndef TFT_SERVER_FLEET_H
@@ -127,7 +128,8 @@ int fleet_refresh_some(fleet *f);
 ssize_t fleet_write_forecasts(fleet *f, const char *const *ids, const size_t *id_lens, size_t n, tft_jw *o);
 // Prometheus text: the configured forecast gauges and the breach probabilities of every series.
 ssize_t fleet_write_prometheus(fleet *f, tft_jw *o);
-// The fleet's counters (ingest, cache, stages) in Prometheus text, appended to GET /metrics.
+// The fleet's counters (ingest, cache, stages) in Prometheus text, appended to GET /metrics. Takes
+// no lock (safe on the HTTP I/O thread while an ingest commits).
 void fleet_write_metrics(fleet *f, tft_jw *o);
 
 // ---- risk ----
@@ -136,6 +138,7 @@ void fleet_write_metrics(fleet *f, tft_jw *o);
 // the outermost ones an exponential tail continues it with the slope of the outermost pair:
 //   x > v_Q:  P(X > x) = (1 - q_Q) * exp(-(x - v_Q) / s_hi),  s_hi = (v_Q - v_{Q-1}) / ln((1 - q_{Q-1}) / (1 - q_Q))
 //   x < v_1:  P(X <= x) = q_1 * exp((x - v_1) / s_lo),         s_lo = (v_2 - v_1) / ln(q_2 / q_1)
-// (a zero spread gives a step: nothing past the outermost value). Q = 1: a step at v_1.
+// (a zero spread gives a step: nothing past the outermost value). Q = 1: a step at v_1. At most 64
+// quantiles (NaN past that).
 double fleet_exceed_prob(const float *levels, const float *values, int32_t q, double x);
 #endif
