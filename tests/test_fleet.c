@@ -10,6 +10,11 @@
 //  - kill -9: a real tft-server on loopback under sustained ingest is killed, restarted on its store:
 //    every acknowledged point is there (re-sending them is all duplicates) and, once both have the
 //    same rows, its forecasts equal those of a second server that never stopped
+//  - the endpoints over HTTP: errors (400, 404, 405, 422), recompute after ingest (reads are cache
+//    hits), /metrics counters, the gauges' exact cardinality (linted by promtool where installed)
+//  - a real Prometheus (Debian's package) scrapes /metrics/forecasts and answers PromQL on them;
+//    skipped with a line saying so where /usr/bin/prometheus is absent
+//  - a server with an unusable fleet config exits 1 with the reason
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -810,12 +815,30 @@ static void test_prometheus_scrapes_gauges(void **state) {
     stop_server(&a, SIGTERM);
 }
 
+// A server whose fleet config or store is unusable does not start: exit status 1 and the reason.
+static void test_server_refuses_bad_fleet(void **state) {
+    (void)state;
+    const char *bad = write_config("bad_server.json", "{\"step_seconds\": 300}");
+    char        out[128], cmd[512];
+    snprintf(out, sizeof out, "%s/bad_server.out", dir);
+    snprintf(cmd, sizeof cmd, "%s --model %s --port 0 --fleet %s --fleet-store %s/bad.db >%s 2>&1", SERVER, MODEL, bad,
+             dir, out);
+    int st = system(cmd);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    char *text = tu_slurp(out, NULL);
+    assert_non_null(text);
+    if (!strstr(text, "tft-server: error: fleet config") || !strstr(text, "known input 'weekday' needs a recipe"))
+        fail_msg("unexpected output: %s", text);
+    free(text);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_time_features),     cmocka_unit_test(test_exceed_prob),
         cmocka_unit_test(test_ingest_rules),      cmocka_unit_test(test_forecasts_cache_restore),
         cmocka_unit_test(test_config_errors),     cmocka_unit_test(test_kill9_durability),
         cmocka_unit_test(test_http_endpoints),    cmocka_unit_test(test_prometheus_scrapes_gauges),
+        cmocka_unit_test(test_server_refuses_bad_fleet),
     };
     return cmocka_run_group_tests_name("fleet", tests, setup, teardown);
 }
