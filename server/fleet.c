@@ -54,6 +54,7 @@ struct fleet {
     // config
     int64_t         S, W, step_ms, horizon;
     int32_t         utc_offset_min, gaps_restart, recompute, max_batch, sync_full;
+    int32_t         keep_first; // "duplicates": "first"
     fleet_threshold thr[FLEET_MAX_THRESHOLDS];
     int32_t         n_thr;
     int32_t         gauge_h[FLEET_MAX_GAUGE_POINTS], n_gauge_h; // horizons (1-based steps)
@@ -460,7 +461,7 @@ static int parse_config(fleet *f, const char *path, char *err, size_t errsz, int
         fail(err, errsz, "fleet config %s: the top level must be an object", path);
         goto out;
     }
-    static const char *const known[] = {"store", "max_series", "step_seconds", "gaps", "time_features",
+    static const char *const known[] = {"store", "max_series", "step_seconds", "gaps", "duplicates", "time_features",
                                         "utc_offset_minutes", "horizon", "max_batch", "recompute_after_ingest",
                                         "thresholds", "gauges", "sync", "comment"};
     for (const tft_json *m = root->child; m; m = m->next) {
@@ -502,6 +503,12 @@ static int parse_config(fleet *f, const char *path, char *err, size_t errsz, int
         goto out;
     }
     f->gaps_restart = j && strcmp(j->str, "restart") == 0;
+    j               = tft_json_get(root, "duplicates");
+    if (j && (j->type != TFT_JSON_STRING || (strcmp(j->str, "reject") && strcmp(j->str, "first")))) {
+        fail(err, errsz, "fleet config %s: \"duplicates\" must be \"reject\" or \"first\"", path);
+        goto out;
+    }
+    f->keep_first = j && strcmp(j->str, "first") == 0;
     j               = tft_json_get(root, "sync");
     if (j && (j->type != TFT_JSON_STRING || (strcmp(j->str, "full") && strcmp(j->str, "normal")))) {
         fail(err, errsz, "fleet config %s: \"sync\" must be \"full\" or \"normal\"", path);
@@ -961,7 +968,8 @@ int fleet_ingest(fleet *f, const fleet_point *pts, size_t n, const fleet_static 
         int64_t before = g->slot >= 0 ? f->newest[g->slot] : NO_STEP, after = before;
         if (key[k1 - 1].step > after || after == NO_STEP) after = key[k1 - 1].step;
         g->lo = after - f->W + 1;
-        int64_t run = before;
+        int64_t run  = before;
+        double  kept = 0;
         for (size_t k = k0; k < k1; k++) {
             pkey *q = &key[k];
             const fleet_point *p = &pts[q->i];
@@ -978,21 +986,25 @@ int fleet_ingest(fleet *f, const fleet_point *pts, size_t n, const fleet_static 
                 goto unlock;
             }
             if (run == NO_STEP || q->step > run) run = q->step;
-            double had;
+            double had = 0;
             int    has = 0;
             if (k > k0 && key[k - 1].step == q->step && key[k - 1].col == q->col)
-                has = 1, had = pts[key[k - 1].i].value;
+                has = 1, had = kept; // the value that stays for this (step, column): stored or first in the call
             else if (g->slot >= 0) {
                 int64_t cell = g->slot * f->W + (int64_t)(((q->step % f->W) + f->W) % f->W);
                 if (f->ring_step[cell] == q->step && (f->ring_have[cell] >> q->col & 1))
                     has = 1, had = f->ring_val[cell * f->C + q->col];
             }
-            if (has && had != p->value) {
-                fail(err, errsz, "%s: duplicate: the step already has the value %.17g, not %.17g; nothing stored",
+            if (!has) kept = p->value;
+            else if (!(k > k0 && key[k - 1].step == q->step && key[k - 1].col == q->col)) kept = had;
+            if (has && had != p->value && !f->keep_first) {
+                fail(err, errsz,
+                     "%s: duplicate: the step already has the value %.17g, not %.17g (\"duplicates\": \"first\" "
+                     "would keep the first); nothing stored",
                      where(w, sizeof w, p, q->step), had, p->value);
                 goto unlock;
             }
-            q->dup = has;
+            q->dup = has ? (had != p->value ? 2 : 1) : 0; // 2: another value, not stored ("first")
         }
         k0 = k1;
     }
@@ -1056,7 +1068,8 @@ int fleet_ingest(fleet *f, const fleet_point *pts, size_t n, const fleet_static 
         int changed = 0;
         for (size_t k = g->k0; k < g->k1; k++) {
             if (key[k].dup) {
-                r.duplicates++;
+                if (key[k].dup == 2) r.ignored++;
+                else r.duplicates++;
                 continue;
             }
             ring_put(f, g->slot, key[k].step, key[k].col, pts[key[k].i].value);
@@ -1067,6 +1080,7 @@ int fleet_ingest(fleet *f, const fleet_point *pts, size_t n, const fleet_static 
     atomic_store_explicit(&f->n_series_seen, f->n_series, memory_order_relaxed);
     count(&f->stats.ns_apply, (uint64_t)(now_ns() - t2));
     count(&f->stats.points, (uint64_t)r.points), count(&f->stats.duplicates, (uint64_t)r.duplicates);
+    count(&f->stats.ignored, (uint64_t)r.ignored);
     if (res) *res = r;
     rc = 0;
     goto unlock;
@@ -1463,6 +1477,8 @@ void fleet_write_metrics(fleet *f, tft_jw *o) {
     tft_jw_lit(o, b);
     snprintf(b, sizeof b, "# TYPE tft_fleet_points_total counter\ntft_fleet_points_total %llu\n"
              "# TYPE tft_fleet_duplicates_total counter\ntft_fleet_duplicates_total %llu\n", U(points), U(duplicates));
+    tft_jw_lit(o, b);
+    snprintf(b, sizeof b, "# TYPE tft_fleet_ignored_total counter\ntft_fleet_ignored_total %llu\n", U(ignored));
     tft_jw_lit(o, b);
     snprintf(b, sizeof b, "# TYPE tft_fleet_ingest_calls_total counter\ntft_fleet_ingest_calls_total{result=\"ok\"} %llu\n"
              "tft_fleet_ingest_calls_total{result=\"refused\"} %llu\n", U(ingest_calls) - U(refused_calls),

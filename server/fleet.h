@@ -16,7 +16,8 @@
 //              inputs that are not derived from the timestamp); a row is complete when every observed
 //              column has its value. A row may be completed over several calls.
 //   duplicate  a value for a (series, step, column) that already has one: the same value is accepted
-//              and counted as a duplicate (a retried request is idempotent); another value is refused.
+//              and counted as a duplicate (a retried request is idempotent); another value is refused,
+//              or with "duplicates": "first" (several scrapes per step) not stored and counted as ignored.
 //   late       a point older than the window (step < newest - W + 1, newest counted after the call)
 //              is refused.
 //   gap        "gaps": "reject" (default): a point more than one step past the series' newest step is
@@ -58,6 +59,8 @@ typedef struct fleet_ingest_result {
     int64_t points;       // values stored by this call
     int64_t duplicates;   // values that were already stored, identical (accepted, not stored twice)
     int64_t new_series;   // series seen for the first time
+    int64_t ignored;      // "duplicates": "first": values for a (series, step, column) that already had
+                          //   another value, not stored (the first one stays)
 } fleet_ingest_result;
 // Durable (SQLite WAL, committed) before it returns 0. Points may arrive in any order within one
 // call and a row (one series, one step) may be completed over several calls (Prometheus shards
@@ -105,7 +108,7 @@ double fleet_time_feature(int recipe, int64_t ts_ms, int32_t utc_offset_min);
 
 // ---- forecasts ----
 typedef struct fleet_stats {   // counters since open (relaxed atomics: any thread may read)
-    _Atomic uint64_t points, duplicates, refused_calls, ingest_calls;
+    _Atomic uint64_t points, duplicates, ignored, refused_calls, ingest_calls;
     _Atomic uint64_t cache_hits, cache_misses, series_computed, batches, series_failed;
     _Atomic uint64_t ns_parse, ns_commit, ns_apply, ns_prepare, ns_compute, ns_serialize;
 } fleet_stats;

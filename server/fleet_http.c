@@ -152,8 +152,12 @@ static void do_ingest(fleet_srv *s, http_req *r) {
     if (st) return reply_error(r, st, st == 400 ? "bad_request" : st == 422 ? "ingest_refused" : "internal", err);
     char *buf = http_scratch(r, SCR_REPLY, 256);
     if (!buf) return reply_error(r, 500, "internal", "out of memory");
-    int n = snprintf(buf, 256, "{\"stored\":%lld,\"duplicates\":%lld,\"new_series\":%lld}", (long long)res.points,
-                     (long long)res.duplicates, (long long)res.new_series);
+    int n = res.ignored // ("ignored" only where "duplicates": "first" made some)
+                ? snprintf(buf, 256, "{\"stored\":%lld,\"duplicates\":%lld,\"new_series\":%lld,\"ignored\":%lld}",
+                           (long long)res.points, (long long)res.duplicates, (long long)res.new_series,
+                           (long long)res.ignored)
+                : snprintf(buf, 256, "{\"stored\":%lld,\"duplicates\":%lld,\"new_series\":%lld}", (long long)res.points,
+                           (long long)res.duplicates, (long long)res.new_series);
     http_reply(r, 200, "application/json", buf, (size_t)n);
     fleet_info fi;
     fleet_get_info(s->f, &fi);

@@ -285,6 +285,22 @@ static void test_ingest_rules(void **state) {
     p[1].ts_ms = sample_ts(1, 0) + 400 * STEP_MS, p[0].ts_ms = sample_ts(1, 0) + 100 * STEP_MS;
     expect_refused(f, p, 2, NULL, 0, "late: older than the series' window");
     fleet_close(f);
+
+    // "duplicates": "first" (several Prometheus scrapes per step): the first value of a (series, step,
+    // column) stays, later other values are counted as ignored, the same value as a duplicate
+    f   = open_fleet(write_config("first.json", BASE_CONFIG ", \"duplicates\": \"first\"}"), "first.db", 4);
+    nst = 0;
+    n   = add_rows(p, 0, st, &nst, 1, 0, 1, 0, 1);
+    p[1] = p[0], p[1].value = p[0].value + 1;  // A, B, A for step 0 in one call
+    p[2] = p[0];
+    r = ingest_ok(f, p, 3, st, nst);
+    assert_int_equal(r.points, 1), assert_int_equal(r.ignored, 1), assert_int_equal(r.duplicates, 1);
+    r = ingest_ok(f, &p[1], 1, NULL, 0);       // B again: still ignored (A stays)
+    assert_int_equal(r.points, 0), assert_int_equal(r.ignored, 1);
+    r = ingest_ok(f, &p[0], 1, NULL, 0);       // A again: a duplicate of what is stored
+    assert_int_equal(r.duplicates, 1), assert_int_equal(r.ignored, 0);
+    assert_int_equal(atomic_load(&fleet_get_stats(f)->ignored), 2);
+    fleet_close(f);
 }
 
 // ---- forecasts --------------------------------------------------------------------------------------------
@@ -463,6 +479,7 @@ static void test_config_errors(void **state) {
         {BASE_CONFIG ", \"gauges\": {\"horizons\": [97], \"quantiles\": [0.5]}}", "gauges.horizons"},
         {BASE_CONFIG ", \"gauges\": {\"horizons\": [1], \"quantiles\": [0.3]}}", "gauges.quantiles"},
         {BASE_CONFIG ", \"gaps\": \"fill\"}", "\"gaps\""},
+        {BASE_CONFIG ", \"duplicates\": \"last\"}", "\"duplicates\" must be"},
         {"[1]", "top level"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
