@@ -157,7 +157,7 @@ SQLITE_LIBS ?= $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null || echo -lsqlite
 FLEET_OBJ   := $(BUILD)/server/fleet.o
 $(FLEET_OBJ): TFT_CFLAGS += $(shell $(PKG_CONFIG) --cflags sqlite3 2>/dev/null)
 $(BUILD)/tests/test_fleet: $(FLEET_OBJ) $(BUILD)/tft-server
-$(BUILD)/tests/test_fleet: TEST_LIBS = $(FLEET_OBJ) $(BUILD)/libtft.a $(SQLITE_LIBS)
+$(BUILD)/tests/test_fleet: TEST_LIBS = $(FLEET_OBJ) $(BUILD)/libtft.a $(SQLITE_LIBS) $(LIBS)
 
 # tests may use the CLI's request reader (engine/cli/request.c) and the server's codec as well as the library;
 # test_cli runs the tft binary of the same build, test_server the tft-server binary

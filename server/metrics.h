@@ -16,6 +16,7 @@
 //   tft_series_total / tft_batches_total         counter   series computed, batches run
 //   tft_batch_retries_total                      counter   batches that failed and were re-run request by request
 //   tft_model_info{name,version,sha256}          gauge     1
+//   tft_fleet_*                                  fleet mode's counters (--fleet; fleet_write_metrics, API.md)
 #ifndef TFT_SERVER_METRICS_H
 #define TFT_SERVER_METRICS_H
 #include <stdatomic.h>
