@@ -496,6 +496,24 @@ static void test_config_errors(void **state) {
 
 typedef struct proc { pid_t pid; int port; char out[128]; } proc;
 
+// Children started and not yet reaped: a failing test (cmocka jumps out of it) would leave them
+// running; the server tests' teardown kills them.
+static pid_t live[8];
+static int   nlive;
+static void  track(pid_t pid) {
+    if (nlive < 8) live[nlive++] = pid;
+}
+static void forget(pid_t pid) {
+    for (int i = 0; i < nlive; i++)
+        if (live[i] == pid) live[i] = live[--nlive];
+}
+static int kill_children(void **state) {
+    (void)state;
+    for (int i = 0; i < nlive; i++) kill(live[i], SIGKILL), waitpid(live[i], NULL, 0);
+    nlive = 0;
+    return 0;
+}
+
 static void start_server(proc *s, const char *config, const char *store) {
     snprintf(s->out, sizeof s->out, "%s/srv_out_XXXXXX", dir);
     int fd = mkstemp(s->out);
@@ -508,6 +526,7 @@ static void start_server(proc *s, const char *config, const char *store) {
               "--fleet-store", store, (char *)NULL);
         _exit(127);
     }
+    track(s->pid);
     close(fd);
     for (int tries = 0; tries < 6000; tries++) { // up to 60 s (sanitizer builds on a loaded machine)
         char *text = tu_slurp(s->out, NULL);
@@ -535,6 +554,7 @@ static void stop_server(proc *s, int sig) {
     int st = 0;
     kill(s->pid, sig);
     waitpid(s->pid, &st, 0);
+    forget(s->pid);
     if (sig == SIGTERM && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) fail_msg("tft-server did not exit 0 on SIGTERM");
     unlink(s->out);
 }
@@ -632,6 +652,7 @@ static void test_kill9_durability(void **state) {
     while (atomic_load(&fd.acked) < 150) usleep(1000);
     kill(a.pid, SIGKILL);
     waitpid(a.pid, NULL, 0);
+    forget(a.pid);
     pthread_join(th, NULL);
     int acked = atomic_load(&fd.acked);
     assert_true(acked >= 150 && acked < 288);
@@ -804,6 +825,7 @@ static void test_prometheus_scrapes_gauges(void **state) {
         execl("/usr/bin/prometheus", "prometheus", cfgarg, dbarg, listen, "--log.level=warn", (char *)NULL);
         _exit(127);
     }
+    track(pp);
     // poll its query API until a scrape of tft's gauges is in (up to 120 s on a loaded machine)
     const char *q = "/api/v1/query?query=tft_fleet_breach_probability%7Bseries%3D%22db-01%22%7D";
     char       *resp = NULL;
@@ -814,7 +836,7 @@ static void test_prometheus_scrapes_gauges(void **state) {
         else usleep(100000);
     }
     if (!ok) {
-        kill(pp, SIGKILL), waitpid(pp, NULL, 0);
+        kill(pp, SIGKILL), waitpid(pp, NULL, 0), forget(pp);
         fail_msg("prometheus never had tft's gauge: %s (its log: %s)", resp ? resp : "no answer", tu_slurp(log, NULL));
     }
     assert_non_null(strstr(resp, "\"target\":\"cpu_pct\""));
@@ -829,6 +851,7 @@ static void test_prometheus_scrapes_gauges(void **state) {
     free(resp);
     kill(pp, SIGTERM);
     waitpid(pp, NULL, 0);
+    forget(pp);
     stop_server(&a, SIGTERM);
 }
 
@@ -853,8 +876,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_time_features),     cmocka_unit_test(test_exceed_prob),
         cmocka_unit_test(test_ingest_rules),      cmocka_unit_test(test_forecasts_cache_restore),
-        cmocka_unit_test(test_config_errors),     cmocka_unit_test(test_kill9_durability),
-        cmocka_unit_test(test_http_endpoints),    cmocka_unit_test(test_prometheus_scrapes_gauges),
+        cmocka_unit_test(test_config_errors),     cmocka_unit_test_teardown(test_kill9_durability, kill_children),
+        cmocka_unit_test_teardown(test_http_endpoints, kill_children),    cmocka_unit_test_teardown(test_prometheus_scrapes_gauges, kill_children),
         cmocka_unit_test(test_server_refuses_bad_fleet),
     };
     return cmocka_run_group_tests_name("fleet", tests, setup, teardown);
