@@ -164,17 +164,25 @@ $(BUILD)/tft: $(CLI_OBJ) $(SERVER_OBJ) $(BUILD)/libtft.a
 	@ln -sf $(patsubst build/%,%,$(BUILD))/tft build/tft
 
 # the HTTP server: libtft + the codec + the daemon, with libmicrohttpd and hwloc (server/API.md)
-$(BUILD)/tft-server: $(DAEMON_OBJ) $(SERVER_OBJ) $(BUILD)/libtft.a
-	$(call say,LINK,$@)$(CC) -o $@ $(DAEMON_OBJ) $(SERVER_OBJ) $(BUILD)/libtft.a $(LDFLAGS) $(SAN_LDFLAGS) \
-	    $(MHD_LIBS) $(LIBS)
+$(BUILD)/tft-server: $(DAEMON_OBJ) $(SERVER_OBJ) $(PROM_OBJ) $(BUILD)/libtft.a
+	$(call say,LINK,$@)$(CC) -o $@ $(DAEMON_OBJ) $(SERVER_OBJ) $(PROM_OBJ) $(BUILD)/libtft.a $(LDFLAGS) $(SAN_LDFLAGS) \
+	    $(MHD_LIBS) $(SQLITE_LIBS) $(PROM_LIBS) $(LIBS)
 	@ln -sf $(patsubst build/%,%,$(BUILD))/tft-server build/tft-server
+
+# fleet mode (server/fleet.h): its core needs SQLite (libsqlite3-dev); tests/test_fleet links the core
+# (libtft again after it: the core calls the library) and runs tft-server for the kill -9 test
+SQLITE_LIBS ?= $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null || echo -lsqlite3)
+FLEET_OBJ   := $(BUILD)/server/fleet.o
+$(FLEET_OBJ): TFT_CFLAGS += $(shell $(PKG_CONFIG) --cflags sqlite3 2>/dev/null)
+$(BUILD)/tests/test_fleet: $(FLEET_OBJ) $(PROM_OBJ) $(BUILD)/tft-server
+$(BUILD)/tests/test_fleet: TEST_LIBS = $(FLEET_OBJ) $(PROM_OBJ) $(BUILD)/libtft.a $(SQLITE_LIBS) $(PROM_LIBS) $(LIBS)
 
 # tests may use the CLI's request reader (engine/cli/request.c) and the server's codec as well as the library;
 # test_cli runs the tft binary of the same build, test_server the tft-server binary
 $(BUILD)/tests/test_server: $(BUILD)/tft-server
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libtft.a $(CLI_LIB_OBJ) $(SERVER_OBJ) $(wildcard tests/*.h) $(BUILD)/tft
 	$(call say,CC,$@)mkdir -p $(@D) && $(CC) $(TFT_CFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) -DTFT_BUILD_DIR='"$(BUILD)"' $< -o $@ \
-	    $(CLI_LIB_OBJ) $(SERVER_OBJ) $(BUILD)/libtft.a $(CMOCKA_LIBS) $(LDFLAGS) $(SAN_LDFLAGS) $(LIBS)
+	    $(CLI_LIB_OBJ) $(SERVER_OBJ) $(BUILD)/libtft.a $(CMOCKA_LIBS) $(LDFLAGS) $(SAN_LDFLAGS) $(LIBS) $(TEST_LIBS)
 # the remote-write tests: the decoder and mapping, and a real Prometheus (when installed) writing to
 # a receiver on server/http_mhd.c
 $(BUILD)/tests/test_remote_write: tests/test_remote_write.c $(PROM_OBJ) $(BUILD)/server/http_mhd.o \

@@ -10,7 +10,7 @@ static const double srv_lat_bounds_s[SRV_LAT_BUCKETS] = {0.0005, 0.001, 0.0025, 
                                                          0.25,   0.5,   1.0,    2.5,   5.0,  10.0,  30.0,  60.0};
 
 static const char *const ep_names[SRV_EP_COUNT] = {"forecast", "models", "v2_infer", "v2_metadata",
-                                                   "health",   "metrics", "other"};
+                                                   "health",   "metrics", "fleet",    "other"};
 static const char *const rej_names[SRV_REJ_COUNT] = {"queue_full", "deadline", "draining"};
 static const char *const stage_names[SRV_ST_COUNT] = {"parse", "queue", "compute", "serialize"};
 

@@ -17,6 +17,7 @@
 //   tft_batch_retries_total                      counter   batches that failed and were re-run request by request
 //   tft_warmup_forwards_total                    counter   warmup forwards run by workers as models load
 //   tft_model_info{name,version,sha256}          gauge     1
+//   tft_fleet_*                                  fleet mode's counters (--fleet; fleet_write_metrics, API.md)
 #ifndef TFT_SERVER_METRICS_H
 #define TFT_SERVER_METRICS_H
 #include <stdatomic.h>
@@ -31,6 +32,7 @@ typedef enum srv_endpoint {
     SRV_EP_V2_META,  // GET /v2, /v2/models/NAME[...], /v2/models/NAME/ready
     SRV_EP_HEALTH,   // GET /v2/health/live|ready
     SRV_EP_METRICS,  // GET /metrics
+    SRV_EP_FLEET,    // fleet mode: /v1/fleet/..., /metrics/forecasts (server/fleet_http.h)
     SRV_EP_OTHER,    // everything else (404s, 405s ...)
     SRV_EP_COUNT
 } srv_endpoint;

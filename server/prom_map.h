@@ -41,21 +41,7 @@
 
 #include "../loader/json.h"
 
-// The fleet contract (issue 11); server/fleet.h owns these, the guard lets both headers coexist.
-#ifndef TFT_FLEET_POINT_DEFINED
-#define TFT_FLEET_POINT_DEFINED
-typedef struct fleet_point {
-    const char *series; size_t series_len; // series id (the model's group id(s), joined if several)
-    const char *column; size_t column_len; // a model column name: a target or a time-varying real
-    int64_t     ts_ms;                     // Unix time, milliseconds
-    double      value;
-} fleet_point;
-typedef struct fleet_static {              // statics, taken on a series' first sight
-    const char *series; size_t series_len;
-    const char *column; size_t column_len; // a static categorical or static real of the model
-    const char *value;  size_t value_len;  // the label, or the number as text
-} fleet_static;
-#endif
+#include "fleet.h" // fleet_point, fleet_static: the fleet contract (issue 11)
 
 // A prom_map is read-only once built: any number of threads may map requests with it at once.
 typedef struct prom_map prom_map;

@@ -36,6 +36,8 @@ typedef enum route {
     R_LIVE,          // GET  /v2/health/live, /healthz
     R_READY,         // GET  /v2/health/ready, /readyz
     R_METRICS,       // GET  /metrics
+    R_FLEET,         // fleet mode's endpoints (fleet_http.h), with --fleet
+    // the repository API last: on_head tests route >= R_REPO_INDEX
     R_REPO_INDEX,    // POST /v2/repository/index              (--model-repository-api)
     R_REPO_LOAD,     // POST /v2/repository/models/NAME/load
     R_REPO_UNLOAD,   // POST /v2/repository/models/NAME/unload
@@ -58,6 +60,8 @@ typedef struct rctx {
     tft_req      fr;
     tft_v2_infer v2r;
     srv_job      job;
+    fleet_route  fleet_route;   // R_FLEET: which one
+    int          fleet_post;
 } rctx;
 
 static int64_t now_ns(void) {
@@ -142,6 +146,8 @@ static void match(rctx *c, const char *p) {
             c->name = name, c->name_len = (size_t)(e - name);
         }
     }
+    if (c->route == R_NONE && c->s->fleet && (c->fleet_route = fleet_http_route(p, &c->fleet_post)) != FLEET_R_NONE)
+        c->route = R_FLEET, c->ep = SRV_EP_FLEET;
     if (c->route == R_NONE) c->ep = SRV_EP_OTHER;
     c->v2 = strncmp(p, "/v2", 3) == 0 && (p[3] == 0 || p[3] == '/');
 }
@@ -227,7 +233,8 @@ static int on_head(http_req *r, void *user) {
         reply_error(c, 404, "not_found", "no such endpoint", -1, NULL);
         return 1;
     }
-    int         post = c->route == R_FORECAST || c->route == R_V2_INFER || c->route >= R_REPO_INDEX;
+    int         post = c->route == R_FORECAST || c->route == R_V2_INFER ||
+                       c->route >= R_REPO_INDEX || (c->route == R_FLEET && c->fleet_post);
     http_method m    = http_req_method(r);
     if (post ? m != HTTP_POST : (m != HTTP_GET && m != HTTP_HEAD)) {
         http_add_header(r, "Allow", post ? "POST" : "GET, HEAD");
@@ -245,7 +252,9 @@ static int on_head(http_req *r, void *user) {
     const char *t = http_req_query(r, "timings");
     c->timings    = t && strcmp(t, "0") != 0 && strcmp(t, "false") != 0;
     if (!post) return 0;
-    if (!content_type_ok(http_req_header(r, "Content-Type"), c->route == R_V2_INFER)) {
+    // (remote write is protobuf: its handler checks its own headers, server/remote_write.h)
+    if (!(c->route == R_FLEET && c->fleet_route == FLEET_R_REMOTE_WRITE) &&
+        !content_type_ok(http_req_header(r, "Content-Type"), c->route == R_V2_INFER)) {
         reply_error(c, 415, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)", -1,
                     NULL);
         return 1;
@@ -720,7 +729,11 @@ static ssize_t write_metrics(rctx *c, char *buf, size_t cap, void *arg) {
     atomic_store_explicit(&m->pending_bytes, http_pending_bytes(h), memory_order_relaxed);
     ssize_t n = srv_metrics_write(&c->s->metrics, buf, cap);
     ssize_t k = n < 0 ? -1 : srv_registry_write_metrics(c->s->models, buf + n, cap - (size_t)n);
-    return n < 0 || k < 0 ? TFT_RESP_E_SMALL : n + k;
+    if (n < 0 || k < 0) return TFT_RESP_E_SMALL;
+    if (!c->s->fleet) return n + k;
+    tft_jw o = {buf, cap, (size_t)(n + k), 0}; // fleet mode's counters after the server's
+    fleet_srv_metrics(c->s->fleet, &o);
+    return tft_jw_finish(&o);
 }
 
 // GET /v1/models: {"models":[...]}, each loaded model's GET /v1/models/NAME (an evicted or unloaded
@@ -794,6 +807,7 @@ static void on_request(http_req *r, void *user) {
     switch (c->route) {
     case R_FORECAST: forecast(c); break;
     case R_V2_INFER: v2_infer(c); break;
+    case R_FLEET: fleet_srv_handle(s->fleet, r, c->fleet_route); break;
     case R_MODELS: models_list(c); break;
     case R_MODEL: {
         int all = http_req_query(r, "all_labels") != NULL;

@@ -11,6 +11,7 @@
 #include "http.h"
 #include "json_in.h"
 #include "metrics.h"
+#include "fleet_http.h"
 #include "models.h"
 
 typedef struct srv_config {
@@ -41,6 +42,7 @@ typedef struct srv_state {
     _Atomic int           draining;
     char                 *v2_server_json; // GET /v2, made once
     ssize_t               v2_server_len;
+    fleet_srv            *fleet;    // fleet mode (--fleet), or NULL
 } srv_state;
 
 // Builds the fixed responses (GET /v2); 0 or -1 with a message in err.

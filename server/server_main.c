@@ -78,6 +78,8 @@ static int64_t    f_context_mib = 0; // 0: libtft's default (TFT_CONTEXT_DEFAULT
 static const char *f_model_dir, *f_api_key;
 static int64_t    f_model_mib = 0, f_poll_s = 0, f_warmup = 1;
 static int32_t    f_repo_api = 0;
+static const char *f_fleet, *f_fleet_store; // fleet mode (server/fleet.h)
+static int64_t    f_fleet_series = 0;
 
 static const flag flags[] = {
     {"--model", "TFT_SERVER_MODEL", "[NAME=]PATH", F_STR, &f_model, 0, 0,
@@ -139,6 +141,13 @@ static const flag flags[] = {
     {"--drain-timeout-s", "TFT_SERVER_DRAIN_TIMEOUT_S", "S", F_INT, &f_drain, 0, 86400,
      "on SIGTERM, how long queued and running requests may take to finish (default 30)"},
     {"--pin", "TFT_SERVER_PIN", "0|1", F_INT, &f_pin, 0, 1, "pin each worker to a core with hwloc (default 1)"},
+    {"--fleet", "TFT_SERVER_FLEET", "CONFIG.json", F_STR, &f_fleet, 0, 0,
+     "fleet mode: keep each series' window, /v1/fleet/ingest and /v1/fleet/forecasts (server/API.md; "
+     "weights/fleet_default.json is the default model's config)"},
+    {"--fleet-max-series", "TFT_SERVER_FLEET_MAX_SERIES", "N", F_INT, &f_fleet_series, 0, 10000000,
+     "fleet mode: series whose windows are reserved at start (default: the config's max_series)"},
+    {"--fleet-store", "TFT_SERVER_FLEET_STORE", "PATH", F_STR, &f_fleet_store, 0, 0,
+     "fleet mode: the SQLite file of the windows (default: the config's store)"},
     {"--log-level", "TFT_SERVER_LOG_LEVEL", "LEVEL", F_LEVEL, &f_level, 0, 0,
      "error, warn (default), info or debug; stderr"},
     {"--access-log", "TFT_SERVER_ACCESS_LOG", NULL, F_BOOL, &f_access, 0, 0,
@@ -278,6 +287,22 @@ static void on_signal(int sig) {
     errno = saved;
 }
 
+// Fleet mode on one model: the --model one, else the only one served (a --model-dir of several
+// models without --model is refused). The fleet holds a reference on the version current at start
+// for its whole life (*held, released after fleet_close): its store records that version's sha256,
+// so a hot reload of the file serves the new version on /v1/forecast while the fleet stays on the
+// one its windows were checked against (server/API.md). NULL + err on failure.
+static fleet *fleet_for_model(srv_registry *r, const char *name, srv_model **held, char *err, size_t errsz) {
+    srv_lookup lk = srv_models_acquire(r, name, name ? strlen(name) : 0, held);
+    if (lk != SRV_MODEL_OK) {
+        snprintf(err, errsz, "--fleet: %s", lk == SRV_MODEL_NEED_NAME ? "several models are served: name the fleet's with --model"
+                                            : "the fleet's model could not be loaded");
+        return NULL;
+    }
+    fleet_options o = {.max_series = f_fleet_series, .store = f_fleet_store};
+    return fleet_open((*held)->model, f_fleet, &o, err, errsz);
+}
+
 static int64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -348,6 +373,8 @@ int main(int argc, char **argv) {
     s.limits.max_values = (uint64_t)cfg.max_values;
     srv_metrics_init(&s.metrics, NULL, NULL, NULL, cfg.workers); // (the registry writes tft_model_info)
     char err[512];
+    fleet     *fl          = NULL; // fleet mode's core (s.fleet serves it)
+    srv_model *fleet_model = NULL; // the model version the fleet runs on
     rc = 1;
     if (srv_routes_init(&s, err, sizeof err) != 0) {
         fprintf(stderr, "tft-server: error: %s\n", err);
@@ -374,6 +401,19 @@ int main(int argc, char **argv) {
         (cfg.model_dir && srv_registry_scan_dir(s.models, err, sizeof err) < 0)) {
         fprintf(stderr, "tft-server: error: %s\n", err);
         goto out;
+    }
+    if (f_fleet) {
+        fl = fleet_for_model(s.models, cfg.model_path ? cfg.model_name : NULL, &fleet_model, err, sizeof err);
+        s.fleet = fl ? fleet_srv_start(fl, err, sizeof err) : NULL;
+        if (!s.fleet) {
+            fprintf(stderr, "tft-server: error: %s\n", err);
+            goto out;
+        }
+        fleet_info fi;
+        fleet_get_info(fl, &fi);
+        srv_log(TFT_LOG_INFO, "fleet: %lld series restored of %lld reserved (%.1f MiB), step %llds, window %lld",
+                (long long)fi.n_series, (long long)fi.max_series, (double)fi.bytes_reserved / 1048576.0,
+                (long long)(fi.step_ms / 1000), (long long)fi.window);
     }
     http_config hc = {.host                   = cfg.host,
                       .port                   = cfg.port,
@@ -436,6 +476,9 @@ int main(int argc, char **argv) {
     rc = 0;
 out:
     http_stop(s.http); // every connection is idle or gone: nothing is suspended
+    fleet_srv_stop(s.fleet); // after the HTTP layer: no fleet request is deferred any more
+    fleet_close(fl);
+    srv_model_release(fleet_model); // the fleet's reference on its model version
     srv_registry_free(s.models);
     srv_routes_free(&s);
     close(sig_pipe[0]), close(sig_pipe[1]);

@@ -142,6 +142,22 @@ static inline double tu_gemm_rtol(int K) {
     double r = 1e-6 * sqrt((double)(K > 1 ? K : 1));
     return r > 1e-5 ? r : 1e-5;
 }
+// A whole file, NUL-terminated (malloc'd; *len its size when len is not NULL), or NULL.
+static inline char *tu_slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char  *s = n >= 0 ? (char *)malloc((size_t)n + 1) : NULL;
+    size_t k = s ? fread(s, 1, (size_t)n, f) : 0;
+    fclose(f);
+    if (!s) return NULL;
+    s[k] = 0;
+    if (len) *len = k;
+    return s;
+}
+
 // ---- time bounds in sanitizer builds -----------------------------------------------------------
 // The linear-time guards (tests that a hostile input is refused in time linear in its size) bound
 // CPU seconds measured on a plain -O3 build. ASan/UBSan and TSan builds are -O1 with instrumented
