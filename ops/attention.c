@@ -1,6 +1,7 @@
 // attention.c: the interpretable multi-head attention core (§5.7): per-head scaled dot-product
 // scores, masked_fill with mask_bias, softmax over keys, then the mean over heads of A_h·V.
 #include "ops.h"
+#include "isa.h"
 
 #include <math.h>
 #include <string.h>
@@ -179,13 +180,21 @@ static void attention_generic(float *out, float *attn, const float *Q, const flo
     attention_body(out, attn, Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, mask_bias, kt, q0, q1);
 }
 
-#if (defined(__x86_64__) || defined(__i386__)) && !defined(TFT_NO_AVX2)
+#ifdef TFT_HAVE_X86_CLONES
 #define HAVE_AVX2_CLONE 1
 __attribute__((target("avx2"))) static void attention_avx2(float *out, float *attn, const float *Q,
                                                            const float *K, const float *V,
                                                            const int32_t *enc_len, const int32_t *dec_len,
                                                            int B, int Te, int Td, int NH, int D, int causal,
                                                            float mask_bias, float *kt, int q0, int q1) {
+    attention_body(out, attn, Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, mask_bias, kt, q0, q1);
+}
+// and AVX-512 (the same 8-lane code, 32 registers, EVEX encodings): the same bits again
+__attribute__((target(TFT_AVX512_NOFMA))) static void attention_avx512(float *out, float *attn, const float *Q,
+                                                                     const float *K, const float *V,
+                                                                     const int32_t *enc_len, const int32_t *dec_len,
+                                                                     int B, int Te, int Td, int NH, int D, int causal,
+                                                                     float mask_bias, float *kt, int q0, int q1) {
     attention_body(out, attn, Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, mask_bias, kt, q0, q1);
 }
 #endif
@@ -197,7 +206,12 @@ void tft_op_attention_q(float *out, float *attn, const float *Q, const float *K,
     if (B <= 0 || Td <= 0 || NH <= 0 || D <= 0 || q0 >= q1)
         return;
 #ifdef HAVE_AVX2_CLONE
-    if (__builtin_cpu_supports("avx2")) {
+    const tft_isa isa = tft_op_isa();
+    if (isa == TFT_ISA_AVX512) {
+        attention_avx512(out, attn, Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, mask_bias, scratch, q0, q1);
+        return;
+    }
+    if (isa == TFT_ISA_AVX2) {
         attention_avx2(out, attn, Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, mask_bias, scratch, q0, q1);
         return;
     }

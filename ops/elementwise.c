@@ -17,15 +17,15 @@
 
 #define BLK 8
 
-// Hot ops are compiled twice from one body: portable (SSE2 on x86-64) and AVX2 (8-wide), the
-// latter picked at run time. The code only multiplies, adds, divides and moves bits (no FMA:
-// -std=c11 turns contraction off, no libm calls), so both give the same bits.
-#if (defined(__x86_64__) || defined(__i386__)) && !defined(TFT_NO_AVX2)
+// Hot ops are compiled three times from one body: portable (SSE2 on x86-64), AVX2 (8-wide) and
+// AVX-512 (the same 8-lane code with 32 registers and EVEX encodings), one picked at run time
+// (ops/isa.h). The code only multiplies, adds, divides and moves bits (no FMA: -std=c11 turns
+// contraction off, no libm calls), so all give the same bits.
+#include "isa.h"
+#ifdef TFT_HAVE_X86_CLONES
 #define AVX2_ATTR __attribute__((target("avx2")))
+#define AVX512_ATTR __attribute__((target(TFT_AVX512_NOFMA)))
 #define HAVE_AVX2_CLONE 1
-#define USE_AVX2() __builtin_cpu_supports("avx2")
-#else
-#define USE_AVX2() 0
 #endif
 #define BODY __attribute__((always_inline)) static inline
 #ifdef HAVE_AVX2_CLONE
@@ -35,10 +35,16 @@
     }                                                                                                        \
     AVX2_ATTR static void NAME##_avx2 PARAMS {                                                               \
         NAME##_body ARGS;                                                                                    \
+    }                                                                                                        \
+    AVX512_ATTR static void NAME##_avx512 PARAMS {                                                           \
+        NAME##_body ARGS;                                                                                    \
     }
 #define DISPATCH(NAME, ARGS)                                                                                 \
     do {                                                                                                     \
-        if (USE_AVX2())                                                                                      \
+        const tft_isa isa_ = tft_op_isa();                                                                   \
+        if (isa_ == TFT_ISA_AVX512)                                                                          \
+            NAME##_avx512 ARGS;                                                                              \
+        else if (isa_ == TFT_ISA_AVX2)                                                                       \
             NAME##_avx2 ARGS;                                                                                \
         else                                                                                                 \
             NAME##_generic ARGS;                                                                             \
@@ -239,9 +245,14 @@ static int masked_softmax_generic(float *x, int C, int ne, int d0, int nv, float
 AVX2_ATTR static int masked_softmax_avx2(float *x, int C, int ne, int d0, int nv, float mask_bias) {
     return masked_softmax_body(x, C, ne, d0, nv, mask_bias);
 }
+AVX512_ATTR static int masked_softmax_avx512(float *x, int C, int ne, int d0, int nv, float mask_bias) {
+    return masked_softmax_body(x, C, ne, d0, nv, mask_bias);
+}
 int tft_op_masked_softmax(float *x, int C, int ne, int d0, int nv, float mask_bias) {
-    return USE_AVX2() ? masked_softmax_avx2(x, C, ne, d0, nv, mask_bias)
-                      : masked_softmax_generic(x, C, ne, d0, nv, mask_bias);
+    const tft_isa isa = tft_op_isa();
+    return isa == TFT_ISA_AVX512 ? masked_softmax_avx512(x, C, ne, d0, nv, mask_bias)
+           : isa == TFT_ISA_AVX2 ? masked_softmax_avx2(x, C, ne, d0, nv, mask_bias)
+                                 : masked_softmax_generic(x, C, ne, d0, nv, mask_bias);
 }
 #else
 int tft_op_masked_softmax(float *x, int C, int ne, int d0, int nv, float mask_bias) {
