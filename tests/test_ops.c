@@ -931,10 +931,13 @@ static void test_paths_agree(void **state) {
         tft_op_pack(P, W, Cin, Cout);
         const size_t ny = (size_t)R * ldy, ne = (size_t)R * Cout;
         float       *lw = tu_alloc(Cout), *lb = tu_alloc(Cout);
+        float       *g[TFT_ISA_COUNT], *ms[TFT_ISA_COUNT], *lh[TFT_ISA_COUNT], *lc[TFT_ISA_COUNT];
+        const int    H = Cout / 4 > 0 ? Cout / 4 : 1; // LSTM width: 4H gate columns per row
         tu_fill(&rng, lw, Cout, 0.5f, 1.5f);
         tu_fill(&rng, lb, Cout, -0.5f, 0.5f);
         for (int i = 0; i < TFT_ISA_COUNT; i++) {
             y[i] = tu_alloc(ny), yu[i] = tu_alloc(ny), e[i] = tu_alloc(ne), sm[i] = tu_alloc(ne), ln[i] = tu_alloc(ne);
+            g[i] = tu_alloc(ne), ms[i] = tu_alloc(ne), lh[i] = tu_alloc((size_t)R * H), lc[i] = tu_alloc((size_t)R * H);
             if (!tft_op_isa_supported((tft_isa)i))
                 continue;
             assert_null(tft_op_isa_select(tft_op_isa_name((tft_isa)i)));
@@ -949,6 +952,16 @@ static void test_paths_agree(void **state) {
             tft_op_elu(e[i], ne);
             tft_op_softmax(sm[i], R, Cout);
             tft_op_add_layernorm(ln[i], sm[i], e[i], lw, lb, R, Cout, LN_EPS);
+            memcpy(g[i], e[i], ne * 4), memcpy(ms[i], ln[i], ne * 4);
+            tft_op_glu(g[i], g[i], R, Cout / 2);
+            for (int r = 0; r < R; r++) // visible keys [0, C/3) and [C/2, C/2 + C/4)
+                tft_op_masked_softmax(ms[i] + (size_t)r * Cout, Cout, Cout / 3, Cout / 2, Cout / 4, -1e9f);
+            for (size_t k = 0; k < (size_t)R * H; k++)
+                lc[i][k] = e[i][k];
+            if (4 * H <= Cout) // gates from the products (xg) and the LayerNorm outputs (hg), both [R, 4H] at ld Cout
+                for (int r = 0; r < R; r++)
+                    tft_op_lstm_cell_add(lh[i] + (size_t)r * H, lc[i] + (size_t)r * H, y[TFT_ISA_PORTABLE] + (size_t)r * ldy,
+                                         ln[i] + (size_t)r * Cout, 1, H);
         }
         for (int i = 1; i < TFT_ISA_COUNT; i++) {
             if (!tft_op_isa_supported((tft_isa)i))
@@ -961,10 +974,15 @@ static void test_paths_agree(void **state) {
             TU_ASSERT_CLOSE("elu == portable (bitwise)", e[i], e[0], ne, 0.0, 0.0);
             TU_ASSERT_CLOSE("softmax == portable (bitwise)", sm[i], sm[0], ne, 0.0, 0.0);
             TU_ASSERT_CLOSE("add_layernorm == portable (bitwise)", ln[i], ln[0], ne, 0.0, 0.0);
+            TU_ASSERT_CLOSE("glu == portable (bitwise)", g[i], g[0], (size_t)R * (Cout / 2), 0.0, 0.0);
+            TU_ASSERT_CLOSE("masked_softmax == portable (bitwise)", ms[i], ms[0], ne, 0.0, 0.0);
+            TU_ASSERT_CLOSE("lstm_cell_add h == portable (bitwise)", lh[i], lh[0], (size_t)R * H, 0.0, 0.0);
+            TU_ASSERT_CLOSE("lstm_cell_add c == portable (bitwise)", lc[i], lc[0], (size_t)R * H, 0.0, 0.0);
             compared++;
         }
         for (int i = 0; i < TFT_ISA_COUNT; i++)
-            free(y[i]), free(yu[i]), free(e[i]), free(sm[i]), free(ln[i]);
+            free(y[i]), free(yu[i]), free(e[i]), free(sm[i]), free(ln[i]), free(g[i]), free(ms[i]), free(lh[i]),
+                free(lc[i]);
         free(x), free(W), free(b), free(P), free(lw), free(lb);
     }
     for (int i = 0; i < TFT_ISA_COUNT; i++)
