@@ -6,7 +6,8 @@
 #                           [--checkpoint CKPT --python PY [--skip IMPLS]] [--model M.safetensors] [--request R.json]
 #
 #   bench_forward  B = 1, 8, 64, 512, 4096 (--batches) x threads 1, 2 (--threads) x each CPU path the CPU
-#                  has (TFT_ISA = avx512, avx2, portable; a path it lacks gets one "skipped" line), with
+#                  has (TFT_ISA = avx512, avx2, portable; a path it lacks gets one "skipped" line; portable
+#                  only up to B = 512, being ~10x slower), with
 #                  the OpenBLAS sgemm roofline of the same run and thread count
 #   compare.py     with --checkpoint (the Lightning checkpoint the model was exported from) and --python (an
 #                  interpreter with weights/requirements.txt + onnxruntime): pytorch-forecasting eager,
@@ -49,7 +50,7 @@ while [ $# -gt 0 ]; do
     --model) MODEL=$2; shift ;;
     --request) REQUEST=$2; shift ;;
     --skip) PEER_SKIP=$2; shift ;;
-    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "isa_bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -93,8 +94,11 @@ for isa in avx512 avx2 portable; do
         echo >>"$OUT"
         continue
     fi
+    # the portable path runs ~10x slower: its batches stop at 512 (B=4096 would take minutes per rep)
+    batches=$BATCHES
+    [ "$isa" = portable ] && batches=$(echo "$BATCHES" | tr ',' '\n' | awk '$1 <= 512' | paste -sd, -)
     for t in $THREADS; do
-        TFT_ISA=$isa "$BENCH" "$MODEL" "$REQUEST" --batches "$BATCHES" --threads "$t" --seconds "$SECONDS_PER" \
+        TFT_ISA=$isa "$BENCH" "$MODEL" "$REQUEST" --batches "$batches" --threads "$t" --seconds "$SECONDS_PER" \
             >"$WORK/$isa.$t.txt" 2>"$WORK/$isa.$t.err" || {
             echo "- path $isa, $t thread(s): bench_forward failed: $(tail -n 1 "$WORK/$isa.$t.err")" >>"$OUT"
             continue
