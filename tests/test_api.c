@@ -865,6 +865,33 @@ static void test_context_memory(void **state) {
     assert_int_equal(tft_context_memory(e->m, NULL, NULL), TFT_ERR_INVALID_ARG);
 }
 
+// The avx2 and avx512 paths make the same FMAs in the same order and the same elementwise operations,
+// so a whole forecast is bitwise the same on both (when the CPU has both; else one skip line).
+static void test_paths_bitwise(void **state) {
+    env       *e = *state;
+    const int  N = 16;
+    tft_series batch[16];
+    if (!tft_op_isa_supported(TFT_ISA_AVX2) || !tft_op_isa_supported(TFT_ISA_AVX512)) {
+        printf("[  SKIPPED ] paths_bitwise: this CPU lacks %s\n", tft_op_isa_supported(TFT_ISA_AVX2) ? "AVX-512" : "AVX2");
+        return;
+    }
+    make_batch(e, batch, N);
+    const tft_isa start = tft_op_isa();
+    float        *q[2];
+    for (int i = 0; i < 2; i++) {
+        q[i] = calloc((size_t)N * e->per, 4);
+        assert_null(tft_op_isa_select(i == 0 ? "avx2" : "avx512"));
+        tft_context        *c = ctx(e, N);
+        tft_forecast_output o = {.quantiles = q[i]};
+        assert_int_equal(tft_forecast(c, batch, N, &o), TFT_OK);
+        tft_context_free(c);
+    }
+    tft_op_isa_select(tft_op_isa_name(start));
+    assert_memory_equal(q[0], q[1], (size_t)N * e->per * 4);
+    free(q[0]), free(q[1]);
+    free_batch(batch, N);
+}
+
 static int invariance_group(const char *isa) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_invariance), cmocka_unit_test(test_threads_bitwise),
@@ -877,6 +904,7 @@ static int invariance_group(const char *isa) {
 
 int main(void) {
     const struct CMUnitTest tests[] = { // (the invariance tests: invariance_group, on every path)
+        cmocka_unit_test(test_paths_bitwise),
         cmocka_unit_test(test_no_allocation),    cmocka_unit_test(test_bad_nan),
         cmocka_unit_test(test_bad_lengths),      cmocka_unit_test(test_bad_categories),
         cmocka_unit_test(test_category_labels),  cmocka_unit_test(test_bad_names),        cmocka_unit_test(test_bad_time_index),
