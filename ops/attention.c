@@ -59,13 +59,16 @@ __attribute__((always_inline)) static inline void scores_range(float *restrict s
             }
             for (int v = 0; v < 4; v++)
                 a[v] = a[v] / sd16;
-            if (nj == JBLK) {
-                memcpy(s + j0, a, sizeof a);
-            } else {
-                float t[JBLK];
-                memcpy(t, a, sizeof t);
-                for (int jj = 0; jj < nj; jj++)
-                    s[j0 + jj] = t[jj];
+            // whole vectors straight from the registers; only a last partial one goes through t
+            // (a block is partial at the end of every range: 288 encoder keys = 4.5 blocks)
+            for (int v = 0; v < 4; v++)
+                if (16 * (v + 1) <= nj)
+                    memcpy(s + j0 + 16 * v, &a[v], sizeof a[v]);
+            if (nj % 16) {
+                float t[16];
+                memcpy(t, &a[nj / 16], sizeof t);
+                for (int jj = nj / 16 * 16; jj < nj; jj++)
+                    s[j0 + jj] = t[jj % 16];
             }
         }
         return;
@@ -86,13 +89,14 @@ __attribute__((always_inline)) static inline void scores_range(float *restrict s
         }
         for (int v = 0; v < 8; v++)
             a[v] = a[v] / sd; // the division torch does
-        if (nj == JBLK) {
-            memcpy(s + j0, a, sizeof a);
-        } else {
-            float t[JBLK];
-            memcpy(t, a, sizeof t);
-            for (int jj = 0; jj < nj; jj++)
-                s[j0 + jj] = t[jj];
+        for (int v = 0; v < 8; v++) // whole vectors from the registers, a partial last one through t
+            if (LANES * (v + 1) <= nj)
+                memcpy(s + j0 + LANES * v, &a[v], sizeof a[v]);
+        if (nj % LANES) {
+            float t[LANES];
+            memcpy(t, &a[nj / LANES], sizeof t);
+            for (int jj = nj / LANES * LANES; jj < nj; jj++)
+                s[j0 + jj] = t[jj % LANES];
         }
     }
 }
