@@ -124,15 +124,18 @@ void tft_op_glu_ref(float *y, const float *z, int R, int C) {
         }
 }
 
-// Max of x[0, n) and m, in BLK lanes (exact in any order).
-static inline float seg_max(const float *x, int n, float m) {
+// Max of x[0, n) and m, in BLK lanes (exact in any order). Lane k keeps the max of the positions
+// c = k mod BLK, as an explicit vector (the compare-and-blend is one vmaxps); written as a loop over
+// a float[BLK] it became 4-wide SSE compares even in the AVX builds.
+BODY float seg_max(const float *x, int n, float m) {
+    tft_vf8 mv = vsplat8(m);
+    int     c  = 0;
+    for (; c + BLK <= n; c += BLK) {
+        const tft_vf8 v = vload8(x + c);
+        mv              = vsel8(v > mv, v, mv);
+    }
     float mx[BLK];
-    for (int k = 0; k < BLK; k++)
-        mx[k] = m;
-    int c = 0;
-    for (; c + BLK <= n; c += BLK)
-        for (int k = 0; k < BLK; k++)
-            mx[k] = x[c + k] > mx[k] ? x[c + k] : mx[k];
+    vstore8(mx, mv);
     for (int k = 0; c < n; c++, k++)
         mx[k] = x[c] > mx[k] ? x[c] : mx[k];
     for (int k = 0; k < BLK; k++)
