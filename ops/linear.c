@@ -212,18 +212,12 @@ void tft_op_linear(float *y, int ldy, const float *x, int ldx, const float *W, c
     }
 #ifdef HAVE_AVX2_CLONE
     const tft_isa isa = tft_op_isa();
-    if (isa == TFT_ISA_AVX512) {
+    if (isa >= TFT_ISA_AVX2) { // the AVX-512 builds of the same two kernels: the same bits
+        const int avx512 = isa == TFT_ISA_AVX512;
         if (R <= SMALL_R)
-            linear_rows_avx512(y, ldy, x, ldx, W, b, R, Cin, Cout, accumulate);
+            (avx512 ? linear_rows_avx512 : linear_rows_avx2)(y, ldy, x, ldx, W, b, R, Cin, Cout, accumulate);
         else
-            linear_avx512(y, ldy, x, ldx, W, b, R, Cin, Cout, accumulate);
-        return;
-    }
-    if (isa == TFT_ISA_AVX2) {
-        if (R <= SMALL_R)
-            linear_rows_avx2(y, ldy, x, ldx, W, b, R, Cin, Cout, accumulate);
-        else
-            linear_avx2(y, ldy, x, ldx, W, b, R, Cin, Cout, accumulate);
+            (avx512 ? linear_avx512 : linear_avx2)(y, ldy, x, ldx, W, b, R, Cin, Cout, accumulate);
         return;
     }
 #endif
@@ -339,13 +333,15 @@ ptile(float *y, int ldy, const float *x, int ldx, const float *P, const float *b
 // Rows rt.. (MR of them) times panels [j0, j1) in tiles of NP panels ((j1 - j0) % NP == 0). One
 // small function per (MR, NP), not inlined into a common caller: GCC then keeps every accumulator
 // of the tile in a register (inlined together, the tiles' pointers crowded them onto the stack).
-#define PROW(MR, NP)                                                                                          \
-    __attribute__((target("avx2,fma"), noinline)) static void prow_##MR##_##NP(                               \
+// PROW_OF(prow, ATTR, ptile, MR, NP) defines prow_MR_NP, built with ATTR, from the tile function ptile.
+#define PROW_OF(NAME, ATTR, TILE, MR, NP)                                                                     \
+    ATTR __attribute__((noinline)) static void NAME##_##MR##_##NP(                                            \
         float *y, int ldy, const float *x, int ldx, const float *P, const float *b, int Cin, int Cout,        \
         int accumulate, int rt, int j0, int j1) {                                                             \
         for (int j = j0; j < j1; j += NP)                                                                     \
-            ptile(y, ldy, x, ldx, P, b, Cin, Cout, accumulate, rt, j, MR, NP);                                \
+            TILE(y, ldy, x, ldx, P, b, Cin, Cout, accumulate, rt, j, MR, NP);                                 \
     }
+#define PROW(MR, NP) PROW_OF(prow, __attribute__((target("avx2,fma"))), ptile, MR, NP)
 PROW(6, 1)
 PROW(5, 1)
 PROW(4, 1)
@@ -443,13 +439,7 @@ ptile16(float *y, int ldy, const float *x, int ldx, const float *P, const float 
 
 // Rows rt.. (MR of them) times panels [j0, j1) in tiles of NP panels ((j1 - j0) % NP == 0); one
 // function per (MR, NP) as for PROW.
-#define PROW16(MR, NP)                                                                                        \
-    AVX512_ATTR __attribute__((noinline)) static void prow16_##MR##_##NP(                                     \
-        float *y, int ldy, const float *x, int ldx, const float *P, const float *b, int Cin, int Cout,        \
-        int accumulate, int rt, int j0, int j1) {                                                             \
-        for (int j = j0; j < j1; j += NP)                                                                     \
-            ptile16(y, ldy, x, ldx, P, b, Cin, Cout, accumulate, rt, j, MR, NP);                              \
-    }
+#define PROW16(MR, NP) PROW_OF(prow16, AVX512_ATTR, ptile16, MR, NP)
 PROW16(6, 4)
 PROW16(4, 4)
 PROW16(2, 4)
