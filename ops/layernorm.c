@@ -85,9 +85,9 @@ typedef float vf8 __attribute__((vector_size(32)));
 // scalar path (two horizontal reductions, sqrt, division) is shared by 8 rows instead of paid 8 times.
 // Rows r at x + r*ldx, skip + r*lds (skip may be NULL), y + r*ldy; y may alias x or skip.
 // One body, built as AVX2 and as AVX-512 (add_layernorm8_avx2/_avx512 below): the same bits.
-__attribute__((target("avx2"), always_inline)) static inline void add_layernorm8_body(float *y, int ldy, const float *x, int ldx,
-                                                           const float *skip, int lds, const float *w,
-                                                           const float *b, int C, float eps) {
+__attribute__((target("avx2"), always_inline)) static inline void
+add_layernorm8_body(float *y, int ldy, const float *x, int ldx, const float *skip, int lds, const float *w,
+                    const float *b, int C, float eps) {
     vf8 t[LN8_MAXC];
     int c = 0;
     for (; c + 8 <= C; c += 8) { // 8x8 transposes: rows -> columns, with the skip sum
