@@ -2,7 +2,7 @@
 // configuration so results can be grepped, diffed and plotted.
 //
 // Usage:
-//   bench_header("ops");                               // "# bench=ops cpu=... cores=.. pus=.. blas_core=..."
+//   bench_header("ops");                               // "# bench=ops cpu=... cores=.. pus=.. isa=avx512 blas_core=..."
 //   bench_res r;
 //   BENCH_RUN(3, 0.25, r, { tft_op_linear(...); });   // warmup 3, then ~0.25 s of timed reps
 //   printf("op=linear R=%d med_us=%.2f p90_us=%.2f gflops=%.2f\n", R, r.med_us, r.p90_us,
@@ -18,6 +18,7 @@
 #ifdef TFT_BENCH_HWLOC
 #include <hwloc.h>
 #endif
+#include "../ops/isa.h"
 
 #define BENCH_MIN_REPS 5
 #define BENCH_MAX_REPS 2000
@@ -124,8 +125,9 @@ static inline void bench_header(const char *name) {
     for (char *c = cfg; *c; c++)
         if (*c == ' ')
             *c = '_';
-    printf("# bench=%s cpu=%s %s blas_core=%s blas_threads=%d blas_config=%s\n", name, cpu, topo,
-           openblas_get_corename(), openblas_get_num_threads(), cfg);
+    // isa: the CPU path libtft's ops take (ops/isa.h: the best this CPU has, or TFT_ISA's)
+    printf("# bench=%s cpu=%s %s isa=%s blas_core=%s blas_threads=%d blas_config=%s\n", name, cpu, topo,
+           tft_op_isa_name(tft_op_isa()), openblas_get_corename(), openblas_get_num_threads(), cfg);
     fflush(stdout);
 }
 

@@ -10,6 +10,7 @@
 #include "../loader/json.h"
 #include "../loader/loader.h"
 #include "../ops/ops.h"
+#include "../ops/isa.h"
 
 // ---- errors, logging, allocation ------------------------------------------------------------
 // Sets the thread-local detail message and returns st (so `return tft__fail(...)` reads well).

@@ -1192,6 +1192,8 @@ TFT_API tft_status tft_model_load(const char *path, const tft_model_params *p, t
     if (!out) return tft__fail(TFT_ERR_INVALID_ARG, "tft_model_load: out is NULL");
     *out = NULL;
     if (!path) return tft__fail(TFT_ERR_INVALID_ARG, "tft_model_load: path is NULL");
+    const char *isa_err = tft_op_isa_error(); // TFT_ISA names a path this CPU cannot run
+    if (isa_err) return tft__fail(TFT_ERR_UNSUPPORTED, "%s", isa_err);
     tft_model *m = tft__calloc(1, sizeof *m);
     if (!m) return tft__fail(TFT_ERR_NOMEM, "out of memory");
     tft_ld_error e;
@@ -1210,6 +1212,8 @@ TFT_API tft_status tft_model_load_memory(const void *buf, size_t len, const tft_
     if (!out) return tft__fail(TFT_ERR_INVALID_ARG, "tft_model_load_memory: out is NULL");
     *out = NULL;
     if (!buf) return tft__fail(TFT_ERR_INVALID_ARG, "tft_model_load_memory: buf is NULL");
+    const char *isa_err = tft_op_isa_error(); // TFT_ISA names a path this CPU cannot run
+    if (isa_err) return tft__fail(TFT_ERR_UNSUPPORTED, "%s", isa_err);
     tft_model *m = tft__calloc(1, sizeof *m);
     if (!m) return tft__fail(TFT_ERR_NOMEM, "out of memory");
     m->mem_copy = tft__malloc(len);

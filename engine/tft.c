@@ -9,13 +9,12 @@ TFT_API int tft_version_number(void) { return TFT_VERSION_NUMBER; }
 
 TFT_API const char *tft_version_string(void) {
     static _Thread_local char buf[256];
-    // linear: which build of the batch-invariant GEMM kernel runs on this CPU (ops/linear.c)
-    int avx2 = 0;
-#if defined(__x86_64__) || defined(__i386__)
-    avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
-    snprintf(buf, sizeof buf, "%d.%d.%d linear=%s cuda=%d", TFT_VERSION_MAJOR, TFT_VERSION_MINOR,
-             TFT_VERSION_PATCH, avx2 ? "avx2-fma" : "portable",
+    // isa: which build of the CPU ops runs (ops/isa.h: chosen once by CPUID, or forced by TFT_ISA);
+    // linear: its GEMM kernel (FMA on avx2 and avx512, multiply-then-add on portable)
+    static const char *const linear[TFT_ISA_COUNT] = {"portable", "avx2-fma", "avx512-fma"};
+    const tft_isa            isa                   = tft_op_isa();
+    snprintf(buf, sizeof buf, "%d.%d.%d isa=%s linear=%s cuda=%d", TFT_VERSION_MAJOR, TFT_VERSION_MINOR,
+             TFT_VERSION_PATCH, tft_op_isa_name(isa), linear[isa],
 #ifdef TFT_USE_CUDA
              1
 #else

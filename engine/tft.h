@@ -54,7 +54,8 @@ extern "C" {
 #define TFT_VERSION_PATCH 0
 #define TFT_VERSION_NUMBER (TFT_VERSION_MAJOR * 10000 + TFT_VERSION_MINOR * 100 + TFT_VERSION_PATCH)
 TFT_API int          tft_version_number(void); // == TFT_VERSION_NUMBER of the built library
-TFT_API const char * tft_version_string(void); // "0.1.0 linear=avx2-fma cuda=0" (cuda=1: built with the CUDA toolkit)
+// isa: the CPU path the ops take (the best the CPU has, or TFT_ISA=avx512|avx2|portable); cuda=1: built with CUDA
+TFT_API const char * tft_version_string(void); // "0.1.0 isa=avx512 linear=avx512-fma cuda=0"
 
 typedef enum tft_status {
     TFT_OK              = 0,

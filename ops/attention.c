@@ -1,6 +1,7 @@
 // attention.c: the interpretable multi-head attention core (§5.7): per-head scaled dot-product
 // scores, masked_fill with mask_bias, softmax over keys, then the mean over heads of A_h·V.
 #include "ops.h"
+#include "isa.h"
 
 #include <math.h>
 #include <string.h>
@@ -18,6 +19,7 @@ static inline int key_masked(int j, int q, int Te, int enc_len, int dec_len, int
 #define DBLK 64 // head dims per output chunk in A·V
 #define HG 4    // heads accumulated together in A·V
 typedef float vf8 __attribute__((vector_size(LANES * sizeof(float))));
+typedef float vf16 __attribute__((vector_size(2 * LANES * sizeof(float)))); // the AVX-512 build's scores
 
 size_t tft_op_attention_scratch(int Te, int Td, int NH, int D) {
     return (size_t)NH * D * ((size_t)Te + Td + JBLK);
@@ -33,10 +35,44 @@ static inline int visible_dec(int q, int causal, int dec_len, int Td) {
 // float accumulator per score: the order depends only on D, never on where a key sits, so a key's
 // score is the same with or without padding around it. kt: K^T of the head, rows of length ldk
 // (>= hi + JBLK - 1, zero past the keys), so whole JBLK blocks are read and the tail is not stored.
+// wide (a constant, 1 in the AVX-512 build): the JBLK keys as 4 16-lane chains instead of 8 8-lane
+// ones, the same operations per key, hence the same bits.
 __attribute__((always_inline)) static inline void scores_range(float *restrict s, const float *restrict qv, int D,
                                                                const float *restrict kt, size_t ldk, int lo, int hi,
-                                                               float sqrtd) {
+                                                               float sqrtd, const int wide) {
     const vf8 sd = (vf8){sqrtd, sqrtd, sqrtd, sqrtd, sqrtd, sqrtd, sqrtd, sqrtd};
+    if (wide) {
+        const vf16 sd16 = __builtin_shufflevector(sd, sd, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7);
+        for (int j0 = lo; j0 < hi; j0 += JBLK) {
+            const int nj = hi - j0 < JBLK ? hi - j0 : JBLK;
+            vf16      a[4];
+            for (int v = 0; v < 4; v++)
+                a[v] = (vf16){0};
+            for (int d = 0; d < D; d++) {
+                const float  qd = qv[d];
+                const float *kr = kt + (size_t)d * ldk + j0;
+                for (int v = 0; v < 4; v++) {
+                    vf16 k;
+                    memcpy(&k, kr + v * 2 * LANES, sizeof k);
+                    a[v] += qd * k;
+                }
+            }
+            for (int v = 0; v < 4; v++)
+                a[v] = a[v] / sd16;
+            // whole vectors straight from the registers; only a last partial one goes through t
+            // (a block is partial at the end of every range: 288 encoder keys = 4.5 blocks)
+            for (int v = 0; v < 4; v++)
+                if (16 * (v + 1) <= nj)
+                    memcpy(s + j0 + 16 * v, &a[v], sizeof a[v]);
+            if (nj % 16) {
+                float t[16];
+                memcpy(t, &a[nj / 16], sizeof t);
+                for (int jj = nj / 16 * 16; jj < nj; jj++)
+                    s[j0 + jj] = t[jj % 16];
+            }
+        }
+        return;
+    }
     for (int j0 = lo; j0 < hi; j0 += JBLK) { // JBLK = 8 vectors: 8 independent chains over d
         const int nj = hi - j0 < JBLK ? hi - j0 : JBLK;
         vf8       a[8];
@@ -53,13 +89,14 @@ __attribute__((always_inline)) static inline void scores_range(float *restrict s
         }
         for (int v = 0; v < 8; v++)
             a[v] = a[v] / sd; // the division torch does
-        if (nj == JBLK) {
-            memcpy(s + j0, a, sizeof a);
-        } else {
-            float t[JBLK];
-            memcpy(t, a, sizeof t);
-            for (int jj = 0; jj < nj; jj++)
-                s[j0 + jj] = t[jj];
+        for (int v = 0; v < 8; v++) // whole vectors from the registers, a partial last one through t
+            if (LANES * (v + 1) <= nj)
+                memcpy(s + j0 + LANES * v, &a[v], sizeof a[v]);
+        if (nj % LANES) {
+            float t[LANES];
+            memcpy(t, &a[nj / LANES], sizeof t);
+            for (int jj = nj / LANES * LANES; jj < nj; jj++)
+                s[j0 + jj] = t[jj % LANES];
         }
     }
 }
@@ -75,7 +112,7 @@ __attribute__((always_inline)) static inline void scores_range(float *restrict s
 __attribute__((always_inline)) static inline void
 attention_body(float *out, float *attn, const float *Q, const float *K, const float *V,
                const int32_t *enc_len, const int32_t *dec_len, int B, int Te, int Td, int NH, int D,
-               int causal, float mask_bias, float *kt, int q0, int q1) {
+               int causal, float mask_bias, float *kt, int q0, int q1, const int wide) {
     const int    T     = Te + Td;
     const int    HD    = NH * D;
     const size_t ldk   = (size_t)T + JBLK;
@@ -101,8 +138,8 @@ attention_body(float *out, float *attn, const float *Q, const float *K, const fl
                 float       *srow = Aq + (size_t)h * T;
                 const float *qv   = Qb + (size_t)q * HD + (size_t)h * D;
                 const float *kh   = kt + (size_t)h * D * ldk;
-                scores_range(srow, qv, D, kh, ldk, 0, ne, sqrtd);
-                scores_range(srow, qv, D, kh, ldk, Te, Te + nv, sqrtd);
+                scores_range(srow, qv, D, kh, ldk, 0, ne, sqrtd, wide);
+                scores_range(srow, qv, D, kh, ldk, Te, Te + nv, sqrtd, wide);
                 zero &= tft_op_masked_softmax(srow, T, ne, Te, nv, mask_bias); // masked: mask_bias, softmax
             }
             float *Oq = out + ((size_t)b * Td + q) * D; // [D]
@@ -176,17 +213,25 @@ attention_body(float *out, float *attn, const float *Q, const float *K, const fl
 static void attention_generic(float *out, float *attn, const float *Q, const float *K, const float *V,
                               const int32_t *enc_len, const int32_t *dec_len, int B, int Te, int Td, int NH,
                               int D, int causal, float mask_bias, float *kt, int q0, int q1) {
-    attention_body(out, attn, Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, mask_bias, kt, q0, q1);
+    attention_body(out, attn, Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, mask_bias, kt, q0, q1, 0);
 }
 
-#if (defined(__x86_64__) || defined(__i386__)) && !defined(TFT_NO_AVX2)
+#ifdef TFT_HAVE_X86_CLONES
 #define HAVE_AVX2_CLONE 1
 __attribute__((target("avx2"))) static void attention_avx2(float *out, float *attn, const float *Q,
                                                            const float *K, const float *V,
                                                            const int32_t *enc_len, const int32_t *dec_len,
                                                            int B, int Te, int Td, int NH, int D, int causal,
                                                            float mask_bias, float *kt, int q0, int q1) {
-    attention_body(out, attn, Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, mask_bias, kt, q0, q1);
+    attention_body(out, attn, Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, mask_bias, kt, q0, q1, 0);
+}
+// and AVX-512 (the same 8-lane code, 32 registers, EVEX encodings): the same bits again
+__attribute__((target(TFT_AVX512_NOFMA))) static void attention_avx512(float *out, float *attn, const float *Q,
+                                                                     const float *K, const float *V,
+                                                                     const int32_t *enc_len, const int32_t *dec_len,
+                                                                     int B, int Te, int Td, int NH, int D, int causal,
+                                                                     float mask_bias, float *kt, int q0, int q1) {
+    attention_body(out, attn, Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, mask_bias, kt, q0, q1, 1);
 }
 #endif
 
@@ -197,7 +242,12 @@ void tft_op_attention_q(float *out, float *attn, const float *Q, const float *K,
     if (B <= 0 || Td <= 0 || NH <= 0 || D <= 0 || q0 >= q1)
         return;
 #ifdef HAVE_AVX2_CLONE
-    if (__builtin_cpu_supports("avx2")) {
+    const tft_isa isa = tft_op_isa();
+    if (isa == TFT_ISA_AVX512) {
+        attention_avx512(out, attn, Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, mask_bias, scratch, q0, q1);
+        return;
+    }
+    if (isa == TFT_ISA_AVX2) {
         attention_avx2(out, attn, Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, mask_bias, scratch, q0, q1);
         return;
     }

@@ -17,28 +17,37 @@
 
 #define BLK 8
 
-// Hot ops are compiled twice from one body: portable (SSE2 on x86-64) and AVX2 (8-wide), the
-// latter picked at run time. The code only multiplies, adds, divides and moves bits (no FMA:
-// -std=c11 turns contraction off, no libm calls), so both give the same bits.
-#if (defined(__x86_64__) || defined(__i386__)) && !defined(TFT_NO_AVX2)
+// Hot ops are compiled three times from one body: portable (SSE2 on x86-64), AVX2 (8-wide) and
+// AVX-512 (the same 8-lane code with 32 registers and EVEX encodings), one picked at run time
+// (ops/isa.h). The code only multiplies, adds, divides and moves bits (no FMA: -std=c11 turns
+// contraction off, no libm calls), so all give the same bits.
+#include "isa.h"
+#ifdef TFT_HAVE_X86_CLONES
 #define AVX2_ATTR __attribute__((target("avx2")))
+#define AVX512_ATTR __attribute__((target(TFT_AVX512_NOFMA)))
 #define HAVE_AVX2_CLONE 1
-#define USE_AVX2() __builtin_cpu_supports("avx2")
-#else
-#define USE_AVX2() 0
 #endif
+// Each body takes a last argument `wide`, a constant per clone: 1 in the AVX-512 clone, where the
+// two interleaved 8-lane vectors of the exp family become one 16-lane vector (vmath.h's *8x2w).
 #define BODY __attribute__((always_inline)) static inline
+#define UNPAREN(...) __VA_ARGS__
 #ifdef HAVE_AVX2_CLONE
 #define CLONES(NAME, PARAMS, ARGS)                                                                           \
     static void NAME##_generic PARAMS {                                                                      \
-        NAME##_body ARGS;                                                                                    \
+        NAME##_body(UNPAREN ARGS, 0);                                                                        \
     }                                                                                                        \
     AVX2_ATTR static void NAME##_avx2 PARAMS {                                                               \
-        NAME##_body ARGS;                                                                                    \
+        NAME##_body(UNPAREN ARGS, 0);                                                                        \
+    }                                                                                                        \
+    AVX512_ATTR static void NAME##_avx512 PARAMS {                                                           \
+        NAME##_body(UNPAREN ARGS, 1);                                                                        \
     }
 #define DISPATCH(NAME, ARGS)                                                                                 \
     do {                                                                                                     \
-        if (USE_AVX2())                                                                                      \
+        const tft_isa isa_ = tft_op_isa();                                                                   \
+        if (isa_ == TFT_ISA_AVX512)                                                                          \
+            NAME##_avx512 ARGS;                                                                              \
+        else if (isa_ == TFT_ISA_AVX2)                                                                       \
             NAME##_avx2 ARGS;                                                                                \
         else                                                                                                 \
             NAME##_generic ARGS;                                                                             \
@@ -46,7 +55,7 @@
 #else
 #define CLONES(NAME, PARAMS, ARGS)                                                                           \
     static void NAME##_generic PARAMS {                                                                      \
-        NAME##_body ARGS;                                                                                    \
+        NAME##_body(UNPAREN ARGS, 0);                                                                        \
     }
 #define DISPATCH(NAME, ARGS) NAME##_generic ARGS
 #endif
@@ -56,10 +65,10 @@ static inline double sigmoid_d(double x) {
 }
 
 // ---- ELU (alpha 1): x > 0 ? x : expm1(x), elu1() in vmath.h ----------------------------------
-BODY void elu_body(float *x, size_t n) {
+BODY void elu_body(float *x, size_t n, const int wide) {
     size_t i = 0;
     for (; i + 2 * BLK <= n; i += 2 * BLK) {
-        const tft_vf8x2 e = elu8x2(vload8x2(x + i, x + i + BLK));
+        const tft_vf8x2 e = elu8x2w(vload8x2(x + i, x + i + BLK), wide);
         vstore8(x + i, e.v[0]), vstore8(x + i + BLK, e.v[1]);
     }
     for (; i + BLK <= n; i += BLK)
@@ -82,14 +91,14 @@ void tft_op_elu_ref(float *x, size_t n) {
 // Implementation guarantee used by tft_op_gate_add_norm (beyond the ops.h contract): y may be
 // exactly z (in-place compaction [R, 2C] -> [R, C]). Rows and blocks go in ascending order and
 // each block is read completely before it is written, so no unread input is overwritten.
-BODY void glu_body(float *y, const float *z, int R, int C) {
+BODY void glu_body(float *y, const float *z, int R, int C, const int wide) {
     for (int r = 0; r < R; r++) {
         const float *a  = z + (size_t)r * 2 * C; // [C] value half
         const float *g  = a + C;                 // [C] gate half
         float       *yr = y + (size_t)r * C;
         int          c  = 0;
         for (; c + 2 * BLK <= C; c += 2 * BLK) { // both blocks are read before either is written
-            const tft_vf8x2 sg = vsigmoidf8x2(vload8x2(g + c, g + c + BLK));
+            const tft_vf8x2 sg = vsigmoidf8x2w(vload8x2(g + c, g + c + BLK), wide);
             const tft_vf8   t0 = vload8(a + c) * sg.v[0], t1 = vload8(a + c + BLK) * sg.v[1];
             vstore8(yr + c, t0), vstore8(yr + c + BLK, t1);
         }
@@ -115,15 +124,18 @@ void tft_op_glu_ref(float *y, const float *z, int R, int C) {
         }
 }
 
-// Max of x[0, n) and m, in BLK lanes (exact in any order).
-static inline float seg_max(const float *x, int n, float m) {
+// Max of x[0, n) and m, in BLK lanes (exact in any order). Lane k keeps the max of the positions
+// c = k mod BLK, as an explicit vector (the compare-and-blend is one vmaxps); written as a loop over
+// a float[BLK] it became 4-wide SSE compares even in the AVX builds.
+BODY float seg_max(const float *x, int n, float m) {
+    tft_vf8 mv = vsplat8(m);
+    int     c  = 0;
+    for (; c + BLK <= n; c += BLK) {
+        const tft_vf8 v = vload8(x + c);
+        mv              = vsel8(v > mv, v, mv);
+    }
     float mx[BLK];
-    for (int k = 0; k < BLK; k++)
-        mx[k] = m;
-    int c = 0;
-    for (; c + BLK <= n; c += BLK)
-        for (int k = 0; k < BLK; k++)
-            mx[k] = x[c + k] > mx[k] ? x[c + k] : mx[k];
+    vstore8(mx, mv);
     for (int k = 0; c < n; c++, k++)
         mx[k] = x[c] > mx[k] ? x[c] : mx[k];
     for (int k = 0; k < BLK; k++)
@@ -136,7 +148,8 @@ static inline float seg_max(const float *x, int n, float m) {
 // (exact in any order) and the exps run in BLK-wide blocks; the sum is serial, left to right, so
 // that exact zeros (masked keys) inserted anywhere in a row leave its weights bit-identical: an
 // attention row gives the same weights whether its series is padded inside a batch or alone.
-BODY void softmax_body(float *x, int R, int C) {
+BODY void softmax_body(float *x, int R, int C, const int wide) {
+    (void)wide; // one 8-lane vector per step: nothing to widen
     for (int r = 0; r < R; r++) {
         float *restrict xr = x + (size_t)r * C;
         const float m      = seg_max(xr, C, -INFINITY);
@@ -176,14 +189,14 @@ void tft_op_softmax(float *x, int R, int C) {
 // exp(x[c] - m) in place over one segment, returning its tft_lane_sum (lane k sums positions
 // c = k mod BLK from the segment's start, then tft_lane_sum's tree): the same bits as an exp pass
 // followed by tft_lane_sum, in one pass.
-BODY float exp_seg_sum(float *x, int n, float m) {
+BODY float exp_seg_sum(float *x, int n, float m, const int wide) {
     const tft_vf8 mv  = vsplat8(m);
     tft_vf8       acc = vsplat8(0.0f);
     int           c   = 0;
     for (; c + 2 * BLK <= n; c += 2 * BLK) { // two blocks interleaved, added to the lanes in order
         tft_vf8x2 d = vload8x2(x + c, x + c + BLK);
         d.v[0] = d.v[0] - mv, d.v[1] = d.v[1] - mv;
-        const tft_vf8x2 e = vexpf8x2(d);
+        const tft_vf8x2 e = vexpf8x2w(d, wide);
         vstore8(x + c, e.v[0]), vstore8(x + c + BLK, e.v[1]);
         acc = acc + e.v[0];
         acc = acc + e.v[1];
@@ -210,18 +223,18 @@ BODY void scale_seg(float *x, int n, float inv) {
         x[c] *= inv;
 }
 
-BODY int masked_softmax_body(float *x, int C, int ne, int d0, int nv, float mask_bias) {
+BODY int masked_softmax_body(float *x, int C, int ne, int d0, int nv, float mask_bias, const int wide) {
     float m = seg_max(x + d0, nv, seg_max(x, ne, -INFINITY));
     if (ne + nv == 0 || !(mask_bias - m < -104.0f)) { // exp(mask_bias - m) would not be exactly 0
         for (int c = ne; c < d0; c++)
             x[c] = mask_bias;
         for (int c = d0 + nv; c < C; c++)
             x[c] = mask_bias;
-        softmax_body(x, 1, C);
+        softmax_body(x, 1, C, wide);
         return 0;
     }
-    const float se  = exp_seg_sum(x, ne, m);
-    const float sd  = exp_seg_sum(x + d0, nv, m);
+    const float se  = exp_seg_sum(x, ne, m, wide);
+    const float sd  = exp_seg_sum(x + d0, nv, m, wide);
     const float inv = 1.0f / (se + sd);
     scale_seg(x, ne, inv);
     scale_seg(x + d0, nv, inv);
@@ -234,18 +247,23 @@ BODY int masked_softmax_body(float *x, int C, int ne, int d0, int nv, float mask
 
 #ifdef HAVE_AVX2_CLONE
 static int masked_softmax_generic(float *x, int C, int ne, int d0, int nv, float mask_bias) {
-    return masked_softmax_body(x, C, ne, d0, nv, mask_bias);
+    return masked_softmax_body(x, C, ne, d0, nv, mask_bias, 0);
 }
 AVX2_ATTR static int masked_softmax_avx2(float *x, int C, int ne, int d0, int nv, float mask_bias) {
-    return masked_softmax_body(x, C, ne, d0, nv, mask_bias);
+    return masked_softmax_body(x, C, ne, d0, nv, mask_bias, 0);
+}
+AVX512_ATTR static int masked_softmax_avx512(float *x, int C, int ne, int d0, int nv, float mask_bias) {
+    return masked_softmax_body(x, C, ne, d0, nv, mask_bias, 1);
 }
 int tft_op_masked_softmax(float *x, int C, int ne, int d0, int nv, float mask_bias) {
-    return USE_AVX2() ? masked_softmax_avx2(x, C, ne, d0, nv, mask_bias)
-                      : masked_softmax_generic(x, C, ne, d0, nv, mask_bias);
+    const tft_isa isa = tft_op_isa();
+    return isa == TFT_ISA_AVX512 ? masked_softmax_avx512(x, C, ne, d0, nv, mask_bias)
+           : isa == TFT_ISA_AVX2 ? masked_softmax_avx2(x, C, ne, d0, nv, mask_bias)
+                                 : masked_softmax_generic(x, C, ne, d0, nv, mask_bias);
 }
 #else
 int tft_op_masked_softmax(float *x, int C, int ne, int d0, int nv, float mask_bias) {
-    return masked_softmax_body(x, C, ne, d0, nv, mask_bias);
+    return masked_softmax_body(x, C, ne, d0, nv, mask_bias, 0);
 }
 #endif
 
@@ -292,7 +310,8 @@ static inline void lstm_elem(const float *g, const float *c, int H, int k, float
 }
 
 // Each block computes into locals first and stores after, so the compiler needs no alias checks.
-BODY void lstm_cell_body(float *h, float *c, const float *gates, int n, int H) {
+BODY void lstm_cell_body(float *h, float *c, const float *gates, int n, int H, const int wide) {
+    (void)wide; // one 8-lane vector per step: nothing to widen
     for (int r = 0; r < n; r++) {
         const float *g  = gates + (size_t)r * 4 * H;
         float       *hr = h + (size_t)r * H;
@@ -336,7 +355,8 @@ static inline void lstm_elem_add(const float *xg, const float *hg, const float *
     *hn            = og * vtanhf(*cn);
 }
 
-BODY void lstm_cell_add_body(float *h, float *c, const float *xg, const float *hg, int n, int H) {
+BODY void lstm_cell_add_body(float *h, float *c, const float *xg, const float *hg, int n, int H,
+                              const int wide) {
     for (int r = 0; r < n; r++) {
         const float *x  = xg + (size_t)r * 4 * H;
         const float *g  = hg + (size_t)r * 4 * H;
@@ -351,10 +371,11 @@ BODY void lstm_cell_add_body(float *h, float *c, const float *xg, const float *h
             const tft_vf8x2 hc = vload8x2(g + 2 * H + k, g + 2 * H + j), ho = vload8x2(g + 3 * H + k, g + 3 * H + j);
             FOR2(i) ig.v[i] = ig.v[i] + hi.v[i], fg.v[i] = fg.v[i] + hf.v[i];
             FOR2(i) cg.v[i] = cg.v[i] + hc.v[i], og.v[i] = og.v[i] + ho.v[i];
-            ig = vsigmoidf8x2(ig), fg = vsigmoidf8x2(fg), cg = vtanhf8x2(cg), og = vsigmoidf8x2(og);
+            ig = vsigmoidf8x2w(ig, wide), fg = vsigmoidf8x2w(fg, wide);
+            cg = vtanhf8x2w(cg, wide), og = vsigmoidf8x2w(og, wide);
             tft_vf8x2 cn = vload8x2(cr + k, cr + j);
             FOR2(i) cn.v[i] = fg.v[i] * cn.v[i] + ig.v[i] * cg.v[i]; // (f·c) + (i·c~), as lstm_elem_add
-            const tft_vf8x2 tc = vtanhf8x2(cn);
+            const tft_vf8x2 tc = vtanhf8x2w(cn, wide);
             vstore8(cr + k, cn.v[0]), vstore8(cr + j, cn.v[1]);
             vstore8(hr + k, og.v[0] * tc.v[0]), vstore8(hr + j, og.v[1] * tc.v[1]);
         }

@@ -1,5 +1,6 @@
 // layernorm.c: (Add+)LayerNorm, align_corners linear interpolation and ResampleNorm.
 #include "ops.h"
+#include "isa.h"
 #include "lanes.h"
 
 #include <math.h>
@@ -71,7 +72,7 @@ static void add_layernorm_row(float *yr, const float *xr, const float *sr, const
     layernorm_row(yr, w, b, C, eps);
 }
 
-#if (defined(__x86_64__) || defined(__i386__)) && !defined(TFT_NO_AVX2)
+#ifdef TFT_HAVE_X86_CLONES
 #include <immintrin.h>
 #define HAVE_AVX2_LN 1
 #define LN8_MAXC 512 // widest row the 8-row kernel takes (its transposed tile is 16 KiB of stack)
@@ -83,9 +84,10 @@ typedef float vf8 __attribute__((vector_size(32)));
 // as through the scalar path, whatever its place in the batch. The row-wise latency chain of the
 // scalar path (two horizontal reductions, sqrt, division) is shared by 8 rows instead of paid 8 times.
 // Rows r at x + r*ldx, skip + r*lds (skip may be NULL), y + r*ldy; y may alias x or skip.
-__attribute__((target("avx2"))) static void add_layernorm8(float *y, int ldy, const float *x, int ldx,
-                                                           const float *skip, int lds, const float *w,
-                                                           const float *b, int C, float eps) {
+// One body, built as AVX2 and as AVX-512 (add_layernorm8_avx2/_avx512 below): the same bits.
+__attribute__((target("avx2"), always_inline)) static inline void
+add_layernorm8_body(float *y, int ldy, const float *x, int ldx, const float *skip, int lds, const float *w,
+                    const float *b, int C, float eps) {
     vf8 t[LN8_MAXC];
     int c = 0;
     for (; c + 8 <= C; c += 8) { // 8x8 transposes: rows -> columns, with the skip sum
@@ -177,6 +179,15 @@ __attribute__((target("avx2"))) static void add_layernorm8(float *y, int ldy, co
             y[(size_t)i * ldy + c] = e[i];
     }
 }
+#define LN8_PARAMS                                                                                           \
+    (float *y, int ldy, const float *x, int ldx, const float *skip, int lds, const float *w, const float *b, \
+     int C, float eps)
+__attribute__((target("avx2"))) static void add_layernorm8_avx2 LN8_PARAMS {
+    add_layernorm8_body(y, ldy, x, ldx, skip, lds, w, b, C, eps);
+}
+__attribute__((target(TFT_AVX512_NOFMA))) static void add_layernorm8_avx512 LN8_PARAMS {
+    add_layernorm8_body(y, ldy, x, ldx, skip, lds, w, b, C, eps);
+}
 #endif
 
 // Rows r at x + r*ldx, skip + r*lds (skip may be NULL), y + r*ldy. Blocks of 8 rows go through the
@@ -187,10 +198,12 @@ static void add_layernorm_strided(float *y, int ldy, const float *x, int ldx, co
         return;
     int r = 0;
 #ifdef HAVE_AVX2_LN
-    if (C <= LN8_MAXC && __builtin_cpu_supports("avx2"))
+    const tft_isa isa = tft_op_isa();
+    if (C <= LN8_MAXC && isa >= TFT_ISA_AVX2)
         for (; r + 8 <= R; r += 8)
-            add_layernorm8(y + (size_t)r * ldy, ldy, x + (size_t)r * ldx, ldx, skip ? skip + (size_t)r * lds : NULL,
-                           lds, w, b, C, eps);
+            (isa == TFT_ISA_AVX512 ? add_layernorm8_avx512 : add_layernorm8_avx2)(
+                y + (size_t)r * ldy, ldy, x + (size_t)r * ldx, ldx, skip ? skip + (size_t)r * lds : NULL, lds, w, b,
+                C, eps);
 #endif
     for (; r < R; r++)
         add_layernorm_row(y + (size_t)r * ldy, x + (size_t)r * ldx, skip ? skip + (size_t)r * lds : NULL, w, b, C,
@@ -297,7 +310,7 @@ void tft_op_interp(float *y, const float *x, int ldx, int R, int n, int m) {
         return;
     const float scale = interp_scale(n, m);
 #ifdef HAVE_AVX2_LN
-    if (n <= 16 && m <= MAP_BLOCK && __builtin_cpu_supports("avx2")) {
+    if (n <= 16 && m <= MAP_BLOCK && tft_op_isa() >= TFT_ISA_AVX2) {
         int   i0[MAP_BLOCK], i1[MAP_BLOCK];
         float l0[MAP_BLOCK], l1[MAP_BLOCK];
         for (int c = 0; c < m; c++)
@@ -345,7 +358,7 @@ void tft_op_resample_norm(float *y, const float *x, int ldx, int R, int n, int m
         return;
     float gate[MAP_BLOCK];
 #ifdef HAVE_AVX2_LN
-    if (n != m && n <= 16 && m <= MAP_BLOCK && __builtin_cpu_supports("avx2")) { // interp and gate in one pass
+    if (n != m && n <= 16 && m <= MAP_BLOCK && tft_op_isa() >= TFT_ISA_AVX2) { // interp and gate in one pass
         const float scale = interp_scale(n, m);
         int         i0[MAP_BLOCK], i1[MAP_BLOCK];
         float       l0[MAP_BLOCK], l1[MAP_BLOCK];

@@ -13,9 +13,10 @@
 // packing, one- and two-row tiles that span several panels (the LSTM step at batch 1), and the same
 // per-element arithmetic, hence the same bits as tft_op_linear.
 #include "ops.h"
+#include "isa.h"
 
 #include <string.h>
-#if (defined(__x86_64__) || defined(__i386__)) && !defined(TFT_NO_AVX2) // -DTFT_NO_AVX2: portable only
+#ifdef TFT_HAVE_X86_CLONES
 #include <immintrin.h>
 #define HAVE_AVX2_CLONE 1
 #endif
@@ -188,6 +189,9 @@ LINEAR_ROWS(linear_rows_generic, , MADD_PLAIN)
 #define SMADD_FMA(a, v, w) __builtin_fmaf((v), (w), (a))
 LINEAR_KERNEL(linear_avx2, __attribute__((target("avx2,fma"))), MADD_FMA)
 LINEAR_ROWS(linear_rows_avx2, __attribute__((target("avx2,fma"))), SMADD_FMA)
+// the same two kernels built for AVX-512 (32 registers, EVEX): the same FMAs, hence the same bits
+LINEAR_KERNEL(linear_avx512, __attribute__((target(TFT_AVX512_FMA))), MADD_FMA)
+LINEAR_ROWS(linear_rows_avx512, __attribute__((target(TFT_AVX512_FMA))), SMADD_FMA)
 #endif
 
 #define SMALL_R 2 // up to this many rows: the unpacked row kernel
@@ -207,11 +211,13 @@ void tft_op_linear(float *y, int ldy, const float *x, int ldx, const float *W, c
         return;
     }
 #ifdef HAVE_AVX2_CLONE
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    const tft_isa isa = tft_op_isa();
+    if (isa >= TFT_ISA_AVX2) { // the AVX-512 builds of the same two kernels: the same bits
+        const int avx512 = isa == TFT_ISA_AVX512;
         if (R <= SMALL_R)
-            linear_rows_avx2(y, ldy, x, ldx, W, b, R, Cin, Cout, accumulate);
+            (avx512 ? linear_rows_avx512 : linear_rows_avx2)(y, ldy, x, ldx, W, b, R, Cin, Cout, accumulate);
         else
-            linear_avx2(y, ldy, x, ldx, W, b, R, Cin, Cout, accumulate);
+            (avx512 ? linear_avx512 : linear_avx2)(y, ldy, x, ldx, W, b, R, Cin, Cout, accumulate);
         return;
     }
 #endif
@@ -327,13 +333,15 @@ ptile(float *y, int ldy, const float *x, int ldx, const float *P, const float *b
 // Rows rt.. (MR of them) times panels [j0, j1) in tiles of NP panels ((j1 - j0) % NP == 0). One
 // small function per (MR, NP), not inlined into a common caller: GCC then keeps every accumulator
 // of the tile in a register (inlined together, the tiles' pointers crowded them onto the stack).
-#define PROW(MR, NP)                                                                                          \
-    __attribute__((target("avx2,fma"), noinline)) static void prow_##MR##_##NP(                               \
+// PROW_OF(prow, ATTR, ptile, MR, NP) defines prow_MR_NP, built with ATTR, from the tile function ptile.
+#define PROW_OF(NAME, ATTR, TILE, MR, NP)                                                                     \
+    ATTR __attribute__((noinline)) static void NAME##_##MR##_##NP(                                            \
         float *y, int ldy, const float *x, int ldx, const float *P, const float *b, int Cin, int Cout,        \
         int accumulate, int rt, int j0, int j1) {                                                             \
         for (int j = j0; j < j1; j += NP)                                                                     \
-            ptile(y, ldy, x, ldx, P, b, Cin, Cout, accumulate, rt, j, MR, NP);                                \
+            TILE(y, ldy, x, ldx, P, b, Cin, Cout, accumulate, rt, j, MR, NP);                                 \
     }
+#define PROW(MR, NP) PROW_OF(prow, __attribute__((target("avx2,fma"))), ptile, MR, NP)
 PROW(6, 1)
 PROW(5, 1)
 PROW(4, 1)
@@ -375,11 +383,128 @@ __attribute__((target("avx2,fma"))) static void linear_packed_avx2(float *y, int
 }
 #endif
 
+#ifdef HAVE_AVX2_CLONE
+// ---- the packed panels on AVX-512: one panel (16 columns) is one 16-float register ----------
+// The same panels, the same per-element arithmetic as ptile (init (accumulate ? y : 0) + b, then
+// one FMA per k in k order), so the same bits as the AVX2 and unpacked kernels; only the tiling
+// differs: MR rows x NP panels of one accumulator each, MR * NP <= 24 so that the accumulators,
+// the NP panel vectors and the broadcast fit the 32 zmm registers. The partial last panel (Cout %
+// 16) is read and written through a lane mask (masked-off lanes are never touched in memory).
+typedef float vf16 __attribute__((vector_size(64)));
+#define AVX512_ATTR __attribute__((target(TFT_AVX512_FMA)))
+
+AVX512_ATTR __attribute__((always_inline)) static inline void
+ptile16(float *y, int ldy, const float *x, int ldx, const float *P, const float *b, int Cin, int Cout, int accumulate,
+        int rt, int j0, const int MR, const int NP) {
+    vf16      acc[8][8];
+    __mmask16 mask[8];
+#pragma GCC unroll 8
+    for (int v = 0; v < NP; v++) {
+        const int c0 = (j0 + v) * NB;
+        mask[v]      = Cout - c0 >= NB ? (__mmask16)0xFFFF : (__mmask16)((1u << (Cout - c0)) - 1u);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 8
+        for (int v = 0; v < NP; v++) {
+            const int c0 = (j0 + v) * NB;
+            vf16      a  = (vf16)_mm512_setzero_ps();
+            if (accumulate)
+                a = (vf16)_mm512_maskz_loadu_ps(mask[v], y + (size_t)(rt + r) * ldy + c0);
+            if (b)
+                a = a + (vf16)_mm512_maskz_loadu_ps(mask[v], b + c0);
+            acc[r][v] = a;
+        }
+    const float *pj = P + (size_t)j0 * NB * Cin;
+    const float *xr = x + (size_t)rt * ldx;
+    for (int k = 0; k < Cin; k++) {
+        __m512 w[8];
+#pragma GCC unroll 8
+        for (int v = 0; v < NP; v++)
+            w[v] = _mm512_loadu_ps(pj + ((size_t)v * Cin + k) * NB);
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++) {
+            const __m512 s = _mm512_set1_ps(xr[(size_t)r * ldx + k]);
+#pragma GCC unroll 8
+            for (int v = 0; v < NP; v++)
+                acc[r][v] = (vf16)_mm512_fmadd_ps(s, w[v], (__m512)acc[r][v]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 8
+        for (int v = 0; v < NP; v++)
+            _mm512_mask_storeu_ps(y + (size_t)(rt + r) * ldy + (j0 + v) * NB, mask[v], (__m512)acc[r][v]);
+}
+
+// Rows rt.. (MR of them) times panels [j0, j1) in tiles of NP panels ((j1 - j0) % NP == 0); one
+// function per (MR, NP) as for PROW.
+#define PROW16(MR, NP) PROW_OF(prow16, AVX512_ATTR, ptile16, MR, NP)
+PROW16(6, 4)
+PROW16(4, 4)
+PROW16(2, 4)
+PROW16(1, 4)
+PROW16(1, 8)
+PROW16(8, 2)
+PROW16(4, 2)
+PROW16(2, 2)
+PROW16(1, 2)
+PROW16(8, 1)
+PROW16(4, 1)
+PROW16(2, 1)
+PROW16(1, 1)
+
+typedef void (*prow16_fn)(float *, int, const float *, int, const float *, const float *, int, int, int, int, int,
+                          int);
+
+// Rows [r0, R) x panels [j0, j1): tiles of tall[0] rows, then the remaining rows in tiles of the
+// heights tall[1..3] (each taken at most once: the remainder is < tall[0] and written in binary).
+static void prows16(const prow16_fn tall[4], const int h[4], float *y, int ldy, const float *x, int ldx,
+                    const float *P, const float *b, int R, int Cin, int Cout, int accumulate, int j0, int j1) {
+    if (j0 >= j1)
+        return;
+    int rt = 0;
+    for (; rt + h[0] <= R; rt += h[0])
+        tall[0](y, ldy, x, ldx, P, b, Cin, Cout, accumulate, rt, j0, j1);
+    for (int i = 1; i < 4; i++)
+        if (R - rt >= h[i]) {
+            tall[i](y, ldy, x, ldx, P, b, Cin, Cout, accumulate, rt, j0, j1);
+            rt += h[i];
+        }
+}
+
+// Panels in groups of 4 (rows in tiles of 6), then 2 and 1 (rows in tiles of 8); a single row
+// (the LSTM's h·W_hhᵀ at batch 1) first takes 8 panels per tile, so that every tile has at least 8
+// independent FMA chains where the width allows.
+AVX512_ATTR static void linear_packed_avx512(float *y, int ldy, const float *x, int ldx, const float *P,
+                                             const float *b, int R, int Cin, int Cout, int accumulate) {
+    static const prow16_fn p4[4] = {prow16_6_4, prow16_4_4, prow16_2_4, prow16_1_4};
+    static const prow16_fn p2[4] = {prow16_8_2, prow16_4_2, prow16_2_2, prow16_1_2};
+    static const prow16_fn p1[4] = {prow16_8_1, prow16_4_1, prow16_2_1, prow16_1_1};
+    static const int       h4[4] = {6, 4, 2, 1}, h8[4] = {8, 4, 2, 1};
+    const int              np = (Cout + NB - 1) / NB;
+    int                    j  = 0;
+    if (R == 1) {
+        j = np / 8 * 8;
+        prow16_1_8(y, ldy, x, ldx, P, b, Cin, Cout, accumulate, 0, 0, j);
+    }
+    const int j4 = j + (np - j) / 4 * 4, j2 = j4 + (np - j4) / 2 * 2;
+    prows16(p4, h4, y, ldy, x, ldx, P, b, R, Cin, Cout, accumulate, j, j4);
+    prows16(p2, h8, y, ldy, x, ldx, P, b, R, Cin, Cout, accumulate, j4, j2);
+    prows16(p1, h8, y, ldy, x, ldx, P, b, R, Cin, Cout, accumulate, j2, np);
+}
+#endif
+
 // x: [R, Cin] (ld ldx)   W: [Cout, Cin]   P: tft_op_pack(W) or NULL   b: [Cout] or NULL   y: [R, Cout] (ld ldy)
 void tft_op_linear_packed(float *y, int ldy, const float *x, int ldx, const float *W, const float *P, const float *b,
                           int R, int Cin, int Cout, int accumulate) {
 #ifdef HAVE_AVX2_CLONE
-    if (P && R > 0 && Cout > 0 && Cin > 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    const tft_isa isa = tft_op_isa();
+    if (P && R > 0 && Cout > 0 && Cin > 0 && isa == TFT_ISA_AVX512) {
+        linear_packed_avx512(y, ldy, x, ldx, P, b, R, Cin, Cout, accumulate);
+        return;
+    }
+    if (P && R > 0 && Cout > 0 && Cin > 0 && isa == TFT_ISA_AVX2) {
         linear_packed_avx2(y, ldy, x, ldx, P, b, R, Cin, Cout, accumulate);
         return;
     }

@@ -246,4 +246,28 @@ VINL tft_vf8x2 elu8x2(tft_vf8x2 X) {
     FOR2(i) e.v[i] = vsel8(X.v[i] > 0.0f, X.v[i], e.v[i]);
     return e;
 }
+// ---- the pair as one 16-lane vector (the AVX-512 builds) ----------------------------------------
+// With AVX-512 the two interleaved 8-lane vectors above fit one 16-lane register: the same
+// operations lane by lane (VMATH_DEFS(16, ...)), so the same bits, in half the instructions. The
+// callers pass `wide` as a constant (1 only in their AVX-512 clone), so each clone keeps one branch.
+typedef float   tft_vf16 __attribute__((vector_size(64)));
+typedef int32_t tft_vi16 __attribute__((vector_size(64)));
+VMATH_DEFS(16, tft_vf16, tft_vi16)
+
+VINL tft_vf16 vcat16(tft_vf8x2 X) {
+    return __builtin_shufflevector(X.v[0], X.v[1], 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+VINL tft_vf8x2 vsplit16(tft_vf16 v) {
+    tft_vf8x2 r = {{__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7),
+                    __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15)}};
+    return r;
+}
+#define VMATH_PAIR(FN)                                                                                       \
+    VINL tft_vf8x2 FN##8x2w(tft_vf8x2 X, const int wide) {                                                   \
+        return wide ? vsplit16(FN##16(vcat16(X))) : FN##8x2(X);                                              \
+    }
+VMATH_PAIR(vexpf)
+VMATH_PAIR(vsigmoidf)
+VMATH_PAIR(vtanhf)
+VMATH_PAIR(elu)
 #endif

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include "../engine/cli/request.h"
 #include "../engine/tft.h"
+#include "testutil.h"
 
 uint64_t tft_debug_alloc_count(void); // libtft internal (engine/tft.c), counts every library allocation
 
@@ -864,11 +865,46 @@ static void test_context_memory(void **state) {
     assert_int_equal(tft_context_memory(e->m, NULL, NULL), TFT_ERR_INVALID_ARG);
 }
 
-int main(void) {
+// The avx2 and avx512 paths make the same FMAs in the same order and the same elementwise operations,
+// so a whole forecast is bitwise the same on both (when the CPU has both; else one skip line).
+static void test_paths_bitwise(void **state) {
+    env       *e = *state;
+    const int  N = 16;
+    tft_series batch[16];
+    if (!tft_op_isa_supported(TFT_ISA_AVX2) || !tft_op_isa_supported(TFT_ISA_AVX512)) {
+        printf("[  SKIPPED ] paths_bitwise: this CPU lacks %s\n", tft_op_isa_supported(TFT_ISA_AVX2) ? "AVX-512" : "AVX2");
+        return;
+    }
+    make_batch(e, batch, N);
+    const tft_isa start = tft_op_isa();
+    float        *q[2];
+    for (int i = 0; i < 2; i++) {
+        q[i] = calloc((size_t)N * e->per, 4);
+        assert_null(tft_op_isa_select(i == 0 ? "avx2" : "avx512"));
+        tft_context        *c = ctx(e, N);
+        tft_forecast_output o = {.quantiles = q[i]};
+        assert_int_equal(tft_forecast(c, batch, N, &o), TFT_OK);
+        tft_context_free(c);
+    }
+    tft_op_isa_select(tft_op_isa_name(start));
+    assert_memory_equal(q[0], q[1], (size_t)N * e->per * 4);
+    free(q[0]), free(q[1]);
+    free_batch(batch, N);
+}
+
+static int invariance_group(const char *isa) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_invariance), cmocka_unit_test(test_threads_bitwise),
-        cmocka_unit_test(test_one_series_threads_bitwise),
-        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_one_series_threads_bitwise), cmocka_unit_test(test_deterministic),
+    };
+    char name[48];
+    snprintf(name, sizeof name, "api invariance[%s]", isa);
+    return _cmocka_run_group_tests(name, tests, sizeof tests / sizeof tests[0], setup, teardown);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = { // (the invariance tests: invariance_group, on every path)
+        cmocka_unit_test(test_paths_bitwise),
         cmocka_unit_test(test_no_allocation),    cmocka_unit_test(test_bad_nan),
         cmocka_unit_test(test_bad_lengths),      cmocka_unit_test(test_bad_categories),
         cmocka_unit_test(test_category_labels),  cmocka_unit_test(test_bad_names),        cmocka_unit_test(test_bad_time_index),
@@ -879,5 +915,7 @@ int main(void) {
         cmocka_unit_test(test_checked_input),       cmocka_unit_test(test_detail_network_level),
         cmocka_unit_test(test_detail_codes),        cmocka_unit_test(test_context_memory),
     };
-    return cmocka_run_group_tests_name("api", tests, setup, teardown);
+    int failed = cmocka_run_group_tests_name("api", tests, setup, teardown) != 0;
+    // batch and thread-count invariance within each CPU path the machine has (ops/isa.h)
+    return failed + tu_for_each_isa("api invariance", invariance_group) ? 1 : 0;
 }

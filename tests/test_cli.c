@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "../loader/loader.h"
+#include "../ops/isa.h"
 
 #ifndef TFT_BUILD_DIR
 #define TFT_BUILD_DIR "build/cpu"
@@ -306,8 +307,42 @@ static void test_predict_json_invalid_utf8_path(void **state) {
     free(out), free(err);
 }
 
+// TFT_ISA forces a CPU path: `tft version` names the one taken; a path this CPU lacks, or an unknown
+// name, makes loading a model fail with one line that says which (exit 1), never a crash.
+static void test_isa_env(void **state) {
+    (void)state;
+    char *out, *err;
+    for (int i = 0; i < TFT_ISA_COUNT; i++) {
+        const char *name = tft_op_isa_name((tft_isa)i);
+        setenv("TFT_ISA", name, 1);
+        if (tft_op_isa_supported((tft_isa)i)) {
+            char want[32];
+            snprintf(want, sizeof want, "isa=%s linear=", name);
+            assert_int_equal(run("version", &out, &err), 0);
+            assert_non_null(strstr(out, want));
+            free(out), free(err);
+            assert_int_equal(run("info " MODEL, &out, &err), 0);
+            free(out), free(err);
+        } else {
+            char want[64];
+            snprintf(want, sizeof want, "TFT_ISA=%s: this CPU (or this build of libtft) lacks", name);
+            expect_error("info " MODEL, 1, want);
+        }
+    }
+    setenv("TFT_ISA", "sse9", 1);
+    expect_error("info " MODEL, 1, "TFT_ISA=sse9 is not a CPU path: use avx512, avx2, portable or auto");
+    setenv("TFT_ISA", "auto", 1);
+    assert_int_equal(run("version", &out, &err), 0);
+    char want[32];
+    snprintf(want, sizeof want, "isa=%s ", tft_op_isa_name(tft_op_isa())); // the best this CPU has
+    assert_non_null(strstr(out, want));
+    free(out), free(err);
+    unsetenv("TFT_ISA");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_isa_env),
         cmocka_unit_test(test_help),           cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_info),           cmocka_unit_test(test_info_labels), cmocka_unit_test(test_info_lags),
         cmocka_unit_test(test_predict_formats),

@@ -23,6 +23,7 @@
 #include "../engine/tft.h"
 #include "../loader/json.h"
 #include "../loader/loader.h"
+#include "testutil.h"
 
 #define GOLDEN_DIR "weights/goldens"
 
@@ -280,6 +281,15 @@ static int open_fixture(fixture *fx, const char *name) {
     return 0;
 }
 
+static struct CMUnitTest *golden_tests;
+static int                golden_nt;
+
+static int golden_group(const char *isa) {
+    char name[48];
+    snprintf(name, sizeof name, "golden[%s]", isa);
+    return _cmocka_run_group_tests(name, golden_tests, (size_t)golden_nt, NULL, NULL);
+}
+
 int main(void) {
     DIR *d = opendir(GOLDEN_DIR);
     if (!d) {
@@ -313,7 +323,9 @@ int main(void) {
         return 1;
     }
     tests[nt++] = (struct CMUnitTest){"default/sample_request", default_model, NULL, NULL, NULL};
-    int failed = _cmocka_run_group_tests("golden", tests, (size_t)nt, NULL, NULL);
+    // every golden (and the 3-thread bitwise check) on every CPU path this machine has
+    golden_tests = tests, golden_nt = nt;
+    int failed = tu_for_each_isa("golden", golden_group);
     for (int i = 0; i < n; i++) {
         tft_model_free(fxs[i].m);
         tft_ld_close(fxs[i].f);

@@ -908,7 +908,120 @@ static void test_masked_softmax(void **state) {
     assert_memory_equal(a + 20, b + 37, 6 * sizeof(float));
 }
 
-int main(void) {
+// ---- across CPU paths (ops/isa.h) ------------------------------------------------------------
+// The avx2 and avx512 GEMMs make the same FMAs in the same order (the AVX-512 tiles only hold more
+// columns), so they agree bitwise; the elementwise, softmax, LayerNorm and attention builds of every
+// path agree bitwise with the portable one (no FMA in them). Skipped (with a line) for a path the
+// CPU lacks.
+static void test_paths_agree(void **state) {
+    (void)state;
+    static const int shapes[][3] = {{1, 32, 128}, {2, 64, 256}, {3, 7, 13}, {5, 33, 65}, {9, 16, 48},
+                                    {37, 300, 17}, {64, 128, 512}, {1, 16, 200}, {11, 40, 40}};
+    const tft_isa    start       = tft_op_isa();
+    int              compared    = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int R = shapes[s][0], Cin = shapes[s][1], Cout = shapes[s][2], ldx = Cin + 1, ldy = Cout + 3;
+        tu_rng    rng = tu_rng_new(4000 + s);
+        float    *x = tu_alloc((size_t)R * ldx), *W = tu_alloc((size_t)Cout * Cin), *b = tu_alloc(Cout);
+        float    *P = tu_alloc(tft_op_pack_floats(Cin, Cout));
+        float    *y[TFT_ISA_COUNT], *yu[TFT_ISA_COUNT], *e[TFT_ISA_COUNT], *sm[TFT_ISA_COUNT], *ln[TFT_ISA_COUNT];
+        tu_fill(&rng, x, (size_t)R * ldx, -1.0f, 1.0f);
+        tu_fill(&rng, W, (size_t)Cout * Cin, -0.5f, 0.5f);
+        tu_fill(&rng, b, Cout, -1.0f, 1.0f);
+        tft_op_pack(P, W, Cin, Cout);
+        const size_t ny = (size_t)R * ldy, ne = (size_t)R * Cout;
+        float       *lw = tu_alloc(Cout), *lb = tu_alloc(Cout);
+        float       *g[TFT_ISA_COUNT], *ms[TFT_ISA_COUNT], *lh[TFT_ISA_COUNT], *lc[TFT_ISA_COUNT];
+        const int    H = Cout / 4 > 0 ? Cout / 4 : 1; // LSTM width: 4H gate columns per row
+        tu_fill(&rng, lw, Cout, 0.5f, 1.5f);
+        tu_fill(&rng, lb, Cout, -0.5f, 0.5f);
+        for (int i = 0; i < TFT_ISA_COUNT; i++) {
+            y[i] = tu_alloc(ny), yu[i] = tu_alloc(ny), e[i] = tu_alloc(ne), sm[i] = tu_alloc(ne), ln[i] = tu_alloc(ne);
+            g[i] = tu_alloc(ne), ms[i] = tu_alloc(ne), lh[i] = tu_alloc((size_t)R * H), lc[i] = tu_alloc((size_t)R * H);
+            if (!tft_op_isa_supported((tft_isa)i))
+                continue;
+            assert_null(tft_op_isa_select(tft_op_isa_name((tft_isa)i)));
+            assert_int_equal(tft_op_isa(), i);
+            memset(y[i], 0, ny * 4), memset(yu[i], 0, ny * 4);
+            tft_op_linear_packed(y[i], ldy, x, ldx, W, P, b, R, Cin, Cout, 0);
+            tft_op_linear(yu[i], ldy, x, ldx, W, b, R, Cin, Cout, 0);
+            for (int r = 0; r < R; r++) // the products, 4x, as inputs to the exp family
+                for (int c = 0; c < Cout; c++)
+                    e[i][(size_t)r * Cout + c] = 4.0f * y[TFT_ISA_PORTABLE][(size_t)r * ldy + c];
+            memcpy(sm[i], e[i], ne * 4);
+            tft_op_elu(e[i], ne);
+            tft_op_softmax(sm[i], R, Cout);
+            tft_op_add_layernorm(ln[i], sm[i], e[i], lw, lb, R, Cout, LN_EPS);
+            memcpy(g[i], e[i], ne * 4), memcpy(ms[i], ln[i], ne * 4);
+            tft_op_glu(g[i], g[i], R, Cout / 2);
+            for (int r = 0; r < R; r++) // visible keys [0, C/3) and [C/2, C/2 + C/4)
+                tft_op_masked_softmax(ms[i] + (size_t)r * Cout, Cout, Cout / 3, Cout / 2, Cout / 4, -1e9f);
+            for (size_t k = 0; k < (size_t)R * H; k++)
+                lc[i][k] = e[i][k];
+            if (4 * H <= Cout) // gates from the products (xg) and the LayerNorm outputs (hg), both [R, 4H] at ld Cout
+                for (int r = 0; r < R; r++)
+                    tft_op_lstm_cell_add(lh[i] + (size_t)r * H, lc[i] + (size_t)r * H, y[TFT_ISA_PORTABLE] + (size_t)r * ldy,
+                                         ln[i] + (size_t)r * Cout, 1, H);
+        }
+        for (int i = 1; i < TFT_ISA_COUNT; i++) {
+            if (!tft_op_isa_supported((tft_isa)i))
+                continue;
+            TU_ASSERT_CLOSE("linear_packed vs portable", y[i], y[0], ny, 1e-5, tu_gemm_rtol(Cin));
+            if (i > TFT_ISA_AVX2) {
+                TU_ASSERT_CLOSE("linear_packed avx512 == avx2 (bitwise)", y[i], y[TFT_ISA_AVX2], ny, 0.0, 0.0);
+                TU_ASSERT_CLOSE("linear avx512 == avx2 (bitwise)", yu[i], yu[TFT_ISA_AVX2], ny, 0.0, 0.0);
+            }
+            TU_ASSERT_CLOSE("elu == portable (bitwise)", e[i], e[0], ne, 0.0, 0.0);
+            TU_ASSERT_CLOSE("softmax == portable (bitwise)", sm[i], sm[0], ne, 0.0, 0.0);
+            TU_ASSERT_CLOSE("add_layernorm == portable (bitwise)", ln[i], ln[0], ne, 0.0, 0.0);
+            TU_ASSERT_CLOSE("glu == portable (bitwise)", g[i], g[0], (size_t)R * (Cout / 2), 0.0, 0.0);
+            TU_ASSERT_CLOSE("masked_softmax == portable (bitwise)", ms[i], ms[0], ne, 0.0, 0.0);
+            TU_ASSERT_CLOSE("lstm_cell_add h == portable (bitwise)", lh[i], lh[0], (size_t)R * H, 0.0, 0.0);
+            TU_ASSERT_CLOSE("lstm_cell_add c == portable (bitwise)", lc[i], lc[0], (size_t)R * H, 0.0, 0.0);
+            compared++;
+        }
+        for (int i = 0; i < TFT_ISA_COUNT; i++)
+            free(y[i]), free(yu[i]), free(e[i]), free(sm[i]), free(ln[i]), free(g[i]), free(ms[i]), free(lh[i]),
+                free(lc[i]);
+        free(x), free(W), free(b), free(P), free(lw), free(lb);
+    }
+    for (int i = 0; i < TFT_ISA_COUNT; i++)
+        if (!tft_op_isa_supported((tft_isa)i))
+            printf("[  SKIPPED ] paths_agree: path %s (this CPU lacks it)\n", tft_op_isa_name((tft_isa)i));
+    tft_op_isa_select(tft_op_isa_name(start));
+    (void)compared;
+}
+
+// TFT_ISA's names: auto and the supported paths are taken, an unknown name or a path the CPU lacks
+// is refused with a message that says which (the ops then keep to a supported path).
+static void test_isa_select(void **state) {
+    (void)state;
+    const tft_isa start = tft_op_isa();
+    assert_null(tft_op_isa_select("auto"));
+    assert_null(tft_op_isa_select(NULL));
+    assert_null(tft_op_isa_select("portable"));
+    assert_int_equal(tft_op_isa(), TFT_ISA_PORTABLE);
+    const char *err = tft_op_isa_select("sse9");
+    assert_non_null(err);
+    assert_non_null(strstr(err, "TFT_ISA=sse9 is not a CPU path"));
+    assert_non_null(tft_op_isa_error());
+    assert_true(tft_op_isa_supported(tft_op_isa())); // fell back to a path the CPU has
+    for (int i = 0; i < TFT_ISA_COUNT; i++) {
+        err = tft_op_isa_select(tft_op_isa_name((tft_isa)i));
+        if (tft_op_isa_supported((tft_isa)i)) {
+            assert_null(err);
+            assert_null(tft_op_isa_error());
+            assert_int_equal(tft_op_isa(), i);
+        } else {
+            assert_non_null(err);
+            assert_non_null(strstr(err, "lacks"));
+            assert_true(tft_op_isa_supported(tft_op_isa()));
+        }
+    }
+    tft_op_isa_select(tft_op_isa_name(start));
+}
+
+static int ops_group(const char *isa) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_linear_random),
         cmocka_unit_test(test_linear_tft_shapes),
@@ -932,5 +1045,13 @@ int main(void) {
         cmocka_unit_test(test_denormalize_random),
         cmocka_unit_test(test_denormalize_exact),
     };
-    return cmocka_run_group_tests_name("ops", tests, NULL, NULL);
+    char name[48];
+    snprintf(name, sizeof name, "ops[%s]", isa);
+    return _cmocka_run_group_tests(name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
+}
+
+int main(void) {
+    const struct CMUnitTest across[] = {cmocka_unit_test(test_paths_agree), cmocka_unit_test(test_isa_select)};
+    int failed = cmocka_run_group_tests_name("ops across paths", across, NULL, NULL) != 0;
+    return failed + tu_for_each_isa("ops", ops_group) ? 1 : 0;
 }

@@ -531,7 +531,44 @@ static void test_attention_scale_heads(void **state) {
     assert_true(out[2] == 0.0f && out[3] == 0.0f);
 }
 
-int main(void) {
+// Attention on every CPU path (ops/isa.h): outputs and weights bitwise those of the portable build
+// (no FMA in it; the AVX-512 build scores 16 keys per vector, the same operations per key).
+static void test_attention_paths_agree(void **state) {
+    (void)state;
+    const int B = 3, Te = 37, Td = 11, T = Te + Td, NH = 4, D = 8, HD = NH * D;
+    const int32_t enc_len[3] = {37, 20, 1}, dec_len[3] = {11, 7, 11};
+    tu_rng    rng = tu_rng_new(5150);
+    float    *Q = tu_alloc((size_t)B * Td * HD), *K = tu_alloc((size_t)B * T * HD), *V = tu_alloc((size_t)B * T * D);
+    float    *kt = tu_alloc(tft_op_attention_scratch(Te, Td, NH, D));
+    tu_fill(&rng, Q, (size_t)B * Td * HD, -2.0f, 2.0f);
+    tu_fill(&rng, K, (size_t)B * T * HD, -2.0f, 2.0f);
+    tu_fill(&rng, V, (size_t)B * T * D, -1.0f, 1.0f);
+    const tft_isa start = tft_op_isa();
+    const size_t  no = (size_t)B * Td * D, na = (size_t)B * Td * NH * T;
+    float        *out[TFT_ISA_COUNT], *attn[TFT_ISA_COUNT];
+    for (int causal = 0; causal < 2; causal++) {
+        for (int i = 0; i < TFT_ISA_COUNT; i++) {
+            out[i] = tu_alloc(no), attn[i] = tu_alloc(na);
+            if (!tft_op_isa_supported((tft_isa)i))
+                continue;
+            assert_null(tft_op_isa_select(tft_op_isa_name((tft_isa)i)));
+            tft_op_attention(out[i], attn[i], Q, K, V, enc_len, dec_len, B, Te, Td, NH, D, causal, -1e9f, kt);
+        }
+        for (int i = 1; i < TFT_ISA_COUNT; i++)
+            if (tft_op_isa_supported((tft_isa)i)) {
+                TU_ASSERT_CLOSE("attention out == portable (bitwise)", out[i], out[0], no, 0.0, 0.0);
+                TU_ASSERT_CLOSE("attention weights == portable (bitwise)", attn[i], attn[0], na, 0.0, 0.0);
+            } else {
+                printf("[  SKIPPED ] attention_paths_agree: path %s (this CPU lacks it)\n", tft_op_isa_name((tft_isa)i));
+            }
+        for (int i = 0; i < TFT_ISA_COUNT; i++)
+            free(out[i]), free(attn[i]);
+    }
+    tft_op_isa_select(tft_op_isa_name(start));
+    free(Q), free(K), free(V), free(kt);
+}
+
+static int blocks_group(const char *isa) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gate_add_norm),
         cmocka_unit_test(test_grn),
@@ -548,5 +585,13 @@ int main(void) {
         cmocka_unit_test(test_attention_scale_heads),
         cmocka_unit_test(test_attention_batch_invariance),
     };
-    return cmocka_run_group_tests_name("ops_blocks", tests, NULL, NULL);
+    char name[48];
+    snprintf(name, sizeof name, "ops_blocks[%s]", isa);
+    return _cmocka_run_group_tests(name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
+}
+
+int main(void) {
+    const struct CMUnitTest across[] = {cmocka_unit_test(test_attention_paths_agree)};
+    int failed = cmocka_run_group_tests_name("ops_blocks across paths", across, NULL, NULL) != 0;
+    return failed + tu_for_each_isa("ops_blocks", blocks_group) ? 1 : 0;
 }

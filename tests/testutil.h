@@ -169,4 +169,32 @@ static inline char *tu_slurp(const char *path, size_t *len) {
 #define TU_SLOWDOWN 1.0
 #endif
 
+// ---- every CPU path (ops/isa.h) -----------------------------------------------------------
+// Runs group(name) once per instruction-set build of the ops that this machine supports (portable,
+// avx2, avx512), switching with tft_op_isa_select, and prints one clear skip line for each it does
+// not support. Returns the number of failed runs (a cmocka group's result each). The path chosen
+// at start (TFT_ISA or the best) is restored afterwards.
+#include "../ops/isa.h"
+static inline int tu_for_each_isa(const char *what, int (*group)(const char *isa_name)) {
+    const tft_isa start  = tft_op_isa();
+    int           failed = 0;
+    for (int i = 0; i < TFT_ISA_COUNT; i++) {
+        const char *name = tft_op_isa_name((tft_isa)i);
+        if (!tft_op_isa_supported((tft_isa)i)) {
+            printf("[  SKIPPED ] %s on path %s: this CPU (or build) lacks it\n", what, name);
+            continue;
+        }
+        const char *err = tft_op_isa_select(name);
+        if (err) {
+            printf("[  FAILED  ] %s: cannot select path %s: %s\n", what, name, err);
+            failed++;
+            continue;
+        }
+        printf("[ ISA PATH ] %s on path %s\n", what, name);
+        failed += group(name) != 0;
+    }
+    tft_op_isa_select(tft_op_isa_name(start));
+    return failed;
+}
+
 #endif

@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 
 
 def engine_version() -> str:
-    """libtft's own version string ("0.1.0 linear=avx2-fma cuda=0")."""
+    """libtft's own version string ("0.1.0 isa=avx512 linear=avx512-fma cuda=0")."""
     return str(_lib.tft_version_string().decode())
 
 
