@@ -772,6 +772,7 @@ void fleet_get_info(const fleet *f, fleet_info *o) {
     o->max_series = f->S, o->n_series = atomic_load_explicit(&f->n_series_seen, memory_order_relaxed), o->window = f->W, o->step_ms = f->step_ms;
     o->horizon = f->horizon, o->recompute_after_ingest = f->recompute, o->max_batch = f->max_batch;
     o->n_thresholds = f->n_thr, o->bytes_reserved = f->bytes_reserved;
+    o->values_per_series = f->horizon * ((int64_t)f->mi->n_targets * f->mi->n_quantiles + f->n_thr);
 }
 
 fleet_stats *fleet_get_stats(fleet *f) { return &f->stats; }

@@ -97,6 +97,7 @@ typedef struct fleet_info {
     int64_t max_series, n_series, window, step_ms, horizon;
     int32_t recompute_after_ingest, max_batch, n_thresholds;
     size_t  bytes_reserved;  // memory reserved at open for the windows, statics and the cache
+    int64_t values_per_series; // numbers a forecast read answers per series: quantiles + breach steps
 } fleet_info;
 void fleet_get_info(const fleet *f, fleet_info *out);
 // The config's "prometheus" mapping (server/prom_map.h) for POST /api/v1/write, or NULL when the

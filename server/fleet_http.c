@@ -27,6 +27,7 @@ struct fleet_srv {
     pthread_cond_t  cv;
     fleet_job      *head, *tail;
     int             stop, recompute_pending, started;
+    int64_t         max_output_values; // a forecast read's cap (--max-output-values), 0 = none
     // POST /api/v1/write: requests by outcome, and what became of their samples (prom_map_counts)
     _Atomic uint64_t rw_ok, rw_refused, rw_samples, rw_points, rw_unmapped, rw_no_series, rw_stale, rw_non_finite;
 };
@@ -247,6 +248,17 @@ static void do_forecasts(fleet_srv *s, http_req *r, fleet_route route) {
             l.ids[l.n] = tok, l.lens[l.n++] = strlen(tok);
         }
     }
+    fleet_info fi;
+    fleet_get_info(s->f, &fi);
+    int64_t n_read = q ? (int64_t)l.n : fi.n_series;
+    if (s->max_output_values && n_read * fi.values_per_series > s->max_output_values) {
+        snprintf(err, sizeof err,
+                 "the response would have %lld numbers (%lld series), more than --max-output-values %lld; read "
+                 "fewer series at a time with ?series=a,b",
+                 (long long)(n_read * fi.values_per_series), (long long)n_read, (long long)s->max_output_values);
+        reply_error(r, 413, "response_too_large", err);
+        goto out;
+    }
     size_t unknown;
     if (fleet_refresh(s->f, q ? l.ids : NULL, l.lens, l.n, 1, &unknown, err, sizeof err)) {
         reply_error(r, 404, "unknown_series", err);
@@ -327,6 +339,8 @@ void fleet_srv_handle(fleet_srv *s, http_req *r, fleet_route route) {
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
+
+void fleet_srv_set_max_output_values(fleet_srv *s, int64_t max_values) { s->max_output_values = max_values; }
 
 void fleet_srv_metrics(fleet_srv *s, tft_jw *o) {
     fleet_write_metrics(s->f, o);

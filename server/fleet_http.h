@@ -22,6 +22,10 @@ fleet_route fleet_http_route(const char *path, int *post);
 typedef struct fleet_srv fleet_srv;
 // Starts the worker thread for an open fleet (which it does not own). NULL + err on failure.
 fleet_srv *fleet_srv_start(fleet *f, char *err, size_t errsz);
+// Caps a forecast read (GET /v1/fleet/forecasts[/ID]) at max_values numbers (the server's
+// --max-output-values): a read of more series gets 413 response_too_large naming the limit, before
+// anything is computed or written (0 = no cap).
+void fleet_srv_set_max_output_values(fleet_srv *s, int64_t max_values);
 // From on_request: defers r; the worker replies and resumes it.
 void fleet_srv_handle(fleet_srv *s, http_req *r, fleet_route route);
 // The fleet's counters in Prometheus text (for GET /metrics).

@@ -405,6 +405,7 @@ int main(int argc, char **argv) {
     if (f_fleet) {
         fl = fleet_for_model(s.models, cfg.model_path ? cfg.model_name : NULL, &fleet_model, err, sizeof err);
         s.fleet = fl ? fleet_srv_start(fl, err, sizeof err) : NULL;
+        if (s.fleet) fleet_srv_set_max_output_values(s.fleet, cfg.max_output_values);
         if (!s.fleet) {
             fprintf(stderr, "tft-server: error: %s\n", err);
             goto out;

@@ -10,6 +10,7 @@
 //  - kill -9: a real tft-server on loopback under sustained ingest is killed, restarted on its store:
 //    every acknowledged point is there (re-sending them is all duplicates) and, once both have the
 //    same rows, its forecasts equal those of a second server that never stopped
+//  - a forecast read over --max-output-values is refused (413) before it is computed
 //  - the endpoints over HTTP: errors (400, 404, 405, 422), recompute after ingest (reads are cache
 //    hits), /metrics counters, the gauges' exact cardinality (linted by promtool where installed)
 //  - a real Prometheus (Debian's package) scrapes /metrics/forecasts and answers PromQL on them;
@@ -857,6 +858,25 @@ static void test_prometheus_scrapes_gauges(void **state) {
     stop_server(&a, SIGTERM);
 }
 
+// A forecast read is capped by --max-output-values (here through its environment variable): reading
+// every series is refused with 413 before anything is computed, a short ?series= list still answers.
+static void test_read_cap(void **state) {
+    (void)state;
+    proc a;
+    setenv("TFT_SERVER_MAX_OUTPUT_VALUES", "3000", 1); // 96 steps x 2 targets x 7 quantiles = 1344 a series
+    start_fleet_server(&a, "cap", "\"recompute_after_ingest\": false, \"max_series\": 8");
+    unsetenv("TFT_SERVER_MAX_OUTPUT_VALUES");
+    char *body = rows_body(0, 288);
+    expect_http(a.port, "POST", "/v1/fleet/ingest", body, 200, "\"stored\"");
+    free(body);
+    expect_http(a.port, "GET", "/v1/fleet/forecasts", NULL, 413,
+                "\"code\":\"response_too_large\",\"message\":\"the response would have 5376 numbers (4 series), more "
+                "than --max-output-values 3000");
+    assert_true(metric(a.port, "tft_fleet_series_computed_total ") == 0); // refused before computing
+    expect_http(a.port, "GET", "/v1/fleet/forecasts?series=db-01,web-02", NULL, 200, "\"id\":\"web-02\"");
+    stop_server(&a, SIGTERM);
+}
+
 // ---- the whole Prometheus loop: scrape -> remote write -> tft -> forecasts -> scrape -> PromQL ----------
 
 // A static exposition on loopback (the "exporter"): every GET gets the same text.
@@ -1057,6 +1077,7 @@ int main(void) {
         cmocka_unit_test(test_config_errors),     cmocka_unit_test_teardown(test_kill9_durability, kill_children),
         cmocka_unit_test_teardown(test_http_endpoints, kill_children),    cmocka_unit_test_teardown(test_prometheus_scrapes_gauges, kill_children),
         cmocka_unit_test_teardown(test_prometheus_remote_write_loop, kill_children),
+        cmocka_unit_test_teardown(test_read_cap, kill_children),
         cmocka_unit_test(test_server_refuses_bad_fleet),
     };
     if (getenv("TFT_TEST_FILTER")) cmocka_set_test_filter(getenv("TFT_TEST_FILTER")); // e.g. "test_prom*"
