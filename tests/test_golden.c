@@ -86,6 +86,59 @@ static void check(const char *fx, const char *what, const float *got, const floa
                  atol + rtol * fabs(want[c.worst]) + floor);
 }
 
+
+// TFT_GOLDEN_DUMP=DIR: writes every output of the network-level call, and of each series run alone
+// on 3 threads (the one-series row split), to DIR/<fixture>.<isa>.net, so a refactor of the walk
+// can prove CPU outputs bitwise unchanged (`cmp` the dumps made before and after). Not a check.
+static void dump_floats(FILE *f, const float *x, size_t n) {
+    if (x && n) fwrite(x, sizeof(float), n, f);
+}
+static void dump_net(const fixture *fx, const tft_net_input *in, const tft_net_output *out) {
+    const char *dir = getenv("TFT_GOLDEN_DUMP");
+    if (!dir) return;
+    const char *isa = getenv("TFT_ISA");
+    char        path[512];
+    snprintf(path, sizeof path, "%s/%s.%s.net", dir, fx->name, isa ? isa : "default");
+    FILE *f = fopen(path, "wb");
+    if (!f) fail_msg("cannot write %s", path);
+    int B = in->n, Te = in->enc_steps, Td = in->dec_steps, NT = fx->NT, Q = fx->Q, NH = fx->NH;
+    const tft_model_info *mi = tft_model_get_info(fx->m);
+    dump_floats(f, out->prediction_normalized, (size_t)B * NT * Td * Q);
+    dump_floats(f, out->prediction, (size_t)B * NT * Td * Q);
+    dump_floats(f, out->encoder_attention, (size_t)B * Td * NH * Te);
+    dump_floats(f, out->decoder_attention, (size_t)B * Td * NH * Td);
+    dump_floats(f, out->static_weights, (size_t)B * fx->ns);
+    dump_floats(f, out->encoder_weights, (size_t)B * Te * fx->ne);
+    dump_floats(f, out->decoder_weights, (size_t)B * Td * fx->nd);
+    // each series alone, 3 threads: the one-series row split
+    tft_context_params cp = tft_context_default_params();
+    cp.max_batch = 1, cp.n_threads = 3;
+    tft_context *c = NULL;
+    assert_int_equal(tft_context_new(fx->m, &cp, &c), TFT_OK);
+    for (int b = 0; b < B; b++) {
+        int te = in->encoder_lengths[b], td = in->decoder_lengths[b];
+        tft_net_input one = {.n = 1, .enc_steps = te, .dec_steps = td};
+        one.encoder_cat = in->encoder_cat + (size_t)b * Te * mi->n_cats;
+        one.encoder_cont = in->encoder_cont + (size_t)b * Te * mi->n_reals;
+        one.decoder_cat = in->decoder_cat + (size_t)b * Td * mi->n_cats;
+        one.decoder_cont = in->decoder_cont + (size_t)b * Td * mi->n_reals;
+        one.encoder_lengths = in->encoder_lengths + b;
+        one.decoder_lengths = in->decoder_lengths + b;
+        one.target_scale = in->target_scale + (size_t)b * NT * 2;
+        size_t np = (size_t)NT * td * Q;
+        float *buf = calloc(2 * np + (size_t)td * NH * (te + td) + (size_t)fx->ns + (size_t)(te + td) * 64 + 8, 4);
+        tft_net_output o = {buf, buf + np, buf + 2 * np, buf + 2 * np + (size_t)td * NH * te,
+                            buf + 2 * np + (size_t)td * NH * (te + td), NULL, NULL};
+        o.encoder_weights = o.static_weights + fx->ns;
+        o.decoder_weights = o.encoder_weights + (size_t)te * fx->ne;
+        if (tft_predict_net(c, &one, &o) != TFT_OK) fail_msg("%s: series %d alone: %s", fx->name, b, tft_last_error());
+        dump_floats(f, buf, 2 * np + (size_t)td * NH * (te + td) + fx->ns + (size_t)te * fx->ne + (size_t)td * fx->nd);
+        free(buf);
+    }
+    tft_context_free(c);
+    fclose(f);
+}
+
 static void network_level(void **state) {
     fixture          *fx = *state;
     const tft_model_info *mi = tft_model_get_info(fx->m);
@@ -123,6 +176,7 @@ static void network_level(void **state) {
     tft_status st = tft_predict_net(c, &in, &out);
     if (st != TFT_OK) fail_msg("%s: tft_predict_net: %s: %s", fx->name, tft_status_str(st), tft_last_error());
 
+    dump_net(fx, &in, &out);
     check(fx->name, "prediction_normalized", out.prediction_normalized, want_norm, npred, 2e-5, 2e-5, 0);
     check(fx->name, "prediction", out.prediction, want_pred, npred, 0, 1e-4, 1e-6 * max_abs_of(want_pred, npred));
     check(fx->name, "encoder_attention", out.encoder_attention, want_ea, (size_t)B * Td * NH * Te, 1e-5, 0, 0);
