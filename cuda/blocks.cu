@@ -251,9 +251,14 @@ extern "C" tft_status tft_cuda_heads_out(float *y, const float *x, int B, int Td
             return tft__fail(TFT_ERR_UNSUPPORTED, "%s:%d: tft_cuda_heads_out: %d targets (at most %d)", __FILE__,
                              __LINE__, NT, TFT_CUDA_MAX_TARGETS);
         TFT_CU_ARG(target_scale && tf);
+        // read as the int it is: the caller is C, where any int is a legal tft_transform object, and
+        // loading an out-of-range value through the enum type is undefined in C++
+        static_assert(sizeof(tft_transform) == sizeof(int32_t), "tft_transform is an int");
         for (int j = 0; j < NT; j++) {
-            TFT_CU_ARG((int)tf[j] >= TFT_TF_NONE && (int)tf[j] <= TFT_TF_SQRT);
-            tfs.tf[j] = (int32_t)tf[j];
+            int32_t t;
+            memcpy(&t, tf + j, sizeof t);
+            TFT_CU_ARG(t >= TFT_TF_NONE && t <= TFT_TF_SQRT);
+            tfs.tf[j] = t;
         }
     }
     TFT_LAUNCH(heads_out_kernel, ew_blocks(n), kEwThreads, 0, TFT_CU_STREAM(stream))(

@@ -743,8 +743,13 @@ static void test_heads_out(void **state) {
         tft_transform tf[TFT_CUDA_MAX_TARGETS + 1];
         for (int j = 0; j <= TFT_CUDA_MAX_TARGETS; j++)
             tf[j] = (tft_transform)(j % (TFT_TF_SQRT + 1));
-        float *dx = dev_f(x, n), *dts = dev_f(ts, nts), *dy = NULL;
-        CU_OK(tft_cuda_malloc((void **)&dy, n * sizeof(float)));
+        // room for the refused calls below too (up to TFT_CUDA_MAX_TARGETS + 1 floats), so that the
+        // overlap check never fires there on two adjacent allocations
+        const size_t na = n > TFT_CUDA_MAX_TARGETS + 1 ? n : TFT_CUDA_MAX_TARGETS + 1;
+        float       *dx = NULL, *dts = dev_f(ts, nts), *dy = NULL;
+        CU_OK(tft_cuda_malloc((void **)&dx, na * sizeof(float)));
+        CU_OK(tft_cuda_upload(dx, x, n * sizeof(float)));
+        CU_OK(tft_cuda_malloc((void **)&dy, na * sizeof(float)));
         for (int denorm = 0; denorm <= (NT <= TFT_CUDA_MAX_TARGETS); denorm++) {
             CU_OK(tft_cuda_heads_out(dy, dx, B, Td, NT, Q, denorm ? dts : NULL, denorm ? tf : NULL, denorm, NULL));
             dev_get(got, dy, n);
@@ -766,7 +771,7 @@ static void test_heads_out(void **state) {
                 }
         }
         // refused / empty: no launch, dy untouched
-        CU_OK(tft_cuda_fill(dy, n, GUARD, NULL));
+        CU_OK(tft_cuda_fill(dy, na, GUARD, NULL));
         tft_transform badtf[2] = {TFT_TF_NONE, (tft_transform)(TFT_TF_SQRT + 1)};
         EXPECT_NO_LAUNCH(TFT_ERR_UNSUPPORTED,
                          tft_cuda_heads_out(dy, dx, 1, 1, TFT_CUDA_MAX_TARGETS + 1, 1, dts, tf, 1, NULL));
@@ -778,7 +783,7 @@ static void test_heads_out(void **state) {
         EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_heads_out(dy, dy, B, Td, NT, Q, NULL, NULL, 0, NULL));
         EXPECT_NO_LAUNCH(TFT_OK, tft_cuda_heads_out(dy, dx, B, 0, NT, Q, dts, tf, 1, NULL));
         EXPECT_NO_LAUNCH(TFT_OK, tft_cuda_heads_out(NULL, NULL, 0, Td, NT, Q, NULL, NULL, 0, NULL));
-        check_untouched("heads_out refused", dy, n, GUARD);
+        check_untouched("heads_out refused", dy, na, GUARD);
         tft_cuda_free(dx), tft_cuda_free(dts), tft_cuda_free(dy);
         free(x), free(ts), free(got), free(want), free(slice);
     }
