@@ -4,6 +4,7 @@
 #ifndef TFT_CUDA_COMMON_CUH
 #define TFT_CUDA_COMMON_CUH
 #include <cuda_runtime.h>
+#include <float.h>
 
 #include "ops_cuda.h"
 
@@ -29,6 +30,14 @@ extern "C" tft_status tft__fail(tft_status st, const char *fmt, ...) __attribute
     } while (0)
 
 #define TFT_CU_STREAM(s) ((cudaStream_t)(s))
+
+// A launcher calling launchers: the first failure returns as is (its tft_last_error() kept).
+#define TFT_CU_TRY(call)                                                                                     \
+    do {                                                                                                     \
+        const tft_status tft_st_ = (call);                                                                   \
+        if (tft_st_ != TFT_OK)                                                                               \
+            return tft_st_;                                                                                  \
+    } while (0)
 
 // Kernel launches and dynamic shared memory go through these two macros so the same source also
 // compiles as C++ against the SIMT harness (tests/simt/simt.h: the kernels run on CPU fibers in
@@ -58,6 +67,13 @@ constexpr int kMaxBlocks = 4096;
 // Row kernels (one warp per row): 4 warps per block.
 constexpr int kRowWarps = 4;
 
+// Elementwise kernels: i runs over [0, n) in a grid-stride loop (any n, any grid size).
+#define GRID_STRIDE(i, n)                                                                                    \
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
+// Row kernels: warp (threadIdx.x / 32) of the block takes rows r, r + gridDim.x * kRowWarps, ...
+#define ROW_LOOP(r, R)                                                                                       \
+    for (int r = blockIdx.x * kRowWarps + (int)(threadIdx.x / kWarp); r < (R); r += gridDim.x * kRowWarps)
+
 inline unsigned ew_blocks(size_t n) {
     const size_t b = (n + kEwThreads - 1) / kEwThreads;
     return (unsigned)(b < (size_t)kMaxBlocks ? (b ? b : 1) : (size_t)kMaxBlocks);
@@ -80,6 +96,50 @@ __device__ __forceinline__ float warp_max(float v) {
 // torch's sigmoid in float: 1 / (1 + exp(-x)) with the accurate expf (no __expf)
 __device__ __forceinline__ float sigmoidf_(float x) {
     return 1.0f / (1.0f + expf(-x));
+}
+
+// Two-pass LayerNorm statistics over a row yr[0, C) owned by one warp (lane l holds columns l,
+// l+32, ...; sum = that lane's partial sum of the row): the mean, then the biased variance of
+// (z - mean), eps inside the sqrt, then the affine map in place. The caller stored z in yr by the
+// same lane, so passes 2 and 3 re-read it from L1/L2. Used by norm.cu and blocks.cu.
+__device__ __forceinline__ void ln_finish(float *yr, const float *w, const float *b, int C, float eps, float sum,
+                                          int lane) {
+    const float mean = warp_sum(sum) / (float)C;
+    float       v    = 0.0f;
+    for (int c = lane; c < C; c += kWarp) {
+        const float d = yr[c] - mean;
+        v             = fmaf(d, d, v);
+    }
+    const float var  = warp_sum(v) / (float)C;
+    const float rstd = 1.0f / sqrtf(var + eps); // IEEE sqrt and division, no rsqrtf approximation
+    for (int c = lane; c < C; c += kWarp)
+        yr[c] = fmaf((yr[c] - mean) * rstd, w[c], b[c]);
+}
+
+__device__ __forceinline__ float softplusf_(float v) {
+    return v > 20.0f ? v : log1pf(expf(v));
+}
+
+// De-normalization of one value as tft_op_denormalize (§7.1): reverse_tf(x * scale + center); the
+// affine part is two roundings (__fmul_rn, __fadd_rn keep nvcc from fusing an FMA). tf: a
+// tft_transform. Used by elementwise.cu (tft_cuda_denormalize) and blocks.cu (tft_cuda_heads_out).
+__device__ __forceinline__ float denorm1(float x, float center, float scale, int tf) {
+    float v = __fadd_rn(__fmul_rn(x, scale), center);
+    switch (tf) {
+    case TFT_TF_LOG:
+    case TFT_TF_LOG1P: v = expf(v); break; // log1p reverses with exp (library quirk)
+    case TFT_TF_LOGIT:
+        v = sigmoidf_(v);
+        v = v < FLT_MIN ? FLT_MIN : v;
+        v = v > 1.0f - FLT_EPSILON ? 1.0f - FLT_EPSILON : v;
+        break;
+    case TFT_TF_COUNT:
+    case TFT_TF_SOFTPLUS: v = softplusf_(v); break;
+    case TFT_TF_RELU: v = v < 0.0f ? 0.0f : v; break; // NaN passes through
+    case TFT_TF_SQRT: v = __fmul_rn(v, v); break;
+    default: break;
+    }
+    return v;
 }
 
 } // namespace

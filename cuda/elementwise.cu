@@ -3,12 +3,9 @@
 // loops over at most kMaxBlocks blocks of 256 threads; consecutive threads take consecutive
 // elements of a row, so loads and stores coalesce. Math in float with the accurate libdevice
 // functions (expf, expm1f, tanhf, log1pf), matching the CPU ops to rounding.
-#include <float.h>
-
 #include "common.cuh"
 
 
-#define GRID_STRIDE(i, n) for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
 
 static __device__ __forceinline__ float elu1(float v) {
     return v > 0.0f ? v : expm1f(v);
@@ -75,29 +72,10 @@ static __global__ void vsn_combine_kernel(float *y, const float *outs, const flo
     }
 }
 
-static __device__ __forceinline__ float softplusf_(float v) {
-    return v > 20.0f ? v : log1pf(expf(v));
-}
-
-// y, x: [n]; the affine part is two roundings (__fmul_rn, __fadd_rn keep nvcc from fusing an FMA)
+// y, x: [n] (denorm1 in common.cuh: the affine part and the reverse transformation)
 static __global__ void denormalize_kernel(float *y, const float *x, size_t n, float center, float scale, int tf) {
     GRID_STRIDE(i, n) {
-        float v = __fadd_rn(__fmul_rn(x[i], scale), center);
-        switch (tf) {
-        case TFT_TF_LOG:
-        case TFT_TF_LOG1P: v = expf(v); break; // log1p reverses with exp (library quirk)
-        case TFT_TF_LOGIT:
-            v = sigmoidf_(v);
-            v = v < FLT_MIN ? FLT_MIN : v;
-            v = v > 1.0f - FLT_EPSILON ? 1.0f - FLT_EPSILON : v;
-            break;
-        case TFT_TF_COUNT:
-        case TFT_TF_SOFTPLUS: v = softplusf_(v); break;
-        case TFT_TF_RELU: v = v < 0.0f ? 0.0f : v; break; // NaN passes through
-        case TFT_TF_SQRT: v = __fmul_rn(v, v); break;
-        default: break;
-        }
-        y[i] = v;
+        y[i] = denorm1(x[i], center, scale, tf);
     }
 }
 

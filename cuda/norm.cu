@@ -9,25 +9,6 @@
 #include "common.cuh"
 
 
-#define ROW_LOOP(r, R)                                                                                       \
-    for (int r = blockIdx.x * kRowWarps + (int)(threadIdx.x / kWarp); r < (R); r += gridDim.x * kRowWarps)
-
-// Two-pass statistics over y's row (mean, then the biased variance of (z - mean)), then the affine
-// map in place. Pass 1 stored z in y (by the same lane), so passes 2 and 3 re-read it from L1/L2.
-static __device__ __forceinline__ void ln_finish(float *yr, const float *w, const float *b, int C, float eps, float sum,
-                                          int lane) {
-    const float mean = warp_sum(sum) / (float)C;
-    float       v    = 0.0f;
-    for (int c = lane; c < C; c += kWarp) {
-        const float d = yr[c] - mean;
-        v             = fmaf(d, d, v);
-    }
-    const float var  = warp_sum(v) / (float)C;
-    const float rstd = 1.0f / sqrtf(var + eps); // IEEE sqrt and division, no rsqrtf approximation
-    for (int c = lane; c < C; c += kWarp)
-        yr[c] = fmaf((yr[c] - mean) * rstd, w[c], b[c]);
-}
-
 // y [R, C] (ld ldy) = LayerNorm(x (ld ldx) + skip (ld lds, or NULL))·w + b
 static __global__ void add_layernorm_kernel(float *y, int ldy, const float *x, int ldx, const float *skip, int lds,
                                      const float *w, const float *b, int R, int C, float eps) {

@@ -143,6 +143,59 @@ tft_status tft_cuda_lstm_layer(float *oe, size_t oe_stride, float *od, size_t od
                                const int32_t *erun, const int32_t *drun, const int32_t *patch,
                                const float *ph, const float *pc, int B, int Te, int Td, int H, void *stream);
 
+// ---- TFT blocks (cuda/blocks.cu): what the CUDA backend needs beyond the ops above -------------
+// Launch limits of the by-value host arrays below (kernel parameters, no upload, graph-capturable).
+#define TFT_CUDA_MAX_BAG 32     // index columns of one EmbeddingBag
+#define TFT_CUDA_MAX_TARGETS 64 // targets of the output heads
+
+// Prescaler Linear(1, a) as tft_op_prescale: y[r,j] = x[r*ldx] * w[j] + b[j] (a float mul then a
+// float add: two roundings, no FMA, so bitwise tft_op_prescale).   w, b: [a]   y: [R, a] (ld ldy)
+// R, a >= 0, ldx >= 1, ldy >= a.
+tft_status tft_cuda_prescale(float *y, int ldy, const float *x, int ldx, const float *w, const float *b, int R, int a,
+                             void *stream);
+// Embedding / EmbeddingBag sum as tft_op_embedding: y[r,:] = Σ_k table[idx[r*idx_stride + cols[k]], :]
+// (k in order: the first row, then float adds, as the CPU op, so bitwise tft_op_embedding; ncols 0
+// writes zeros).   idx: device int32 (already validated: every index a row of table)
+// cols: HOST int32 [ncols], passed to the kernel by value (ncols <= TFT_CUDA_MAX_BAG, else
+// TFT_ERR_UNSUPPORTED)   table: [*, dim]   y: [R, dim] (ld ldy >= dim).
+tft_status tft_cuda_embedding(float *y, int ldy, const int32_t *idx, int idx_stride, const int32_t *cols, int ncols,
+                              const float *table, int R, int dim, void *stream);
+// ResampleNorm as tft_op_resample_norm: interpolation n -> m (align_corners, torch's float32 index
+// arithmetic; none when n == m), the trainable gate 2*sigmoid(mask), then LayerNorm_m (eps 1e-5).
+// One warp per row.   x: [R, n] (ld ldx >= n)   mask, w, b: [m]   y: [R, m] contiguous, not
+// overlapping x. n >= 1 when there is work.
+tft_status tft_cuda_resample_norm(float *y, const float *x, int ldx, int R, int n, int m, const float *mask,
+                                  const float *w, const float *b, void *stream);
+// A whole GatedResidualNetwork as tft_op_grn (same ctx_add / ctx_group semantics, ctx_group <= 0
+// counts as 1; residual = x when in == out, else ResampleNorm(x)), on the handle's stream: cuBLAS
+// GEMMs (tft_cuda_linear) + the epilogue kernels (add_ctx_elu, gate_add_norm) + resample_norm.
+// w: a tft_grn_w whose weight pointers are DEVICE pointers (the *_p packed fields and ctx_w are
+// ignored); in, hid, out >= 1.   x: [R, in] (ld ldx >= in)   ctx_add: NULL or device
+// [ceil(R / ctx_group), hid]   y: [R, out] contiguous, must not overlap x or scratch.
+// scratch: device, tft_cuda_grn_scratch(R, w) floats (0 for R <= 0); layout [R, out] resampled
+// residual (only when in != out), [R, max(hid, 2*out)] fc1 / GLU GEMM output, [R, hid] fc2 output.
+size_t     tft_cuda_grn_scratch(int R, const tft_grn_w *w);
+tft_status tft_cuda_grn(tft_cuda_blas *h, float *y, const float *x, int ldx, int R, const tft_grn_w *w,
+                        const float *ctx_add, int ctx_group, float *scratch);
+// The stream a handle runs on (so block code can launch its own kernels on it); NULL for h == NULL.
+void *tft_cuda_blas_stream(const tft_cuda_blas *h);
+// x[i] = v for i < n
+tft_status tft_cuda_fill(float *x, size_t n, float v, void *stream);
+// 2-D copy (cudaMemcpy2DAsync device-to-device, in floats): rows blocks of `width` floats, from
+// src (row stride spitch floats) to dst (row stride dpitch); dpitch, spitch >= width. The two
+// regions must not overlap.
+tft_status tft_cuda_copy2d(float *dst, size_t dpitch, const float *src, size_t spitch, size_t width, size_t rows,
+                           void *stream);
+// Output heads epilogue: x: [B, Td, NT*Q] (the output layer's rows) -> y: [B, NT, Td, Q] (the
+// API's prediction layout), y not overlapping x.
+// denorm = 0: a plain transpose (prediction_normalized); target_scale and tf are not read (may be
+// NULL) and NT is not limited. denorm = 1: y = tft_op_denormalize(x, center, scale, tf[j]) with
+// (center, scale) = target_scale[(b*NT + j)*2 + 0/1] (device float [B, NT, 2]), two float32
+// roundings as tft_cuda_denormalize. tf: HOST array [NT] passed by value (NT <=
+// TFT_CUDA_MAX_TARGETS, else TFT_ERR_UNSUPPORTED).
+tft_status tft_cuda_heads_out(float *y, const float *x, int B, int Td, int NT, int Q, const float *target_scale,
+                              const tft_transform *tf, int denorm, void *stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -97,6 +97,10 @@ extern "C" tft_status tft_cuda_blas_new(tft_cuda_blas **out, void *stream) {
     return TFT_OK;
 }
 
+extern "C" void *tft_cuda_blas_stream(const tft_cuda_blas *b) {
+    return b ? (void *)b->stream : NULL;
+}
+
 extern "C" void tft_cuda_blas_free(tft_cuda_blas *b) {
     if (!b)
         return;

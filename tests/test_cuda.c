@@ -407,6 +407,387 @@ static void test_lstm_layer(void **state) {
                                          &dummy, &dummy, &one, &one, NULL, NULL, NULL, 1, 1, 1, 129, NULL),
                      TFT_ERR_UNSUPPORTED);
 }
+
+// ---- blocks (cuda/blocks.cu) ------------------------------------------------------------------
+// Kernel launches run so far: the harness counts them, so a test can tell "returned at once" from
+// "launched and did nothing". On a device there is no such counter (0 always): the guard buffers
+// below (untouched output) are then the only check.
+#ifdef TFT_SIMT
+unsigned long long simt_launches_run(void); // tests/simt/simt.cc
+#define LAUNCHES() simt_launches_run()
+#else
+#define LAUNCHES() 0ull
+#endif
+
+// call must return want and launch nothing
+#define EXPECT_NO_LAUNCH(want, call)                                                                         \
+    do {                                                                                                     \
+        const unsigned long long n0_ = LAUNCHES();                                                           \
+        const tft_status         st_ = (call);                                                               \
+        if (st_ != (want))                                                                                   \
+            fail_msg("%s: got %s, want %s (%s)", #call, tft_status_str(st_), tft_status_str(want),            \
+                     tft_last_error());                                                                      \
+        if (LAUNCHES() != n0_)                                                                               \
+            fail_msg("%s: launched a kernel", #call);                                                        \
+    } while (0)
+
+// got == ref element by element (bits, except that -0 == +0)
+static void check_exact(const char *name, const float *got, const float *ref, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!(got[i] == ref[i]) && !(isnan(got[i]) && isnan(ref[i])))
+            fail_msg("%s: element %zu: got %.9g want %.9g (exact)", name, i, (double)got[i], (double)ref[i]);
+}
+
+// A device buffer of n floats, every one = v (a guard: outputs that must stay untouched)
+static float *dev_const(size_t n, float v) {
+    float *h = tu_alloc(n);
+    for (size_t i = 0; i < n; i++)
+        h[i] = v;
+    float *d = dev_f(h, n);
+    free(h);
+    return d;
+}
+static void check_untouched(const char *name, const float *d, size_t n, float v) {
+    float *h = tu_alloc(n);
+    dev_get(h, d, n);
+    for (size_t i = 0; i < n; i++)
+        if (h[i] != v)
+            fail_msg("%s: element %zu written (%.9g)", name, i, (double)h[i]);
+    free(h);
+}
+
+#define GUARD 1234.5f
+
+static void test_input_ops(void **state) {
+    (void)state;
+    static const int shapes[][2] = {{1, 1}, {37, 3}, {70, 17}, {33, 33}, {5, 65}, {97, 1}}; // R, width
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        const int R = shapes[s][0], a = shapes[s][1];
+        tu_rng    rng = tu_rng_new(600 + s);
+        // prescale: x is column 1 of a [R, 3] matrix, y a column slice of [R, a + 2]
+        const int    ldx = 3, ldy = a + 2;
+        const size_t ny  = (size_t)R * ldy;
+        float *x = tu_alloc((size_t)R * ldx), *w = tu_alloc(a), *b = tu_alloc(a);
+        float *got = tu_alloc(ny), *ref = tu_alloc(ny), *fast = tu_alloc(ny);
+        tu_fill(&rng, x, (size_t)R * ldx, -3.0f, 3.0f);
+        tu_fill(&rng, w, a, -1.0f, 1.0f);
+        tu_fill(&rng, b, a, -1.0f, 1.0f);
+        for (size_t i = 0; i < ny; i++)
+            ref[i] = fast[i] = GUARD;
+        float *dx = dev_f(x, (size_t)R * ldx), *dw = dev_f(w, a), *db = dev_f(b, a), *dy = dev_const(ny, GUARD);
+        CU_OK(tft_cuda_prescale(dy, ldy, dx + 1, ldx, dw, db, R, a, NULL));
+        dev_get(got, dy, ny);
+        tft_op_prescale_ref(ref, ldy, x + 1, ldx, w, b, R, a);
+        tft_op_prescale(fast, ldy, x + 1, ldx, w, b, R, a);
+        check_nmse("prescale", got, ref, ny);
+        check_exact("prescale == tft_op_prescale", got, fast, ny); // two roundings on both sides; padding kept
+        tft_cuda_free(dx), tft_cuda_free(dw), tft_cuda_free(db), tft_cuda_free(dy);
+        free(x), free(w), free(b), free(got), free(ref), free(fast);
+
+        // embedding bag: dim = width, a table of 11 rows, 5 index columns per row, y (ld dim + 1)
+        const int    dim = a, V = 11, istr = 5, ldo = dim + 1;
+        const size_t nt = (size_t)V * dim, no = (size_t)R * ldo;
+        float       *table = tu_alloc(nt);
+        int32_t     *idx   = malloc(sizeof(int32_t) * (size_t)R * istr);
+        tu_fill(&rng, table, nt, -2.0f, 2.0f);
+        table[0] = -0.0f; // a -0 entry: one column of one row
+        for (int i = 0; i < R * istr; i++)
+            idx[i] = tu_int(&rng, V);
+        float   *dt = dev_f(table, nt);
+        int32_t *di = dev_put(idx, sizeof(int32_t) * (size_t)R * istr);
+        float   *eg = tu_alloc(no), *er = tu_alloc(no), *ef = tu_alloc(no);
+        int32_t  cols[TFT_CUDA_MAX_BAG];
+        static const int bags[] = {1, 3, 0, TFT_CUDA_MAX_BAG};
+        for (size_t k = 0; k < sizeof bags / sizeof *bags; k++) {
+            const int nc = bags[k];
+            for (int c = 0; c < nc; c++)
+                cols[c] = (int32_t)((c * 3 + 2 + (int)k) % istr); // repeats columns when nc > 5
+            for (size_t i = 0; i < no; i++)
+                er[i] = ef[i] = GUARD;
+            float *de = dev_const(no, GUARD);
+            CU_OK(tft_cuda_embedding(de, ldo, di, istr, cols, nc, dt, R, dim, NULL));
+            dev_get(eg, de, no);
+            tft_op_embedding_ref(er, ldo, idx, istr, cols, nc, table, R, dim);
+            tft_op_embedding(ef, ldo, idx, istr, cols, nc, table, R, dim);
+            char name[64];
+            snprintf(name, sizeof name, "embedding ncols=%d", nc);
+            check_nmse(name, eg, er, no);
+            if (nc <= 1)
+                check_exact(name, eg, er, no);
+            check_exact("embedding == tft_op_embedding", eg, ef, no); // the same float adds in the same order
+            for (size_t i = 0; i < no; i++)
+                if (signbit(eg[i]) != signbit(ef[i]))
+                    fail_msg("embedding ncols=%d: element %zu: sign of zero differs from the CPU op", nc, i);
+            tft_cuda_free(de);
+        }
+        // bad arguments: refused without a launch, the output untouched
+        float *de = dev_const(no, GUARD);
+        for (int c = 0; c < TFT_CUDA_MAX_BAG; c++)
+            cols[c] = 0;
+        int32_t many[TFT_CUDA_MAX_BAG + 1] = {0};
+        EXPECT_NO_LAUNCH(TFT_ERR_UNSUPPORTED,
+                         tft_cuda_embedding(de, ldo, di, istr, many, TFT_CUDA_MAX_BAG + 1, dt, R, dim, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_embedding(de, ldo, di, istr, cols, -1, dt, R, dim, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_embedding(de, ldo, di, istr, cols, 1, dt, -1, dim, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_embedding(de, dim - 1, di, istr, cols, 1, dt, R, dim, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_embedding(de, ldo, di, istr, cols, 1, NULL, R, dim, NULL));
+        cols[0] = -1;
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_embedding(de, ldo, di, istr, cols, 1, dt, R, dim, NULL));
+        EXPECT_NO_LAUNCH(TFT_OK, tft_cuda_embedding(de, ldo, di, istr, cols, 1, dt, 0, dim, NULL));
+        EXPECT_NO_LAUNCH(TFT_OK, tft_cuda_embedding(NULL, 0, NULL, 0, NULL, 0, NULL, R, 0, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_prescale(de, ldo, dt, 1, dt, dt, -1, dim, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_prescale(de, ldo, dt, 0, dt, dt, R, dim, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_prescale(de, dim - 1, dt, 1, dt, dt, R, dim, NULL));
+        EXPECT_NO_LAUNCH(TFT_OK, tft_cuda_prescale(NULL, dim, NULL, 1, NULL, NULL, 0, dim, NULL));
+        check_untouched("embedding/prescale refused", de, no, GUARD);
+        tft_cuda_free(de), tft_cuda_free(dt), tft_cuda_free(di);
+        free(table), free(idx), free(eg), free(er), free(ef);
+    }
+}
+
+static void test_fill_copy2d(void **state) {
+    (void)state;
+    tu_rng rng = tu_rng_new(650);
+    // fill a middle range [3, 3 + n) of a guarded buffer
+    static const size_t fills[] = {1, 3, 17, 1000, 70001};
+    for (size_t s = 0; s < sizeof fills / sizeof *fills; s++) {
+        const size_t n = fills[s], tot = n + 6;
+        float       *d = dev_const(tot, GUARD), *h = tu_alloc(tot);
+        const float  v = -0.0f + (float)s - 1.75f;
+        CU_OK(tft_cuda_fill(d + 3, n, v, NULL));
+        dev_get(h, d, tot);
+        for (size_t i = 0; i < tot; i++)
+            if (h[i] != (i >= 3 && i < 3 + n ? v : GUARD))
+                fail_msg("fill n=%zu: element %zu = %.9g", n, i, (double)h[i]);
+        EXPECT_NO_LAUNCH(TFT_OK, tft_cuda_fill(d, 0, 1.0f, NULL));
+        EXPECT_NO_LAUNCH(TFT_OK, tft_cuda_fill(NULL, 0, 1.0f, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_fill(NULL, 5, 1.0f, NULL));
+        tft_cuda_free(d), free(h);
+    }
+    // 2-D copy: width floats of rows rows, pitches above the width; the padding stays untouched
+    static const size_t copies[][4] = {{1, 1, 1, 1}, {3, 7, 5, 3}, {17, 37, 17, 20}, {33, 5, 40, 33}, {65, 70, 66, 80}};
+    for (size_t s = 0; s < sizeof copies / sizeof *copies; s++) {
+        const size_t w = copies[s][0], rows = copies[s][1], sp = copies[s][2], dp = copies[s][3];
+        const size_t ns = rows * sp, nd = rows * dp;
+        float       *src = tu_alloc(ns), *got = tu_alloc(nd), *want = tu_alloc(nd);
+        tu_fill(&rng, src, ns, -5.0f, 5.0f);
+        for (size_t i = 0; i < nd; i++)
+            want[i] = GUARD;
+        for (size_t r = 0; r < rows; r++)
+            memcpy(want + r * dp, src + r * sp, w * sizeof(float));
+        float *dsrc = dev_f(src, ns), *ddst = dev_const(nd, GUARD);
+        CU_OK(tft_cuda_copy2d(ddst, dp, dsrc, sp, w, rows, NULL));
+        dev_get(got, ddst, nd);
+        check_exact("copy2d", got, want, nd);
+        // refused: a pitch below the width, overlapping regions; empty: nothing done
+        float *dg = dev_const(nd, GUARD);
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_copy2d(dg, w - 1, dsrc, sp, w, rows, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_copy2d(dg, dp, dsrc, w - 1, w, rows, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_copy2d(dg, dp, NULL, sp, w, rows, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_copy2d(dg, dp, dg, dp, w, rows, NULL));
+        EXPECT_NO_LAUNCH(TFT_OK, tft_cuda_copy2d(dg, dp, dsrc, sp, 0, rows, NULL));
+        EXPECT_NO_LAUNCH(TFT_OK, tft_cuda_copy2d(NULL, dp, NULL, sp, w, 0, NULL));
+        check_untouched("copy2d refused", dg, nd, GUARD);
+        tft_cuda_free(dsrc), tft_cuda_free(ddst), tft_cuda_free(dg);
+        free(src), free(got), free(want);
+    }
+}
+
+static void test_resample_norm(void **state) {
+    (void)state;
+    // R, n, m: widening, narrowing, n == 1, m == 1, n == m (gate + LayerNorm only), m past 2 warps
+    static const int cases[][3] = {{1, 1, 1},   {37, 3, 17}, {70, 1, 33}, {33, 17, 3},
+                                   {5, 65, 160}, {41, 33, 33}, {3, 16, 1}, {66, 160, 65}};
+    for (size_t s = 0; s < sizeof cases / sizeof *cases; s++) {
+        const int    R = cases[s][0], n = cases[s][1], m = cases[s][2], ldx = n + 2;
+        const size_t nx = (size_t)R * ldx, ny = (size_t)R * m;
+        tu_rng       rng = tu_rng_new(700 + s);
+        float       *x = tu_alloc(nx), *mask = tu_alloc(m), *w = tu_alloc(m), *b = tu_alloc(m);
+        float       *got = tu_alloc(ny), *ref = tu_alloc(ny);
+        tu_fill(&rng, x, nx, -3.0f, 3.0f);
+        tu_fill(&rng, mask, m, -2.0f, 2.0f);
+        tu_fill(&rng, w, m, 0.5f, 1.5f);
+        tu_fill(&rng, b, m, -0.5f, 0.5f);
+        float *dx = dev_f(x, nx), *dm = dev_f(mask, m), *dw = dev_f(w, m), *db = dev_f(b, m), *dy = NULL;
+        CU_OK(tft_cuda_malloc((void **)&dy, ny * sizeof(float)));
+        CU_OK(tft_cuda_resample_norm(dy, dx, ldx, R, n, m, dm, dw, db, NULL));
+        dev_get(got, dy, ny);
+        tft_op_resample_norm_ref(ref, x, ldx, R, n, m, mask, w, b);
+        char name[64];
+        snprintf(name, sizeof name, "resample_norm R=%d %d->%d", R, n, m);
+        check_nmse(name, got, ref, ny);
+        // refused / empty: no launch, dy untouched
+        CU_OK(tft_cuda_fill(dy, ny, GUARD, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_resample_norm(dy, dx, ldx, -1, n, m, dm, dw, db, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_resample_norm(dy, dx, ldx, R, 0, m, dm, dw, db, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_resample_norm(dy, dx, n - 1, R, n, m, dm, dw, db, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_resample_norm(dy, dx, ldx, R, n, m, NULL, dw, db, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_resample_norm(dy, dy, n, 1, n, m, dm, dw, db, NULL));
+        EXPECT_NO_LAUNCH(TFT_OK, tft_cuda_resample_norm(dy, dx, ldx, 0, n, m, dm, dw, db, NULL));
+        EXPECT_NO_LAUNCH(TFT_OK, tft_cuda_resample_norm(NULL, NULL, ldx, R, n, 0, NULL, NULL, NULL, NULL));
+        check_untouched("resample_norm refused", dy, ny, GUARD);
+        tft_cuda_free(dx), tft_cuda_free(dm), tft_cuda_free(dw), tft_cuda_free(db), tft_cuda_free(dy);
+        free(x), free(mask), free(w), free(b), free(got), free(ref);
+    }
+}
+
+// A GRN's weights, host copies (for the reference) and device copies (for tft_cuda_grn).
+typedef struct grn_pair {
+    tft_grn_w host, dev;
+    float    *hp[11], *dp[11];
+} grn_pair;
+
+static grn_pair grn_pair_make(tu_rng *rng, int i, int h, int o) {
+    grn_pair g;
+    memset(&g, 0, sizeof g);
+    g.host.in = g.dev.in = i, g.host.hid = g.dev.hid = h, g.host.out = g.dev.out = o;
+    // fc1_w fc1_b fc2_w fc2_b glu_w glu_b ln_w ln_b rs_mask rs_w rs_b
+    const size_t sz[11] = {(size_t)h * i, (size_t)h, (size_t)h * h, (size_t)h, (size_t)2 * o * h, (size_t)2 * o,
+                           (size_t)o,     (size_t)o, (size_t)o,     (size_t)o, (size_t)o};
+    const int    n      = i != o ? 11 : 8;
+    for (int k = 0; k < n; k++) {
+        g.hp[k]       = tu_alloc(sz[k]);
+        const float a = k % 2 == 0 && k < 6 ? 1.0f / sqrtf((float)(k == 0 ? i : h)) : 0.3f;
+        tu_fill(rng, g.hp[k], sz[k], -a, a);
+        if (k == 6 || k == 9) // LayerNorm weights around 1
+            for (size_t c = 0; c < sz[k]; c++)
+                g.hp[k][c] += 1.0f;
+        g.dp[k] = dev_f(g.hp[k], sz[k]);
+    }
+    tft_grn_w *ws[2] = {&g.host, &g.dev};
+    for (int v = 0; v < 2; v++) {
+        float **p = v ? g.dp : g.hp;
+        ws[v]->fc1_w = p[0], ws[v]->fc1_b = p[1], ws[v]->fc2_w = p[2], ws[v]->fc2_b = p[3];
+        ws[v]->glu_w = p[4], ws[v]->glu_b = p[5], ws[v]->ln_w = p[6], ws[v]->ln_b = p[7];
+        if (i != o)
+            ws[v]->rs_mask = p[8], ws[v]->rs_w = p[9], ws[v]->rs_b = p[10];
+    }
+    return g;
+}
+
+static void grn_pair_free(grn_pair *g) {
+    for (int k = 0; k < 11; k++)
+        free(g->hp[k]), tft_cuda_free(g->dp[k]);
+}
+
+static void test_grn_block(void **state) {
+    (void)state;
+    tft_cuda_blas *blas = NULL;
+    CU_OK(tft_cuda_blas_new(&blas, NULL));
+    assert_null(tft_cuda_blas_stream(blas)); // made on the legacy default stream
+    assert_null(tft_cuda_blas_stream(NULL));
+    // R, in, hid, out, ctx_group (-1: no context; 0: a context with group 0, which counts as 1), padx
+    static const int cases[][6] = {{1, 1, 1, 1, -1, 0},     {37, 3, 17, 17, -1, 2},  {70, 33, 33, 33, 3, 0},
+                                   {45, 17, 65, 33, 5, 1},  {97, 160, 160, 160, 1, 0}, {33, 65, 160, 1, -1, 3},
+                                   {50, 16, 16, 16, -1, 0}, {29, 1, 17, 3, 0, 0},     {61, 40, 64, 160, 7, 0}};
+    for (size_t s = 0; s < sizeof cases / sizeof *cases; s++) {
+        const int R = cases[s][0], i = cases[s][1], h = cases[s][2], o = cases[s][3], cg = cases[s][4];
+        const int ldx = i + cases[s][5], g = cg > 0 ? cg : 1, nctx = cg >= 0 ? (R + g - 1) / g : 0;
+        tu_rng    rng = tu_rng_new(800 + s);
+        grn_pair  gp  = grn_pair_make(&rng, i, h, o);
+        const size_t nx = (size_t)R * ldx, ny = (size_t)R * o;
+        float       *x = tu_alloc(nx), *ctx = tu_alloc((size_t)nctx * h + 1), *got = tu_alloc(ny), *ref = tu_alloc(ny);
+        float       *scr = tu_alloc(tft_op_grn_scratch(R, &gp.host));
+        tu_fill(&rng, x, nx, -2.0f, 2.0f);
+        tu_fill(&rng, ctx, (size_t)nctx * h, -1.0f, 1.0f);
+        const size_t ns = tft_cuda_grn_scratch(R, &gp.dev);
+        float *dx = dev_f(x, nx), *dctx = cg >= 0 ? dev_f(ctx, (size_t)nctx * h) : NULL, *dy = NULL, *dscr = NULL;
+        CU_OK(tft_cuda_malloc((void **)&dy, ny * sizeof(float)));
+        CU_OK(tft_cuda_malloc((void **)&dscr, ns * sizeof(float))); // exactly the size asked for (ASan checks it)
+        CU_OK(tft_cuda_grn(blas, dy, dx, ldx, R, &gp.dev, dctx, cg, dscr));
+        dev_get(got, dy, ny);
+        tft_op_grn_ref(ref, x, ldx, R, &gp.host, cg >= 0 ? ctx : NULL, cg, scr);
+        char name[96];
+        snprintf(name, sizeof name, "grn R=%d %d->%d->%d ctx_group=%d ldx=%d", R, i, h, o, cg, ldx);
+        check_nmse(name, got, ref, ny);
+        // refused / empty: no launch, dy untouched
+        CU_OK(tft_cuda_fill(dy, ny, GUARD, NULL));
+        tft_grn_w bad = gp.dev;
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_grn(NULL, dy, dx, ldx, R, &gp.dev, dctx, cg, dscr));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_grn(blas, dy, dx, ldx, -1, &gp.dev, dctx, cg, dscr));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_grn(blas, dy, dx, i - 1, R, &gp.dev, dctx, cg, dscr));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_grn(blas, dy, dx, ldx, R, &gp.dev, dctx, cg, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_grn(blas, dx, dx, ldx, R, &gp.dev, dctx, cg, dscr));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_grn(blas, dscr, dx, ldx, R, &gp.dev, dctx, cg, dscr));
+        bad.glu_w = NULL;
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_grn(blas, dy, dx, ldx, R, &bad, dctx, cg, dscr));
+        bad = gp.dev, bad.out = 0;
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_grn(blas, dy, dx, ldx, R, &bad, dctx, cg, dscr));
+        if (i != o) {
+            bad = gp.dev, bad.rs_w = NULL;
+            EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_grn(blas, dy, dx, ldx, R, &bad, dctx, cg, dscr));
+        }
+        EXPECT_NO_LAUNCH(TFT_OK, tft_cuda_grn(blas, NULL, NULL, ldx, 0, &gp.dev, NULL, 1, NULL));
+        assert_int_equal(tft_cuda_grn_scratch(0, &gp.dev), 0);
+        check_untouched("grn refused", dy, ny, GUARD);
+        tft_cuda_free(dx), tft_cuda_free(dctx), tft_cuda_free(dy), tft_cuda_free(dscr);
+        free(x), free(ctx), free(got), free(ref), free(scr);
+        grn_pair_free(&gp);
+    }
+    tft_cuda_blas_free(blas);
+}
+
+static void test_heads_out(void **state) {
+    (void)state;
+    // B, Td, NT, Q; NT = 8 with tf[j] = j covers every tft_transform; NT = 65 only without denorm
+    static const int cases[][4] = {{1, 1, 1, 1}, {3, 5, 2, 7}, {2, 24, 8, 3}, {5, 7, 65, 1}, {4, 3, 8, 33}};
+    for (size_t s = 0; s < sizeof cases / sizeof *cases; s++) {
+        const int    B = cases[s][0], Td = cases[s][1], NT = cases[s][2], Q = cases[s][3];
+        const size_t n = (size_t)B * Td * NT * Q, nts = (size_t)B * NT * 2;
+        tu_rng       rng = tu_rng_new(900 + s);
+        float       *x = tu_alloc(n), *ts = tu_alloc(nts), *got = tu_alloc(n), *want = tu_alloc(n);
+        float       *slice = tu_alloc((size_t)Td * Q);
+        tu_fill(&rng, x, n, -3.0f, 3.0f);
+        for (size_t k = 0; k < nts; k += 2)
+            ts[k] = tu_range(&rng, -1.0f, 1.0f), ts[k + 1] = tu_range(&rng, 0.5f, 2.0f);
+        tft_transform tf[TFT_CUDA_MAX_TARGETS + 1];
+        for (int j = 0; j <= TFT_CUDA_MAX_TARGETS; j++)
+            tf[j] = (tft_transform)(j % (TFT_TF_SQRT + 1));
+        // room for the refused calls below too (up to TFT_CUDA_MAX_TARGETS + 1 floats), so that the
+        // overlap check never fires there on two adjacent allocations
+        const size_t na = n > TFT_CUDA_MAX_TARGETS + 1 ? n : TFT_CUDA_MAX_TARGETS + 1;
+        float       *dx = NULL, *dts = dev_f(ts, nts), *dy = NULL;
+        CU_OK(tft_cuda_malloc((void **)&dx, na * sizeof(float)));
+        CU_OK(tft_cuda_upload(dx, x, n * sizeof(float)));
+        CU_OK(tft_cuda_malloc((void **)&dy, na * sizeof(float)));
+        for (int denorm = 0; denorm <= (NT <= TFT_CUDA_MAX_TARGETS); denorm++) {
+            CU_OK(tft_cuda_heads_out(dy, dx, B, Td, NT, Q, denorm ? dts : NULL, denorm ? tf : NULL, denorm, NULL));
+            dev_get(got, dy, n);
+            for (int b = 0; b < B; b++)
+                for (int j = 0; j < NT; j++) {
+                    for (int t = 0; t < Td; t++) // x[b, t, j, :] -> slice[t, :]
+                        memcpy(slice + (size_t)t * Q, x + (((size_t)b * Td + t) * NT + j) * Q, sizeof(float) * Q);
+                    float *w = want + ((size_t)b * NT + j) * Td * Q, *gs = got + ((size_t)b * NT + j) * Td * Q;
+                    char   name[80];
+                    snprintf(name, sizeof name, "heads_out B=%d NT=%d Q=%d b=%d j=%d denorm=%d tf=%d", B, NT, Q, b, j,
+                             denorm, (int)tf[j]);
+                    if (denorm) {
+                        const float *c = ts + ((size_t)b * NT + j) * 2;
+                        tft_op_denormalize_ref(w, slice, (size_t)Td * Q, c[0], c[1], tf[j]);
+                        check_nmse(name, gs, w, (size_t)Td * Q);
+                    } else {
+                        check_exact(name, gs, slice, (size_t)Td * Q); // a transpose: exact
+                    }
+                }
+        }
+        // refused / empty: no launch, dy untouched
+        CU_OK(tft_cuda_fill(dy, na, GUARD, NULL));
+        tft_transform badtf[2] = {TFT_TF_NONE, (tft_transform)(TFT_TF_SQRT + 1)};
+        EXPECT_NO_LAUNCH(TFT_ERR_UNSUPPORTED,
+                         tft_cuda_heads_out(dy, dx, 1, 1, TFT_CUDA_MAX_TARGETS + 1, 1, dts, tf, 1, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_heads_out(dy, dx, 1, 1, 2, 1, dts, badtf, 1, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_heads_out(dy, dx, 1, 1, 1, 1, NULL, tf, 1, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_heads_out(dy, dx, 1, 1, 1, 1, NULL, NULL, 2, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_heads_out(dy, dx, -1, Td, NT, Q, NULL, NULL, 0, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_heads_out(dy, dx, B, Td, NT, -1, NULL, NULL, 0, NULL));
+        EXPECT_NO_LAUNCH(TFT_ERR_INVALID_ARG, tft_cuda_heads_out(dy, dy, B, Td, NT, Q, NULL, NULL, 0, NULL));
+        EXPECT_NO_LAUNCH(TFT_OK, tft_cuda_heads_out(dy, dx, B, 0, NT, Q, dts, tf, 1, NULL));
+        EXPECT_NO_LAUNCH(TFT_OK, tft_cuda_heads_out(NULL, NULL, 0, Td, NT, Q, NULL, NULL, 0, NULL));
+        check_untouched("heads_out refused", dy, na, GUARD);
+        tft_cuda_free(dx), tft_cuda_free(dts), tft_cuda_free(dy);
+        free(x), free(ts), free(got), free(want), free(slice);
+    }
+}
 #endif // TFT_USE_CUDA
 
 static void test_skipped(void **state) {
@@ -427,7 +808,9 @@ int main(void) {
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_elementwise), cmocka_unit_test(test_linear_norm), cmocka_unit_test(test_softmax),
-        cmocka_unit_test(test_attention),   cmocka_unit_test(test_lstm_layer),
+        cmocka_unit_test(test_attention),   cmocka_unit_test(test_lstm_layer),  cmocka_unit_test(test_input_ops),
+        cmocka_unit_test(test_fill_copy2d), cmocka_unit_test(test_resample_norm), cmocka_unit_test(test_grn_block),
+        cmocka_unit_test(test_heads_out),
     };
 #ifdef TFT_SIMT
     return cmocka_run_group_tests_name("test_cuda_simt (the kernels' source on the SIMT harness, CPU)", tests, NULL,

@@ -673,19 +673,23 @@ cudaError_t take_async_error() {
     return e;
 }
 
-// cudaMemcpy's checks: the device side(s) of the copy must lie inside device allocations.
-cudaError_t check_copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
-    if (bytes && (!dst || !src))
+// cudaMemcpy's checks: the device side(s) of the copy must lie inside device allocations. dbytes,
+// sbytes: the extent of the copy at dst and at src (they differ for a 2-D copy).
+cudaError_t check_copy2(void *dst, size_t dbytes, const void *src, size_t sbytes, cudaMemcpyKind kind) {
+    if ((dbytes || sbytes) && (!dst || !src))
         return cudaErrorInvalidValue;
     switch (kind) {
     case cudaMemcpyHostToHost: return cudaSuccess;
-    case cudaMemcpyHostToDevice: return device_range(dst, bytes) ? cudaSuccess : cudaErrorInvalidValue;
-    case cudaMemcpyDeviceToHost: return device_range(src, bytes) ? cudaSuccess : cudaErrorInvalidValue;
+    case cudaMemcpyHostToDevice: return device_range(dst, dbytes) ? cudaSuccess : cudaErrorInvalidValue;
+    case cudaMemcpyDeviceToHost: return device_range(src, sbytes) ? cudaSuccess : cudaErrorInvalidValue;
     case cudaMemcpyDeviceToDevice:
-        return device_range(dst, bytes) && device_range(src, bytes) ? cudaSuccess : cudaErrorInvalidValue;
+        return device_range(dst, dbytes) && device_range(src, sbytes) ? cudaSuccess : cudaErrorInvalidValue;
     case cudaMemcpyDefault: return cudaSuccess;
     }
     return cudaErrorInvalidMemcpyDirection;
+}
+cudaError_t check_copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
+    return check_copy2(dst, bytes, src, bytes, kind);
 }
 } // namespace
 
@@ -732,6 +736,13 @@ unsigned long long launches_run(void) {
     std::lock_guard<std::recursive_mutex> lk(g_lock);
     return g_launches_run;
 }
+} // namespace simt
+// The same for C tests (tests/test_cuda.c built with -DTFT_SIMT): a launcher that must not launch
+// (empty work, a refused argument) leaves it unchanged.
+extern "C" unsigned long long simt_launches_run(void) {
+    return simt::launches_run();
+}
+namespace simt {
 
 void launch(const void *kernel, const char *name, dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
             std::function<void()> body) {
@@ -764,6 +775,7 @@ const char *cudaGetErrorName(cudaError_t e) {
     case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
     case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
     case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+    case cudaErrorInvalidPitchValue: return "cudaErrorInvalidPitchValue";
     case cudaErrorInvalidDevicePointer: return "cudaErrorInvalidDevicePointer";
     case cudaErrorInvalidMemcpyDirection: return "cudaErrorInvalidMemcpyDirection";
     case cudaErrorNoDevice: return "cudaErrorNoDevice";
@@ -784,6 +796,7 @@ const char *cudaGetErrorString(cudaError_t e) {
     case cudaErrorInvalidValue: return "invalid argument";
     case cudaErrorMemoryAllocation: return "out of memory";
     case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    case cudaErrorInvalidPitchValue: return "invalid pitch argument";
     case cudaErrorInvalidDevicePointer: return "invalid device pointer";
     case cudaErrorInvalidMemcpyDirection: return "invalid copy direction for memcpy";
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";
@@ -917,6 +930,21 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpy
     if (e != cudaSuccess)
         return e;
     return bytes ? enqueue(s, [dst, src, bytes]() { memmove(dst, src, bytes); }) : cudaSuccess;
+}
+cudaError_t cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height,
+                              cudaMemcpyKind kind, cudaStream_t s) {
+    std::lock_guard<std::recursive_mutex> lk(g_lock);
+    if (width > dpitch || width > spitch)
+        return cudaErrorInvalidPitchValue;
+    if (width == 0 || height == 0)
+        return cudaSuccess;
+    const cudaError_t e = check_copy2(dst, (height - 1) * dpitch + width, src, (height - 1) * spitch + width, kind);
+    if (e != cudaSuccess)
+        return e;
+    return enqueue(s, [dst, dpitch, src, spitch, width, height]() {
+        for (size_t r = 0; r < height; r++)
+            memmove((char *)dst + r * dpitch, (const char *)src + r * spitch, width);
+    });
 }
 cudaError_t cudaMemset(void *p, int value, size_t bytes) {
     std::lock_guard<std::recursive_mutex> lk(g_lock);

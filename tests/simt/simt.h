@@ -87,6 +87,7 @@ enum cudaError_t {
     cudaErrorInvalidValue              = 1,
     cudaErrorMemoryAllocation          = 2,
     cudaErrorInvalidConfiguration      = 9,
+    cudaErrorInvalidPitchValue         = 12,
     cudaErrorInvalidDevicePointer      = 17,
     cudaErrorInvalidMemcpyDirection    = 21,
     cudaErrorNoDevice                  = 100,
@@ -393,6 +394,9 @@ cudaError_t cudaMallocHost(void **p, size_t bytes);
 cudaError_t cudaFreeHost(void *p);
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind);
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t s = 0);
+// dpitch, spitch, width in bytes; width <= both pitches (else cudaErrorInvalidPitchValue)
+cudaError_t cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height,
+                              cudaMemcpyKind kind, cudaStream_t s = 0);
 cudaError_t cudaMemset(void *p, int value, size_t bytes);
 cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t s = 0);
 cudaError_t cudaMemset2DAsync(void *p, size_t pitch, int value, size_t width, size_t height, cudaStream_t s = 0);
