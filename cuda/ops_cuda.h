@@ -1,12 +1,13 @@
 // ops_cuda.h: the CUDA twins of the CPU ops in ops/ops.h (device pointers, one stream).
 //
-// STATUS: never run on a GPU yet. Nothing here is wired into engine/forward.c or the public API
-// (there is no backend switch); tests/test_cuda.c checks every launcher against its CPU `_ref`
-// twin and skips when no device exists. `make test` runs the same checks on the kernels' own source
-// on the CPU (test_cuda_simt, the SIMT harness in tests/simt/: real barriers and warp collectives,
-// races between barriers under TSan), which they pass; that shows the logic, not the device's
-// behaviour or speed. Do not call these kernels done until test_cuda has passed on a real device
-// (sm_90).
+// STATUS: never run on a GPU yet. The CUDA backend (engine/backend_cuda.c, TFT_DEVICE=cuda) calls
+// these launchers through the backend seam (engine/backend.h). `make test` runs them on the CPU
+// under the SIMT harness (tests/simt/: real barriers and warp collectives, races between barriers
+// under TSan): test_cuda_simt checks every launcher against its CPU `_ref` twin, test_golden_simt
+// runs every golden on the CUDA backend and test_backend_simt compares it with the CPU backend on
+// random batches. That shows the logic, not the device's behaviour or speed: test_cuda,
+// test_backend and bench/device_check.sh must pass on a real device (sm_90) before calling these
+// kernels done there.
 //
 // Conventions (those of ops/ops.h unless said otherwise): row-major, PyTorch weight layout
 // W: [Cout, Cin] so y = x·Wᵀ + b, "ld*" = row stride in floats. Every pointer a launcher takes is
@@ -47,6 +48,20 @@ tft_status tft_cuda_memset0(void *p, size_t bytes, void *stream);
 tft_status tft_cuda_upload(void *dst, const void *host_src, size_t bytes);   // synchronous
 tft_status tft_cuda_download(void *host_dst, const void *src, size_t bytes); // synchronous
 tft_status tft_cuda_sync(void *stream); // waits for the stream; reports faults of earlier kernels
+
+// ---- streams, pinned host memory, copies, graphs (graph.cu) ---------------------------------
+tft_status tft_cuda_stream_new(void **stream); // a non-blocking stream
+void       tft_cuda_stream_free(void *stream); // NULL is a no-op
+tft_status tft_cuda_host_alloc(void **p, size_t bytes); // pinned (page-locked) host memory
+void       tft_cuda_host_free(void *p);                 // NULL is a no-op
+// bytes from src to dst, each host (pinned for a truly asynchronous copy) or device, on stream
+tft_status tft_cuda_copy_async(void *dst, const void *src, size_t bytes, void *stream);
+// Stream capture: everything enqueued on stream between begin and end becomes one graph; end
+// instantiates it (*exec) and reports a failure that happened while capturing.
+tft_status tft_cuda_capture_begin(void *stream);
+tft_status tft_cuda_capture_end(void *stream, void **exec);
+tft_status tft_cuda_graph_launch(void *exec, void *stream);
+void       tft_cuda_graph_free(void *exec); // NULL is a no-op
 
 // ---- cuBLAS GEMM ------------------------------------------------------------------------------
 // Opaque: a cuBLAS handle bound to one stream, math mode CUBLAS_DEFAULT_MATH (no TF32).
@@ -121,7 +136,7 @@ tft_status tft_cuda_attention(float *out, float *attn, const float *Q, const flo
 
 // ---- persistent LSTM layer --------------------------------------------------------------------
 // One LSTM layer over the encoder then the decoder in ONE launch (pytorch-forecasting's two packed
-// LSTMs, as engine/forward.c's lstm_forward called for the encoder then the decoder), one thread
+// LSTMs, as engine/backend_cpu.c's lstm_forward called for the encoder then the decoder), one thread
 // block per series, the recurrent weights held on chip for all Te + Td steps: W_hh's first 64
 // columns in registers (one gate row per thread), the rest in shared memory. H <= 128 (4H <= 512
 // threads); larger H gives TFT_ERR_UNSUPPORTED.

@@ -31,11 +31,11 @@ static tft_status context_params(const tft_model *m, const tft_context_params *p
     if (cp->checked_input != 0 && cp->checked_input != 1)
         return tft__fail_at(TFT_ERR_INVALID_ARG, TFT_E_BAD_PARAMETER, -1, "checked_input", -1,
                             "%s: checked_input %d must be 0 or 1", fn, cp->checked_input);
-    return TFT_OK;
+    return tft_device_resolve(cp, fn);
 }
 
 // Lanes of a context: one per thread, even past max_batch (a one-series call splits its rows across
-// the lanes, forward.c), so every lane needs its own scratch. Each lane is sized for its share of
+// the lanes, backend_cpu.c), so every lane needs its own scratch. Each lane is sized for its share of
 // max_batch, ceil(max_batch / lanes) series; lane 0 for all of it, since a call with a zero-length
 // history is not split (tft_lanes_for).
 static int n_lanes_of(const tft_context_params *cp) { return cp->n_threads < 1 ? 1 : cp->n_threads; }
@@ -51,9 +51,11 @@ static size_t context_bytes(const tft_model *m, const tft_context_params *cp) {
     size_t total = 0;
     for (int l = 0; l < n_lanes_of(cp); l++) {
         tft_acts sizes;
-        size_t   b = tft_plan_carve(m, lane_batch(cp, l), NULL, &sizes);
+        size_t   b = tft_plan_carve(m, lane_batch(cp, l), TFT_CHUNK, NULL, &sizes);
         if (b == 0 || __builtin_add_overflow(total, b, &total)) return 0;
     }
+    size_t dev = tft_device_bytes(m, cp);
+    if (cp->device != TFT_DEVICE_CPU && (dev == 0 || __builtin_add_overflow(total, dev, &total))) return 0;
     return total;
 }
 
@@ -98,7 +100,7 @@ TFT_API tft_status tft_context_new(const tft_model *m, const tft_context_params 
         tft_lane *ln = &c->lanes[l];
         tft_acts  sizes;
         ln->max_batch   = lane_batch(&cp, l);
-        ln->arena_bytes = tft_plan_carve(m, ln->max_batch, NULL, &sizes);
+        ln->arena_bytes = tft_plan_carve(m, ln->max_batch, TFT_CHUNK, NULL, &sizes);
         ln->arena       = tft__aligned_alloc(64, ln->arena_bytes);
         if (!ln->arena) {
             st = tft__fail(TFT_ERR_NOMEM, "tft_context_new: cannot reserve %zu bytes for max_batch %d", need,
@@ -106,11 +108,12 @@ TFT_API tft_status tft_context_new(const tft_model *m, const tft_context_params 
             goto fail;
         }
         memset(ln->arena, 0, ln->arena_bytes); // touch every page now, not during a forecast
-        tft_plan_carve(m, ln->max_batch, ln->arena, &ln->a);
+        tft_plan_carve(m, ln->max_batch, TFT_CHUNK, ln->arena, &ln->a);
         ln->a.ctx  = c;
         ln->a.lane = l;
     }
     if ((st = tft_pool_start(&c->pool, c->n_lanes - 1)) != TFT_OK) goto fail;
+    if ((st = tft_device_open(c, &cp)) != TFT_OK) goto fail;
     *out = c;
     return TFT_OK;
 fail:
@@ -120,6 +123,7 @@ fail:
 
 TFT_API void tft_context_free(tft_context *c) {
     if (!c) return;
+    tft_device_close(c);
     tft_pool_stop(&c->pool);
     for (int l = 0; l < TFT_MAX_LANES; l++) tft__free(c->lanes[l].arena);
     tft__free(c);
@@ -128,6 +132,7 @@ TFT_API void tft_context_free(tft_context *c) {
 TFT_API size_t tft_context_bytes(const tft_context *c) {
     size_t n = 0;
     for (int l = 0; c && l < c->n_lanes; l++) n += c->lanes[l].arena_bytes;
+    if (c && c->cuda) n += tft_device_bytes(c->m, &(tft_context_params){.max_batch = c->max_batch, .device = c->device});
     return n;
 }
 

@@ -199,7 +199,7 @@ struct tft_model {
 
 // ---- context ---------------------------------------------------------------------------------
 // The forward runs the static encoder over the whole batch, then the rest on chunks of
-// TFT_CHUNK series (forward.c): chunk buffers are sized for min(max_batch, TFT_CHUNK) series.
+// TFT_CHUNK series (graph.c, backend_cpu.c): chunk buffers are sized for min(max_batch, TFT_CHUNK) series.
 #ifndef TFT_CHUNK // (-DTFT_CHUNK=n to experiment)
 #define TFT_CHUNK 4
 #endif
@@ -279,17 +279,40 @@ struct tft_context {
     int32_t   checked_input;         // tft_context_params.checked_input
     tft_lane  lanes[TFT_MAX_LANES];
     tft_pool  pool;
+    int32_t   device;                // tft_device: where the forward runs (device.c)
+    struct tft_cuda_ctx *cuda;       // TFT_DEVICE_CUDA: the CUDA backend's state (backend_cuda.c)
 };
 
 // model.c
 tft_status tft_model_bind(tft_model *m); // config + tensors -> the structs above
+// plan.c: sub-buffers of one block, 64-byte aligned; base NULL: only adds up the bytes (off, SIZE_MAX
+// once it overflows). tft_carve returns the sub-buffer (NULL when base is NULL).
+typedef struct tft_carver {
+    uint8_t *base;
+    size_t   off;
+} tft_carver;
+void *tft_carve(tft_carver *c, size_t count, size_t elem);
 // plan.c: carves every activation for (model, max_batch) from base (NULL: only sizes); returns bytes
 // (0: more than a size_t holds)
-size_t tft_plan_carve(const tft_model *m, int32_t max_batch, uint8_t *base, tft_acts *a);
+// (chunk: series per chunk, the backend's choice: TFT_CHUNK on the CPU)
+size_t tft_plan_carve(const tft_model *m, int32_t max_batch, int32_t chunk, uint8_t *base, tft_acts *a);
 // plan.c: FLOPs the forward computes for one series (Te, Td: the call's steps; its own lengths)
 double tft_plan_flops(const tft_model *m, int Te, int Td, int enc_len, int dec_len);
-// forward.c: the graph walk on validated network-level input, in one lane's activations
+// device.c: the forward on validated network-level input, on the context's backend (the CPU one in
+// one lane's activations, or the CUDA one)
 tft_status tft_forward(const tft_model *m, tft_acts *a, const tft_net_input *in, tft_net_output *out);
+// device.c: tft_context_params.device with TFT_DEVICE applied and checked (CUDA: n_threads = 1)
+tft_status tft_device_resolve(tft_context_params *cp, const char *fn);
+size_t     tft_device_bytes(const tft_model *m, const tft_context_params *cp); // device workspace
+tft_status tft_device_open(tft_context *c, const tft_context_params *cp);
+void       tft_device_close(tft_context *c);
+// backend_cuda.c (built with TFT_USE_CUDA): one device arena, stream, cuBLAS handle and the captured
+// graphs of a context
+struct tft_cuda_ctx;
+size_t     tft_cuda_ctx_bytes(const tft_model *m, int32_t max_batch);
+tft_status tft_cuda_ctx_new(const tft_model *m, int32_t max_batch, struct tft_cuda_ctx **out);
+void       tft_cuda_ctx_free(struct tft_cuda_ctx *x);
+tft_status tft_forward_cuda(struct tft_cuda_ctx *x, const tft_net_input *in, tft_net_output *out);
 // context.c: the index checks (and with values != 0 the finiteness checks) of a network input's
 // rows (shared with the series level)
 tft_status tft_check_net_rows(const tft_model *m, const tft_net_input *in, int values);

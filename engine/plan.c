@@ -5,14 +5,9 @@
 // (max_prediction_length); a call with shorter ones uses their leading part.
 #include "internal.h"
 
-typedef struct carver {
-    uint8_t *base;
-    size_t   off;
-} carver;
-
 // Saturates at SIZE_MAX (tft_plan_carve then returns 0) rather than wrap: the sizing pass runs before
 // anything is allocated, on whatever max_batch a caller asks for.
-static void *take(carver *c, size_t count, size_t elem) {
+void *tft_carve(tft_carver *c, size_t count, size_t elem) {
     size_t off = (c->off + 63) & ~(size_t)63; // 64-byte aligned sub-buffers
     size_t n;
     if (c->off > SIZE_MAX - 64 || __builtin_mul_overflow(count, elem, &n) || __builtin_add_overflow(off, n, &c->off)) {
@@ -21,8 +16,8 @@ static void *take(carver *c, size_t count, size_t elem) {
     }
     return c->base ? c->base + off : NULL;
 }
-#define F(n) ((float *)take(&cv, (size_t)(n), sizeof(float)))
-#define I(n) ((int32_t *)take(&cv, (size_t)(n), sizeof(int32_t)))
+#define F(n) ((float *)tft_carve(&cv, (size_t)(n), sizeof(float)))
+#define I(n) ((int32_t *)tft_carve(&cv, (size_t)(n), sizeof(int32_t)))
 
 static size_t max_z(size_t a, size_t b) { return a > b ? a : b; }
 
@@ -42,12 +37,12 @@ static size_t scratch_floats(const tft_model *m) {
     return s;
 }
 
-size_t tft_plan_carve(const tft_model *m, int32_t max_batch, uint8_t *base, tft_acts *a) {
-    carver cv = {base, 0};
+size_t tft_plan_carve(const tft_model *m, int32_t max_batch, int32_t chunk, uint8_t *base, tft_acts *a) {
+    tft_carver cv = {base, 0};
     size_t B = (size_t)max_batch, Te = (size_t)m->Te_max, Td = (size_t)m->Td_max, T = Te + Td;
     size_t H = (size_t)m->H, L = (size_t)m->L, NHD = (size_t)m->NH * m->D, D = (size_t)m->D;
     size_t ne = (size_t)m->vsn_enc.n, nd = (size_t)m->vsn_dec.n, nmax = (size_t)m->vsn_static.n;
-    size_t S = Te > Td ? Te : Td, C = B < TFT_CHUNK ? B : TFT_CHUNK;
+    size_t S = Te > Td ? Te : Td, C = B < (size_t)chunk ? B : (size_t)chunk;
     nmax = max_z(nmax, max_z(ne, nd));
     size_t imax = max_z((size_t)m->vsn_static.in_total,
                         max_z((size_t)m->vsn_enc.in_total, (size_t)m->vsn_dec.in_total));
@@ -107,8 +102,8 @@ size_t tft_plan_carve(const tft_model *m, int32_t max_batch, uint8_t *base, tft_
     a->p_dec_cont = F(B * Td * Nr + 1);
     a->p_tscale   = F(B * m->NT * 2);
     a->p_pred     = F(B * m->NT * Td * m->Q);
-    a->p_tnorm    = (double *)take(&cv, B * m->NT * 2, sizeof(double));
-    a->p_work     = (double *)take(&cv, 4 * T + 16, sizeof(double));
+    a->p_tnorm    = (double *)tft_carve(&cv, B * m->NT * 2, sizeof(double));
+    a->p_work     = (double *)tft_carve(&cv, 4 * T + 16, sizeof(double));
     return cv.off > SIZE_MAX - 64 ? 0 : cv.off + 64; // 0: does not fit a size_t
 }
 

@@ -581,6 +581,16 @@ static tft_status forecast_chunk(const tft_model *m, tft_acts *a, const forecast
     const tft_forecast_output *out = j->out;
     size_t                     per = (size_t)m->NT * Td * m->Q;
     tft_net_output             net = {.prediction = out->quantiles + (size_t)lo * per};
+    // the interpretation is read from the CPU backend's activations; a CUDA context's live on the
+    // device, so there it is asked for as outputs, into this lane's host arrays (unused by the walk)
+    const int NH = m->NH, T = Te + Td, Tm = m->Te_max, on_device = a->ctx && a->ctx->cuda;
+    float    *eatt = a->attn, *datt = a->attn + (size_t)nb * Td * NH * Te;
+    if (on_device) {
+        if (out->attention) net.encoder_attention = Te ? eatt : NULL, net.decoder_attention = datt;
+        if (out->static_weights) net.static_weights = a->s_w;
+        if (out->encoder_weights) net.encoder_weights = a->e_w;
+        if (out->decoder_weights) net.decoder_weights = a->d_w;
+    }
     TFT_TRY(tft_forward(m, a, &in, &net));
     for (size_t i = 0; i < (size_t)nb * per; i++)
         if (!isfinite(net.prediction[i]))
@@ -589,18 +599,19 @@ static tft_status forecast_chunk(const tft_model *m, tft_acts *a, const forecast
             return series_fail(&sc, TFT_ERR_NONFINITE, TFT_E_NON_FINITE_OUTPUT, NULL, -1, "the forecast is not finite");
         }
     // interpretation, in the fixed key layout of tft.h: Temax encoder slots, then Td decoder steps
-    const int NH = m->NH, T = Te + Td, Tm = m->Te_max;
     for (int s = 0; s < nb; s++) {
         size_t b = (size_t)lo + s; // place in the caller's outputs
         if (out->encoder_lengths) out->encoder_lengths[b] = a->p_enc_len[s];
         if (out->attention)
             for (int t = 0; t < Td; t++)
                 for (int h = 0; h < NH; h++) {
-                    const float *src = a->attn + (((size_t)s * Td + t) * NH + h) * T;
+                    const size_t row = ((size_t)s * Td + t) * NH + h;
+                    const float *src = a->attn + row * T; // [B, Td, NH, T]: encoder keys, then decoder keys
+                    const float *enc = on_device ? eatt + row * Te : src, *dec = on_device ? datt + row * Td : src + Te;
                     float       *dst = out->attention + ((b * Td + t) * NH + h) * (Tm + Td);
                     memset(dst, 0, sizeof(float) * (size_t)(Tm + Td));
-                    memcpy(dst, src, sizeof(float) * Te);
-                    memcpy(dst + Tm, src + Te, sizeof(float) * Td);
+                    memcpy(dst, enc, sizeof(float) * Te);
+                    memcpy(dst + Tm, dec, sizeof(float) * Td);
                 }
         if (out->static_weights && m->vsn_static.n > 0)
             memcpy(out->static_weights + b * m->vsn_static.n, a->s_w + (size_t)s * m->vsn_static.n,

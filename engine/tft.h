@@ -217,8 +217,16 @@ typedef struct tft_context_params {
                             // still bounded). Structure (counts, lengths, columns) is always checked
                             // and outputs are always checked for finiteness: a broken promise gives
                             // an error or a wrong number, never a crash. Default 0.
-    int32_t reserved[4];
+    int32_t device;         // the backend the forward runs on: TFT_DEVICE_CPU (default) or
+                            // TFT_DEVICE_CUDA. The environment variable TFT_DEVICE=cpu|cuda overrides
+                            // it for every context, so tools and servers switch without change. CUDA
+                            // in a build without it is TFT_ERR_UNSUPPORTED, and with no usable device
+                            // TFT_ERR_BACKEND, from tft_context_new with the reason. A CUDA context
+                            // runs each call's forward on the GPU from one thread (n_threads is then
+                            // 1); its outputs equal the CPU's to float32 rounding, not bitwise.
+    int32_t reserved[3];
 } tft_context_params;
+typedef enum tft_device { TFT_DEVICE_CPU = 0, TFT_DEVICE_CUDA = 1 } tft_device;
 #define TFT_CONTEXT_DEFAULT_MAX_MIB 4096 // 4 GiB: far above what a sane model needs (FORMAT.md "Limits")
 TFT_API tft_context_params tft_context_default_params(void);
 // Bytes tft_context_new(m, p) would reserve (all lanes), computed without allocating; p may be NULL.
@@ -227,7 +235,8 @@ TFT_API tft_context_params tft_context_default_params(void);
 TFT_API tft_status tft_context_memory(const tft_model *m, const tft_context_params *p, size_t *bytes);
 TFT_API tft_status tft_context_new(const tft_model *m, const tft_context_params *p, tft_context **out);
 TFT_API void       tft_context_free(tft_context *c); // NULL is a no-op
-TFT_API size_t     tft_context_bytes(const tft_context *c); // workspace bytes reserved
+TFT_API size_t     tft_context_bytes(const tft_context *c); // workspace bytes reserved (host and device)
+TFT_API const char *tft_context_device(const tft_context *c); // "cpu" or "cuda": where its forward runs
 
 // ---------------------------------------------------------------------------------------------
 // Network level: exactly the inputs of pytorch-forecasting's TemporalFusionTransformer.forward().

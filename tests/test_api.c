@@ -154,7 +154,7 @@ static void test_threads_bitwise(void **state) {
     free_batch(batch, N);
 }
 
-// A one-series call with several threads splits its rows across them (engine/forward.c): every
+// A one-series call with several threads splits its rows across them (engine/backend_cpu.c): every
 // output (quantiles, attention, selection weights) is bitwise the one-thread result, for contexts
 // of max_batch 1 and 8, and a threaded call allocates nothing.
 static void test_one_series_threads_bitwise(void **state) {

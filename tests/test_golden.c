@@ -377,9 +377,17 @@ int main(void) {
         return 1;
     }
     tests[nt++] = (struct CMUnitTest){"default/sample_request", default_model, NULL, NULL, NULL};
-    // every golden (and the 3-thread bitwise check) on every CPU path this machine has
     golden_tests = tests, golden_nt = nt;
+#ifdef TFT_SIMT
+    // built against the SIMT harness (test_golden_simt): every golden on the CUDA backend, the
+    // kernels' own source running on the CPU; the "3-thread" check then compares a replay of the
+    // captured CUDA graph with its first run (a CUDA context runs on one thread)
+    setenv("TFT_DEVICE", "cuda", 1);
+    int failed = golden_group("cuda (SIMT harness)");
+#else
+    // every golden (and the 3-thread bitwise check) on every CPU path this machine has
     int failed = tu_for_each_isa("golden", golden_group);
+#endif
     for (int i = 0; i < n; i++) {
         tft_model_free(fxs[i].m);
         tft_ld_close(fxs[i].f);
