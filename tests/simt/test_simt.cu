@@ -4,8 +4,8 @@
 // block barriers (a missing one would show: fibers run one after another between barriers), exited
 // threads at a barrier, dynamic shared memory and its 48 KiB opt-in, launch configuration errors,
 // atomics, 3-D thread/block indices, kernel failures the harness must report (deadlock, lanes that
-// disagree, a shuffle from outside the mask), graph capture and replay, memory checks, the cuBLAS
-// GEMM. Under TSan (make SAN=thread test) it also runs a kernel with a missing __syncthreads and a
+// disagree, a shuffle from outside the mask), graph capture and replay, memory checks, 2-D copies,
+// the cuBLAS GEMM. Under TSan (make SAN=thread test) it also runs a kernel with a missing __syncthreads and a
 // missing __syncwarp in a child process and requires TSan to report both races, and their fixed
 // twins to report none; under ASan (make SAN=1 test), a write one past the dynamic shared memory
 // must be reported.
@@ -338,6 +338,61 @@ static void test_memory_checks(void **state) {
     assert_string_equal(cudaGetErrorName(cudaErrorInvalidValue), "cudaErrorInvalidValue");
 }
 
+// ---- 2-D copies ---------------------------------------------------------------------------------
+// cudaMemcpy2DAsync: width bytes of each of height rows, pitches in bytes; the bytes between rows
+// untouched; recorded (not run) while capturing, replayed by the graph; width above a pitch is
+// cudaErrorInvalidPitchValue; a row past the end of an allocation is cudaErrorInvalidValue.
+static void test_memcpy2d(void **state) {
+    (void)state;
+    const size_t w = 3 * sizeof(float), sp = 5 * sizeof(float), dp = 4 * sizeof(float), rows = 6;
+    float       *src = nullptr, *dst = nullptr;
+    CK(cudaMalloc(&src, rows * sp));
+    CK(cudaMalloc(&dst, rows * dp));
+    float hs[30], hd[24];
+    for (int i = 0; i < 30; i++)
+        hs[i] = (float)i;
+    CK(cudaMemcpy(src, hs, sizeof hs, cudaMemcpyHostToDevice));
+    cudaStream_t s = nullptr;
+    CK(cudaStreamCreate(&s));
+    for (int capture = 0; capture < 2; capture++) {
+        CK(cudaMemset(dst, 0, rows * dp));
+        cudaGraph_t     g  = nullptr;
+        cudaGraphExec_t ge = nullptr;
+        if (capture)
+            CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+        CK(cudaMemcpy2DAsync(dst, dp, src, sp, w, rows, cudaMemcpyDeviceToDevice, s));
+        if (capture) {
+            CK(cudaStreamEndCapture(s, &g));
+            CK(cudaMemcpy(hd, dst, sizeof hd, cudaMemcpyDeviceToHost));
+            for (int i = 0; i < 24; i++) // recorded, not run
+                assert_true(hd[i] == 0.0f);
+            CK(cudaGraphInstantiate(&ge, g, 0));
+            CK(cudaGraphLaunch(ge, s));
+        }
+        CK(cudaStreamSynchronize(s));
+        CK(cudaMemcpy(hd, dst, sizeof hd, cudaMemcpyDeviceToHost));
+        for (int r = 0; r < 6; r++)
+            for (int c = 0; c < 4; c++)
+                assert_true(hd[r * 4 + c] == (c < 3 ? (float)(r * 5 + c) : 0.0f));
+        if (capture)
+            CK(cudaGraphExecDestroy(ge)), CK(cudaGraphDestroy(g));
+    }
+    // host -> device with the same call; errors
+    CK(cudaMemcpy2DAsync(dst, dp, hs, sp, w, 2, cudaMemcpyHostToDevice, s));
+    assert_int_equal(cudaMemcpy2DAsync(dst, w - 1, src, sp, w, 2, cudaMemcpyDeviceToDevice, s),
+                     cudaErrorInvalidPitchValue);
+    assert_int_equal(cudaMemcpy2DAsync(dst, dp, src, w - 1, w, 2, cudaMemcpyDeviceToDevice, s),
+                     cudaErrorInvalidPitchValue);
+    assert_int_equal(cudaMemcpy2DAsync(dst, dp, src, sp, w, rows + 1, cudaMemcpyDeviceToDevice, s),
+                     cudaErrorInvalidValue); // src's 7th row is past its allocation
+    assert_int_equal(cudaMemcpy2DAsync(dst + 2, dp, src, sp, w, rows, cudaMemcpyDeviceToDevice, s),
+                     cudaErrorInvalidValue); // dst + 2: its last row ends one float past the allocation
+    CK(cudaMemcpy2DAsync(dst, dp, src, sp, 0, rows, cudaMemcpyDeviceToDevice, s)); // empty: nothing
+    assert_string_equal(cudaGetErrorName(cudaErrorInvalidPitchValue), "cudaErrorInvalidPitchValue");
+    CK(cudaStreamDestroy(s));
+    CK(cudaFree(src)), CK(cudaFree(dst));
+}
+
 // ---- cuBLAS -------------------------------------------------------------------------------------
 static void test_cublas(void **state) {
     (void)state;
@@ -541,7 +596,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_shuffles),        cmocka_unit_test(test_votes_exited),
         cmocka_unit_test(test_barrier_and_dynamic_shared), cmocka_unit_test(test_indices_atomics_config),
         cmocka_unit_test(test_kernel_failures), cmocka_unit_test(test_graph_capture),
-        cmocka_unit_test(test_memory_checks),   cmocka_unit_test(test_cublas),
+        cmocka_unit_test(test_memory_checks),   cmocka_unit_test(test_memcpy2d), cmocka_unit_test(test_cublas),
         cmocka_unit_test(test_tsan_sees_races), cmocka_unit_test(test_asan_sees_shared_overflow),
     };
     return cmocka_run_group_tests_name("test_simt (the SIMT harness itself)", tests, NULL, NULL);
