@@ -197,6 +197,28 @@ struct tft_model {
     const char **var_static, **var_enc, **var_dec; // VSN variable names for info
 };
 
+// ---- the model's files (model.c split: bind.c, schema.c, pack.c, sha256.c; config.h) ----------
+// model.c loads and frees; bind.c: tft_model_bind (declared at the end of this file) fills the
+// struct above from the config and tensors, schema.c its preprocessing part; pack.c packs its GEMM
+// weights; sha256.c hashes the file. prep.c applies the schema through schema.c's functions below.
+// schema.c: the "dataset" part of the config -> encoders, scalers, target normalizers, real_cols,
+// cat_*, the request schema (names point into m->cfg)
+tft_status tft_schema_parse(tft_model *m, const tft_json *ds);
+void       tft_normalizer_free(tft_normalizer *n); // its tables (not n itself)
+// schema.c: the transformation's forward in float32 (the library's per-sample torch paths);
+// tft_transform_forward (end of this file) is the float64 one
+float      tft_transform_forward_f(float y, tft_transform tf);
+// schema.c: EncoderNormalizer n fitted on y[0, len) -> (center, scale); scratch: len floats
+void       tft_encoder_normalizer_fit(const tft_normalizer *n, const float *y, int32_t len, float *scratch,
+                                      float *center, float *scale);
+// schema.c: label -> class index, or -1 for a label the encoder was not fitted on
+int32_t    tft_encode_label(const tft_encoder *e, const char *label);
+// pack.c: every GEMM weight of a bound model packed for the kernels (m->packed and the *_p pointers)
+tft_status tft_pack_weights(tft_model *m);
+// sha256.c: SHA-256 of data[len] as 64 hex digits + NUL
+void       tft_sha256_hex(const uint8_t *data, size_t len, char out[65]);
+// ---- end of the model's files --------------------------------------------------------------------
+
 // ---- context ---------------------------------------------------------------------------------
 // The forward runs the static encoder over the whole batch, then the rest on chunks of
 // TFT_CHUNK series (graph.c, backend_cpu.c): chunk buffers are sized for min(max_batch, TFT_CHUNK) series.

@@ -5,66 +5,13 @@
 // Encoder or Torch normalizer with its transformation); then the network-level forward runs and
 // its output is de-normalized. Precision follows the library: pandas/numpy paths in float64, the
 // per-sample torch paths (EncoderNormalizer, relative_time_idx) in float32.
-#include <float.h>
+// The transformations, the EncoderNormalizer fit and label encoding are the schema's (schema.c);
+// this file reads the request's columns and feeds them through.
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include "internal.h"
-
-tft_transform tft_transform_parse(const char *s, int *ok) {
-    static const char *names[] = {"none", "log", "log1p", "logit", "count", "softplus", "relu", "sqrt"};
-    *ok = 1;
-    if (!s) return TFT_TF_NONE;
-    for (int i = 0; i < 8; i++)
-        if (strcmp(s, names[i]) == 0) return (tft_transform)i;
-    *ok = 0;
-    return TFT_TF_NONE;
-}
-
-// The "forward" transformations of pytorch_forecasting/data/encoders.py, applied to raw values
-// before normalizing. eps is the float epsilon of the dtype the library computes in.
-static double tf_forward(double y, tft_transform tf, double eps) {
-    switch (tf) {
-    case TFT_TF_NONE:
-    case TFT_TF_RELU: return y;
-    case TFT_TF_LOG: {
-        double v = log(y);
-        return v < -1.0 / eps ? -1.0 / eps : v; // clamp(min=-1/eps)
-    }
-    case TFT_TF_LOG1P: return log1p(y);
-    case TFT_TF_LOGIT: {
-        double x = y < eps ? eps : (y > 1.0 - eps ? 1.0 - eps : y);
-        return log(x) - log1p(-x);
-    }
-    case TFT_TF_COUNT: return y + 1.0;
-    case TFT_TF_SOFTPLUS: return y > 20.0 ? y : y + log(-expm1(-(y + eps)));
-    case TFT_TF_SQRT: return sqrt(y);
-    }
-    return y;
-}
-
-double tft_transform_forward(double y, tft_transform tf) { return tf_forward(y, tf, DBL_EPSILON); }
-
-static float tf_forward_f(float y, tft_transform tf) {
-    switch (tf) {
-    case TFT_TF_NONE:
-    case TFT_TF_RELU: return y;
-    case TFT_TF_LOG: {
-        float v = logf(y);
-        return v < -1.0f / FLT_EPSILON ? -1.0f / FLT_EPSILON : v;
-    }
-    case TFT_TF_LOG1P: return log1pf(y);
-    case TFT_TF_LOGIT: {
-        float x = y < FLT_EPSILON ? FLT_EPSILON : (y > 1.0f - FLT_EPSILON ? 1.0f - FLT_EPSILON : y);
-        return logf(x) - log1pf(-x);
-    }
-    case TFT_TF_COUNT: return y + 1.0f;
-    case TFT_TF_SOFTPLUS: return y > 20.0f ? y : y + logf(-expm1f(-(y + FLT_EPSILON)));
-    case TFT_TF_SQRT: return sqrtf(y);
-    }
-    return y;
-}
 
 // ---- lookups ---------------------------------------------------------------------------------
 static const tft_column *find_col(const tft_column *cols, int32_t n, const char *name) {
@@ -77,19 +24,6 @@ static int in_list(const char *const *list, int32_t n, const char *name) {
     for (int32_t i = 0; i < n; i++)
         if (strcmp(list[i], name) == 0) return 1;
     return 0;
-}
-
-// Label -> index, or -1 for a label the encoder was not fitted on (the caller applies add_nan).
-static int32_t encode_label(const tft_encoder *e, const char *label) {
-    int32_t lo = 0, hi = e->n_classes - 1;
-    while (lo <= hi) {
-        int32_t mid = (lo + hi) / 2;
-        int     c   = strcmp(e->classes[e->sorted[mid]], label);
-        if (c == 0) return e->sorted[mid];
-        if (c < 0) lo = mid + 1;
-        else hi = mid - 1;
-    }
-    return -1;
 }
 
 typedef struct series_ctx {
@@ -157,83 +91,6 @@ static void group_target_scale(const tft_normalizer *n, const series_ctx *sc, do
     int32_t r = n->ts_rows > 0 ? group_row(n, n->ts_keys, n->ts_rows, sc) : -1;
     *center   = r >= 0 ? n->ts_center[r] : n->miss_center;
     *scale    = r >= 0 ? n->ts_scale[r] : n->miss_scale;
-}
-
-// Mean of the transformed y[start, len), rounded to float32 (torch.mean on float32).
-static float encoder_mean(const tft_normalizer *n, const float *y, int32_t start, int32_t len) {
-    double sum = 0.0;
-    for (int32_t i = start; i < len; i++) sum += tf_forward_f(y[i], n->tf);
-    return (float)(sum / (len - start));
-}
-
-// Heap sift of x[r] within x[0, end).
-static void sift_down(float *x, int32_t r, int32_t end) {
-    for (int32_t c; (c = 2 * r + 1) < end; r = c) {
-        if (c + 1 < end && x[c + 1] > x[c]) c++;
-        if (!(x[c] > x[r])) return;
-        float t = x[r];
-        x[r] = x[c], x[c] = t;
-    }
-}
-
-// Sorts x[0, k) ascending (heapsort: in place, no allocation, O(k log k)).
-static void sort_floats(float *x, int32_t k) {
-    for (int32_t i = k / 2 - 1; i >= 0; i--) sift_down(x, i, k);
-    for (int32_t end = k - 1; end > 0; end--) {
-        float t = x[0];
-        x[0] = x[end], x[end] = t;
-        sift_down(x, 0, end);
-    }
-}
-
-// Quantile q of sorted[0, k) as torch.quantile computes it on float32 (linear interpolation): rank =
-// q * (k - 1) in float32, the values at floor and ceil, torch.lerp's two-sided formula.
-static float quantile_f(const float *sorted, int32_t k, float q) {
-    if (k < 1) return NAN; // no rows (torch raises): the caller's non-finite check reports it
-    float   rank = q * (float)(k - 1);
-    int32_t lo = (int32_t)rank, hi = (int32_t)ceilf(rank);
-    float   w = rank - (float)lo, a = sorted[lo], b = sorted[hi];
-    return w < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
-}
-
-// EncoderNormalizer fit on a series' encoder window y[0, len), in float32 as the library's torch path
-// (pytorch-forecasting EncoderNormalizer.fit / TorchNormalizer._set_parameters): the center on the
-// last max_length rows, the scale on the last max_length_scale (the two differ for max_length=[c, s]),
-// each after the forward transformation.
-//   standard: center = mean, scale = std (ddof 1) + FLT_EPSILON
-//   robust:   center = quantile(q_center), scale = (quantile(q_upper) - quantile(q_lower)) / 2 + FLT_EPSILON
-//   identity: (0, 1)
-// scratch: len floats (robust sorts there).
-static void encoder_params(const tft_normalizer *n, const float *y, int32_t len, float *scratch, float *center,
-                           float *scale) {
-    if (n->method == TFT_METHOD_IDENTITY) {
-        *center = 0.0f, *scale = 1.0f;
-        return;
-    }
-    int32_t c0 = n->max_length > 0 && len > n->max_length ? len - n->max_length : 0;             // center rows
-    int32_t s0 = n->max_length_scale > 0 && len > n->max_length_scale ? len - n->max_length_scale : 0; // scale rows
-    float   c, sd;
-    if (n->method == TFT_METHOD_ROBUST) {
-        int32_t kc = len - c0, ks = len - s0;
-        for (int32_t i = 0; i < kc; i++) scratch[i] = tf_forward_f(y[c0 + i], n->tf);
-        sort_floats(scratch, kc);
-        c = quantile_f(scratch, kc, n->q_center);
-        for (int32_t i = 0; i < ks; i++) scratch[i] = tf_forward_f(y[s0 + i], n->tf);
-        sort_floats(scratch, ks);
-        sd = (quantile_f(scratch, ks, n->q_upper) - quantile_f(scratch, ks, n->q_lower)) / 2.0f;
-    } else {
-        c         = encoder_mean(n, y, c0, len);
-        float   m = s0 == c0 ? c : encoder_mean(n, y, s0, len); // std's own mean, over the scale rows
-        double  ss = 0.0;
-        int32_t k = len - s0;
-        for (int32_t i = s0; i < len; i++) {
-            double d = (double)tf_forward_f(y[i], n->tf) - m;
-            ss += d * d;
-        }
-        sd = k > 1 ? (float)sqrt(ss / (k - 1)) : 0.0f;
-    }
-    *scale  = sd + FLT_EPSILON;
-    *center = n->center ? c : 0.0f;
 }
 
 // Where a raw column's values come from for one series, resolved once by name: the static value,
@@ -381,7 +238,7 @@ static tft_status check_labels(const tft_model *m, series_ctx *sc) {
         for (int t = 0; t < T; t++) {
             int32_t           i;
             const tft_column *c = src_at_lag(&src, sc, t, m->cat_lag[k], &i);
-            if (c && encode_label(e, c->labels[i]) < 0)
+            if (c && tft_encode_label(e, c->labels[i]) < 0)
                 return series_fail(sc, TFT_ERR_CATEGORY, TFT_E_UNKNOWN_CATEGORY, name, i,
                                    "'%s' = '%s' is a category the model never saw (its encoder has no add_nan)", name,
                                    c->labels[i]);
@@ -405,7 +262,7 @@ static tft_status encode_series(const tft_model *m, tft_acts *a, series_ctx *sc,
             const tft_column *c    = src_at_lag(&src, sc, t, m->cat_lag[k], &i);
             int32_t           code = 0; // unknown variables' decoder rows are never read; 0 is a valid class
             if (c) {
-                code = encode_label(e, c->labels[i]);
+                code = tft_encode_label(e, c->labels[i]);
                 if (code < 0 && !e->add_nan)
                     return series_fail(sc, TFT_ERR_CATEGORY, TFT_E_UNKNOWN_CATEGORY, name, i,
                                        "'%s' = '%s' is a category the model never saw (its encoder has no add_nan)",
@@ -430,7 +287,7 @@ static tft_status encode_series(const tft_model *m, tft_acts *a, series_ctx *sc,
         float                 c32, s32;              // target_scale: de-normalizes the output
         for (int t = 0; t < Le; t++) work[t] = (float)hc->values[sc->first + t];
         if (n->kind == TFT_NORM_ENCODER) {
-            encoder_params(n, work, Le, work + Le, &c32, &s32);
+            tft_encoder_normalizer_fit(n, work, Le, work + Le, &c32, &s32);
             c64 = c32, s64 = s32;
         } else {
             double tc, tsc;
@@ -450,8 +307,8 @@ static tft_status encode_series(const tft_model *m, tft_acts *a, series_ctx *sc,
         if (col >= 0)
             for (int t = 0; t < Le; t++) {
                 float v;
-                if (n->kind == TFT_NORM_ENCODER) v = (tf_forward_f(work[t], n->tf) - c32) / s32;
-                else v = (float)((tf_forward(hc->values[sc->first + t], n->tf, DBL_EPSILON) - c64) / s64);
+                if (n->kind == TFT_NORM_ENCODER) v = (tft_transform_forward_f(work[t], n->tf) - c32) / s32;
+                else v = (float)((tft_transform_forward(hc->values[sc->first + t], n->tf) - c64) / s64);
                 a->p_enc_cont[((size_t)b * Te + t) * Nr + col] = v;
             }
         // the future target is not in the request and never read by the network: zero
@@ -483,7 +340,7 @@ static tft_status encode_series(const tft_model *m, tft_acts *a, series_ctx *sc,
                 int32_t i;
                 work[t] = (float)src_at(&src, sc, t, &i)->values[i];
             }
-            encoder_params(&scl->norm, work, Le, work + Le, &enc_c, &enc_s);
+            tft_encoder_normalizer_fit(&scl->norm, work, Le, work + Le, &enc_c, &enc_s);
         }
         for (int t = 0; t < T; t++) {
             float v = 0.0f;
@@ -510,9 +367,9 @@ static tft_status encode_series(const tft_model *m, tft_acts *a, series_ctx *sc,
                     const tft_normalizer *tn = &m->target_norm[rc->target];
                     const double         *tp = a->p_tnorm + ((size_t)b * m->NT + rc->target) * 2;
                     if (tn->kind == TFT_NORM_ENCODER)
-                        v = (tf_forward_f((float)x, tn->tf) - (float)tp[0]) / (float)tp[1];
+                        v = (tft_transform_forward_f((float)x, tn->tf) - (float)tp[0]) / (float)tp[1];
                     else
-                        v = (float)((tf_forward(x, tn->tf, DBL_EPSILON) - tp[0]) / tp[1]);
+                        v = (float)((tft_transform_forward(x, tn->tf) - tp[0]) / tp[1]);
                     break;
                 }
                 switch (scl->kind) {
@@ -521,9 +378,9 @@ static tft_status encode_series(const tft_model *m, tft_acts *a, series_ctx *sc,
                 case TFT_SCALER_ROBUST: v = (float)((x - scl->center) / scl->scale); break;
                 case TFT_SCALER_NORMALIZER:
                     if (scl->norm.kind == TFT_NORM_ENCODER) {
-                        v = (tf_forward_f((float)x, scl->norm.tf) - enc_c) / enc_s;
+                        v = (tft_transform_forward_f((float)x, scl->norm.tf) - enc_c) / enc_s;
                     } else {
-                        v = (float)((tf_forward(x, scl->norm.tf, DBL_EPSILON) - grp_c) / grp_s);
+                        v = (float)((tft_transform_forward(x, scl->norm.tf) - grp_c) / grp_s);
                     }
                     break;
                 }
