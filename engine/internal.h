@@ -305,7 +305,7 @@ struct tft_context {
     struct tft_cuda_ctx *cuda;       // TFT_DEVICE_CUDA: the CUDA backend's state (backend_cuda.c)
 };
 
-// model.c
+// bind.c
 tft_status tft_model_bind(tft_model *m); // config + tensors -> the structs above
 // plan.c: sub-buffers of one block, 64-byte aligned; base NULL: only adds up the bytes (off, SIZE_MAX
 // once it overflows). tft_carve returns the sub-buffer (NULL when base is NULL).
@@ -340,7 +340,7 @@ tft_status tft_forward_cuda(struct tft_cuda_ctx *x, const tft_net_input *in, tft
 tft_status tft_check_net_rows(const tft_model *m, const tft_net_input *in, int values);
 int        tft_lanes_for(const tft_context *c, int n, const int32_t *enc_len);
 tft_status tft_run_lanes(tft_context *c, tft_job_fn fn, void *job, int lanes);
-// prep.c
+// schema.c
 tft_transform tft_transform_parse(const char *s, int *ok);
 double        tft_transform_forward(double y, tft_transform tf);
 #endif
