@@ -118,8 +118,11 @@ SIMT_ENGINE_CXXFLAGS = $(if $(filter thread,$(SAN)),$(filter-out -fsanitize=thre
                          $(SIMT_CXXFLAGS))
 SIMT_KERNEL_OBJ := $(patsubst cuda/%.cu,$(BUILD)/simt/cuda/%.o,$(wildcard cuda/*.cu))
 SIMT_OBJ        := $(SIMT_KERNEL_OBJ) $(BUILD)/simt/simt.o
-# the library's C objects only (in CUDA=1 the nvcc objects would define the tft_cuda_* twice)
-SIMT_LIB_OBJ    := $(filter-out %.cu.o,$(LIB_OBJ))
+# the library's C objects only (in CUDA=1 the nvcc objects would define the tft_cuda_* twice), with
+# engine/device.c and engine/backend_cuda.c built with TFT_USE_CUDA against the harness (below)
+SIMT_BACKEND_SRC := engine/device.c engine/backend_cuda.c
+SIMT_LIB_OBJ    := $(filter-out %.cu.o $(SIMT_BACKEND_SRC:%.c=$(BUILD)/%.o),$(LIB_OBJ)) \
+                   $(SIMT_BACKEND_SRC:%.c=$(BUILD)/simt/%.o)
 SIMT_TEST_CFLAGS = $(filter-out -DTFT_USE_CUDA -I$(CUDA_HOME)/include,$(TFT_CFLAGS)) -DTFT_USE_CUDA -DTFT_SIMT
 TESTS += $(BUILD)/tests/test_simt $(BUILD)/tests/test_cuda_simt
 
@@ -131,18 +134,15 @@ $(BUILD)/simt/test_simt.o: tests/simt/test_simt.cu
 	$(call say,CXX,$<)mkdir -p $(@D) && $(CXX) -x c++ $(SIMT_CXXFLAGS) $(CMOCKA_CFLAGS) -c $< -o $@
 $(BUILD)/simt/test_cuda.o: tests/test_cuda.c
 	$(call say,CC,$<)mkdir -p $(@D) && $(CC) $(SIMT_TEST_CFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) -c $< -o $@
-$(BUILD)/tests/test_simt: $(BUILD)/simt/test_simt.o $(BUILD)/simt/simt.o $(SIMT_LIB_OBJ)
+$(BUILD)/tests/test_simt: $(BUILD)/simt/test_simt.o $(SIMT_OBJ) $(SIMT_LIB_OBJ)
 	$(call say,LINK,$@)mkdir -p $(@D) && $(CXX) -o $@ $^ $(CMOCKA_LIBS) $(LDFLAGS) $(SAN_LDFLAGS) -lpthread -lm
 $(BUILD)/tests/test_cuda_simt: $(BUILD)/simt/test_cuda.o $(SIMT_OBJ) $(SIMT_LIB_OBJ)
 	$(call say,LINK,$@)mkdir -p $(@D) && $(CXX) -o $@ $^ $(CMOCKA_LIBS) $(LDFLAGS) $(SAN_LDFLAGS) -lpthread -lm
 -include $(SIMT_OBJ:.o=.d) $(BUILD)/simt/test_simt.d $(BUILD)/simt/test_cuda.d
-# The CUDA backend under the harness: engine/device.c and engine/backend_cuda.c built with
-# TFT_USE_CUDA against the harness's runtime, the rest of the library's C objects as built. With them
-# test_golden_simt runs every golden on the CUDA backend (TFT_DEVICE=cuda) and test_backend_simt
-# compares the CUDA forward with the CPU one on random batches.
-SIMT_BACKEND_SRC := engine/device.c engine/backend_cuda.c
-SIMT_FWD_OBJ := $(filter-out $(SIMT_BACKEND_SRC:%.c=$(BUILD)/%.o),$(SIMT_LIB_OBJ)) \
-                $(SIMT_BACKEND_SRC:%.c=$(BUILD)/simt/%.o) $(SIMT_OBJ)
+# The CUDA backend under the harness (SIMT_LIB_OBJ's device.o and backend_cuda.o): test_golden_simt
+# runs every golden on the CUDA backend (TFT_DEVICE=cuda) and test_backend_simt compares the CUDA
+# forward with the CPU one on random batches.
+SIMT_FWD_OBJ := $(SIMT_LIB_OBJ) $(SIMT_OBJ)
 TESTS += $(BUILD)/tests/test_golden_simt $(BUILD)/tests/test_backend_simt
 $(BUILD)/simt/engine/%.o: engine/%.c
 	$(call say,CC,$<)mkdir -p $(@D) && $(CC) $(SIMT_TEST_CFLAGS) $(CFLAGS) -c $< -o $@

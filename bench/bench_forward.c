@@ -6,7 +6,7 @@
 // Header lines (#): the CPU, the cores/PUs (hwloc), OpenBLAS's core; the model; the roofline: OpenBLAS
 // SGEMM 512x512x512 GFLOP/s on the same thread count, best and median of its reps. Then one line
 // per configuration:
-//   level=series threads=1 B=64 reps=... p50_us=... p90_us=... p99_us=... min_us=... series_per_s=...
+//   level=series device=cpu threads=1 B=64 reps=... p50_us=... p90_us=... p99_us=... min_us=... series_per_s=...
 //   arena_mib=... flops_per_series=... gflops=... roofline_frac=... roofline_frac_best=...
 // level=series times tft_forecast: raw rows in, quantiles in user units out (preprocessing, the
 // forward and de-normalization; what a user calls), on one context with N threads (default 1).
@@ -213,9 +213,10 @@ int main(int argc, char **argv) {
         const roof   none = {cfgs[ci].threads, 0, 0};
         const roof  *ro   = no_roof ? &none : roofline(rf, &nrf, cfgs[ci].threads, seconds);
         cfgs[ci].frac_best = ro->best > 0 ? gf_best / ro->best : 0;
-        printf("level=series threads=%d B=%d reps=%d p50_us=%.1f p90_us=%.1f p99_us=%.1f min_us=%.1f series_per_s=%.0f "
-               "arena_mib=%.1f flops_per_series=%.0f gflops=%.2f roofline_frac=%.4f roofline_frac_best=%.4f\n",
-               cfgs[ci].threads, B, n, p50, pct(t, n, 0.9), pct(t, n, 0.99), t[0], B / (p50 * 1e-6),
+        printf("level=series device=%s threads=%d B=%d reps=%d p50_us=%.1f p90_us=%.1f p99_us=%.1f min_us=%.1f "
+               "series_per_s=%.0f arena_mib=%.1f flops_per_series=%.0f gflops=%.2f roofline_frac=%.4f "
+               "roofline_frac_best=%.4f\n",
+               tft_context_device(c), cfgs[ci].threads, B, n, p50, pct(t, n, 0.9), pct(t, n, 0.99), t[0], B / (p50 * 1e-6),
                tft_context_bytes(c) / 1048576.0, flops / B, gf, ro->p50 > 0 ? gf / ro->p50 : 0, cfgs[ci].frac_best);
         if (check) {
             const double ratio = cfgs[ci].frac_best / cfgs[ci].base;
