@@ -355,7 +355,7 @@ run_step() { # run_step NAME BUDGET_S
         77) status=SKIP note="exit 77: the test skipped (no usable device)" ;;
         124 | 137) status=TIMEOUT note="killed after ${t}s" ;;
         127) status=MISSING note=$(grep -m1 -E 'SKIPPED|not found' "$log") ;;
-        *) status=FAIL note=$(grep -m1 -E 'FAILED|[Ee]rror|error:' "$log" | cut -c1-200) ;;
+        *) status=FAIL note=$({ grep -m1 FAILED "$log" || grep -m1 -E '[Ee]rror' "$log"; } | cut -c1-200) ;;
         esac
         record "$name" "$status" "$rc" "$e" "$t" "$note"
     fi
