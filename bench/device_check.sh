@@ -12,7 +12,7 @@
 #   deps          the C test/bench libraries (the kit's Debian sysroot when the image cannot link its
 #                 own) and the kit's wheels (pytorch-forecasting & co.) into a private --target folder
 #   build         make CUDA=1 CUDA_ARCH=<compute_cap> -j16: libtft, the CLI, test_cuda, test_golden,
-#                 bench_forward;  build_all: `make -k all` (the server too), for the record
+#                 bench_forward;  build_all (last): `make -k all` (the server too), for the record
 #   test_cuda     the CUDA launchers against the CPU _refs on the device
 #   golden_cuda   test_golden with TFT_DEVICE=cuda;  golden_cpu: the same without TFT_DEVICE
 #   bench_default / bench_electricity   bench_forward (TFT_DEVICE=cuda) at TFT_CHECK_BATCHES for the
@@ -22,6 +22,7 @@
 #   memcheck / racecheck                compute-sanitizer on test_cuda (it has no size knob: whole)
 #   profile       nsys (per-NVTX-range GPU time, per-kernel time) of bench_forward at B=64, else ncu
 #   memcheck_golden                     compute-sanitizer memcheck on test_golden TFT_DEVICE=cuda
+#   build_all     `make -k all`: whether the rest (the server) builds on the image, for the record
 # Then bench/device_summary.py writes SUMMARY.md (tables like bench/RESULTS.md, the issue's targets
 # met / not met, NVIDIA's published A100 TensorRT figures beside them) and it is printed last.
 #
@@ -36,7 +37,8 @@
 #   TFT_CHECK_BUDGET_S   the whole run's budget in seconds (default 450: the device call's limit is
 #                        600 s with start and transfers; the issue asks for at most 8 minutes)
 #   TFT_CHECK_DEVICE     cuda (default) | cpu (dry run: GPU-only steps are marked NOGPU)
-#   TFT_CHECK_BATCHES    default 1,8,64,1024,4096;   TFT_CHECK_SECONDS  timed seconds per B (default 1)
+#   TFT_CHECK_BATCHES    default 1,8,64,1024,4096;   TFT_CHECK_SECONDS  bench_forward's timed seconds per B
+#                        (default 1);  TFT_CHECK_PF_SECONDS  compare.py's, for tft and pf each (default 0.5)
 #   TFT_CHECK_THREADS    bench_forward / compare.py threads (default 1)
 #   TFT_CHECK_PYTHON     the Python with torch (default python3)
 #   TFT_CHECK_STEPS      comma list of steps to run (default: all), e.g. info,deps,build,test_cuda
@@ -173,10 +175,30 @@ do_golden_cpu() {
     env -u TFT_DEVICE "$BUILD/tests/test_golden"
 }
 
+# gpu_watch CMD...: runs CMD while sampling the GPU's memory use and utilization every 0.5 s, then prints
+# one "# gpu_watch:" line, so the summary can tell a step that ran on the GPU from one that silently
+# did not (memory use is read from the device, so it works inside containers where nvidia-smi lists
+# no processes)
+gpu_watch() {
+    [[ -n $GPU_NAME && $DEV == cuda ]] || { "$@"; return; }
+    local f=$WORK/gpu_watch.$BASHPID.txt w rc before
+    q() { nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv,noheader,nounits 2>/dev/null | head -1; }
+    before=$(q)
+    (while :; do q; sleep 0.5; done) > "$f" &
+    w=$!
+    "$@"
+    rc=$?
+    kill "$w" 2>/dev/null
+    wait "$w" 2>/dev/null
+    awk -F', *' -v b="$before" 'BEGIN { split(b, x, /, */) } NF >= 2 { if ($1 + 0 > m) m = $1 + 0; if ($2 + 0 > u) u = $2 + 0; n++ }
+        END { printf "# gpu_watch: samples=%d memory_used_mib_before=%d memory_used_mib_max=%d utilization_pct_max=%d\n", n, x[1], m, u }' "$f"
+    return $rc
+}
+
 bench() { # bench MODEL REQUEST: bench_forward on this run's device at this run's batches
     need "$BUILD/bench/bench_forward" || return 1
     say "# command: TFT_DEVICE=$DEV $BUILD/bench/bench_forward $1 $2 --batches $BATCHES --seconds $SECS --threads $THREADS --no-roofline"
-    TFT_DEVICE=$DEV "$BUILD/bench/bench_forward" "$1" "$2" --batches "$BATCHES" --seconds "$SECS" \
+    TFT_DEVICE=$DEV gpu_watch "$BUILD/bench/bench_forward" "$1" "$2" --batches "$BATCHES" --seconds "$SECS" \
         --threads "$THREADS" --no-roofline
 }
 
@@ -201,9 +223,9 @@ peers() { # peers NAME: compare.py on the kit's checkpoint NAME (tft and pf_forw
     need "$BUILD/bench/bench_forward" || return 1
     [[ -f $c.ckpt && -f $c.safetensors && -f $c.request.json ]] ||
         { say "FAILED: no checkpoint $c.{ckpt,safetensors,request.json} in the kit (bench/device_wheels.sh)"; return 1; }
-    say "# command: $PY bench/peers/compare.py $c.ckpt $c.safetensors $c.request.json --batches $BATCHES --seconds $SECS --threads $THREADS --tft $BUILD/bench/bench_forward --skip predict,script,onnx,compile --device $DEV"
-    PYTHONUNBUFFERED=1 PYTHONPATH="$WORK/site${PYTHONPATH:+:$PYTHONPATH}" "$PY" bench/peers/compare.py \
-        "$c.ckpt" "$c.safetensors" "$c.request.json" --batches "$BATCHES" --seconds "$SECS" --threads "$THREADS" \
+    say "# command: $PY bench/peers/compare.py $c.ckpt $c.safetensors $c.request.json --batches $BATCHES --seconds $PF_SECS --threads $THREADS --tft $BUILD/bench/bench_forward --skip predict,script,onnx,compile --device $DEV"
+    PYTHONUNBUFFERED=1 PYTHONPATH="$WORK/site${PYTHONPATH:+:$PYTHONPATH}" gpu_watch "$PY" bench/peers/compare.py \
+        "$c.ckpt" "$c.safetensors" "$c.request.json" --batches "$BATCHES" --seconds "$PF_SECS" --threads "$THREADS" \
         --tft "$BUILD/bench/bench_forward" --skip predict,script,onnx,compile --device "$DEV"
 }
 
@@ -221,51 +243,50 @@ do_memcheck() { sanitize memcheck "$BUILD/tests/test_cuda"; }
 do_racecheck() { sanitize racecheck "$BUILD/tests/test_cuda"; }
 do_memcheck_golden() { TFT_DEVICE=cuda sanitize memcheck "$BUILD/tests/test_golden"; }
 
-# one bench_forward run at B=64 on the default model under the profiler; the tables go to profile.txt
+# one bench_forward run at B=64 on the default model under the profiler: the profiler's own output goes to
+# the step's log, its tables (per NVTX range, per kernel) to $OUT/profile.txt
 do_profile() {
     need "$BUILD/bench/bench_forward" || return 1
-    local prof=$OUT/profile.txt rc=1
+    local prof=$OUT/profile.txt rc r
     local run=(env TFT_DEVICE=cuda TFT_CUDA_GRAPH="${TFT_CUDA_GRAPH:-0}" "$BUILD/bench/bench_forward"
                weights/default.safetensors weights/sample_request.json --batches 64 --no-roofline)
     : > "$prof"
     if [[ -n $NSYS ]]; then
-        say "== nsys profile -t cuda,nvtx,cublas --stats=true (B=64, 1 s)"
-        "$NSYS" profile -t cuda,nvtx,cublas --stats=true --force-overwrite true -o "$WORK/prof" \
-            "${run[@]}" --seconds 1 > "$WORK/nsys.txt" 2>&1
+        say "== $NSYS profile -t cuda,nvtx,cublas --stats=true: ${run[*]} --seconds 1"
+        "$NSYS" profile -t cuda,nvtx,cublas --stats=true --force-overwrite true -o "$WORK/prof" "${run[@]}" --seconds 1
         rc=$?
-        { say "# nsys profile -t cuda,nvtx,cublas --stats=true: ${run[*]} --seconds 1 (rc=$rc)"; cat "$WORK/nsys.txt"; } >> "$prof"
-        if [[ -f $WORK/prof.nsys-rep ]]; then # NVTX ranges projected onto the GPU: the time per block
-            "$NSYS" stats -r nvtx_gpu_proj_sum,nvtx_kern_sum -f table "$WORK/prof.nsys-rep" >> "$prof" 2>&1 ||
-                say "(nsys stats nvtx_gpu_proj_sum/nvtx_kern_sum: not in this nsys)" >> "$prof"
-        else
-            rc=1
+        if [[ $rc == 0 && -f $WORK/prof.nsys-rep ]]; then
+            say "# nsys profile -t cuda,nvtx,cublas: ${run[*]} --seconds 1" >> "$prof"
+            # nvtx_gpu_proj_sum: each NVTX range projected onto the GPU, i.e. the GPU time per block
+            for r in nvtx_gpu_proj_sum nvtx_sum cuda_gpu_kern_sum cuda_gpu_mem_time_sum cuda_api_sum; do
+                { say "## nsys stats -r $r"; "$NSYS" stats -r "$r" -f table "$WORK/prof.nsys-rep" 2>&1 ||
+                    say "(report $r: not available from this nsys)"; } >> "$prof"
+            done
+            return 0
         fi
-        cat "$prof"
-        [[ $rc == 0 ]] && return 0
-        say "nsys gave no report: trying ncu"
+        say "nsys gave no report (rc=$rc): trying ncu"
     else
         say "nsys not found (PATH, $CUDA_HOME/bin, /opt/nvidia/nsight-systems*): trying ncu"
     fi
     if [[ -n $NCU ]]; then
-        # one metric (the kernel's duration): one pass per kernel; the clocks as found (METHOD.md)
-        say "== ncu --nvtx --metrics gpu__time_duration.sum --clock-control none (B=64, 2 warm-ups + 5 timed)"
+        # one metric (each kernel's duration): one pass per kernel; the clocks as found (METHOD.md)
+        say "== $NCU --nvtx --metrics gpu__time_duration.sum --clock-control none: ${run[*]} --seconds 0"
         "$NCU" --nvtx --metrics gpu__time_duration.sum --clock-control none --launch-count 2000 \
-            --force-overwrite --export "$WORK/prof" "${run[@]}" --seconds 0 > "$WORK/ncu.txt" 2>&1
+            --force-overwrite --export "$WORK/prof" "${run[@]}" --seconds 0
         rc=$?
-        { say "# ncu: ${run[*]} --seconds 0 (rc=$rc)"; tail -n 40 "$WORK/ncu.txt"; } >> "$prof"
-        if [[ -f $WORK/prof.ncu-rep ]]; then
-            local v
-            for v in per-nvtx per-kernel; do
-                say "# ncu --import prof.ncu-rep --print-summary $v" >> "$prof"
-                "$NCU" --import "$WORK/prof.ncu-rep" --print-summary "$v" >> "$prof" 2>&1 || rc=1
-            done
-        else
-            rc=1
+        [[ -f $WORK/prof.ncu-rep ]] || { say "ncu wrote no report (rc=$rc)"; return 1; }
+        say "# ncu --nvtx --metrics gpu__time_duration.sum: ${run[*]} --seconds 0 (2 warm-ups + 5 timed)" >> "$prof"
+        for r in per-nvtx per-kernel; do
+            { say "## ncu --import prof.ncu-rep --print-summary $r"; "$NCU" --import "$WORK/prof.ncu-rep" --print-summary "$r"; } \
+                >> "$prof" 2>&1 || rc=1
+        done
+        if [[ $rc != 0 ]]; then # every launch, one line each
+            { say "## ncu --import prof.ncu-rep --page raw --csv"; "$NCU" --import "$WORK/prof.ncu-rep" --page raw --csv \
+                --metrics gpu__time_duration.sum; } >> "$prof" 2>&1 && rc=0
         fi
-        cat "$prof"
         return $rc
     fi
-    say "SKIPPED: neither nsys nor ncu gave a profile" | tee -a "$prof"
+    say "SKIPPED: neither nsys nor ncu gave a profile"
     return 127
 }
 
@@ -288,10 +309,11 @@ export LD_LIBRARY_PATH=$CUDA_HOME/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export DEV=${TFT_CHECK_DEVICE:-cuda}
 export BATCHES=${TFT_CHECK_BATCHES:-1,8,64,1024,4096}
 export SECS=${TFT_CHECK_SECONDS:-1}
+export PF_SECS=${TFT_CHECK_PF_SECONDS:-0.5}
 export THREADS=${TFT_CHECK_THREADS:-1}
 export PY=${TFT_CHECK_PYTHON:-python3}
 BUDGET=${TFT_CHECK_BUDGET_S:-450}
-STEPS=${TFT_CHECK_STEPS:-info,deps,build,build_all,test_cuda,golden_cuda,golden_cpu,bench_default,bench_electricity,pf_default,pf_electricity,memcheck,racecheck,profile,memcheck_golden}
+STEPS=${TFT_CHECK_STEPS:-info,deps,build,test_cuda,golden_cuda,golden_cpu,bench_default,bench_electricity,pf_default,pf_electricity,memcheck,racecheck,profile,memcheck_golden,build_all}
 export WORK
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tft-devcheck.XXXXXX") || exit 2
 mkdir -p "$WORK/logs"
@@ -354,8 +376,8 @@ run_step() { # run_step NAME BUDGET_S
         0) status=ok ;;
         77) status=SKIP note="exit 77: the test skipped (no usable device)" ;;
         124 | 137) status=TIMEOUT note="killed after ${t}s" ;;
-        127) status=MISSING note=$(grep -m1 -E 'SKIPPED|not found' "$log") ;;
-        *) status=FAIL note=$({ grep -m1 FAILED "$log" || grep -m1 -E '[Ee]rror' "$log"; } | cut -c1-200) ;;
+        127) status=MISSING note=$({ grep -m1 SKIPPED "$log" || grep -m1 'not found' "$log"; } | cut -c1-200) ;;
+        *) status=FAIL note=$({ grep -m1 FAILED "$log" || grep -m1 -E '[Ee]rror' "$log" || tail -n1 "$log"; } | cut -c1-200) ;;
         esac
         record "$name" "$status" "$rc" "$e" "$t" "$note"
     fi
@@ -388,9 +410,9 @@ finish() {
 trap finish EXIT
 trap 'exit 130' INT TERM
 
-declare -A BUDGETS=([info]=30 [deps]=90 [build]=240 [build_all]=60 [test_cuda]=90 [golden_cuda]=90 [golden_cpu]=60
-    [bench_default]=60 [bench_electricity]=60 [pf_default]=120 [pf_electricity]=120 [memcheck]=120 [racecheck]=120
-    [profile]=90 [memcheck_golden]=90)
+declare -A BUDGETS=([info]=30 [deps]=90 [build]=240 [test_cuda]=90 [golden_cuda]=90 [golden_cpu]=60
+    [bench_default]=60 [bench_electricity]=60 [pf_default]=120 [pf_electricity]=120 [memcheck]=90 [racecheck]=90
+    [profile]=90 [memcheck_golden]=60 [build_all]=45)
 IFS=, read -r -a steps <<< "$STEPS"
 for s in "${steps[@]}"; do
     if [[ -z ${BUDGETS[$s]:-} ]]; then

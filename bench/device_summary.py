@@ -89,8 +89,25 @@ def fmt(x, nd=2):
 
 def status(ok, measured, why=""):
     if not measured:
-        return "not measured" + (f" ({why})" if why else "")
+        return "not marked" + (f" ({why})" if why else "")
     return "**met**" if ok else "**NOT met**"
+
+
+def gpu_watch(text, device):
+    """The step's '# gpu_watch:' line (device_check.sh) as a sentence, and whether the GPU stayed idle."""
+    m = re.search(r"^# gpu_watch: (.*)$", text, re.M)
+    if not m:
+        return None, False
+    d = kv(m.group(1))
+    try:
+        before, peak, util = (int(d[k]) for k in ("memory_used_mib_before", "memory_used_mib_max",
+                                                  "utilization_pct_max"))
+    except (KeyError, ValueError):
+        return None, False
+    idle = device == "cuda" and util == 0 and peak - before < 16
+    line = (f"GPU during the step: memory used {before} MiB before, {peak} MiB at most; utilization up to {util} % "
+            f"({d.get('samples', '?')} samples)")
+    return line, idle
 
 
 def main():
@@ -106,7 +123,8 @@ def main():
     steps = read_steps(os.path.join(a.out, "steps.tsv"))
     step = {s["step"]: s for s in steps}
     on_gpu = a.device == "cuda" and a.gpu not in ("", "none")
-    why_not = "" if on_gpu else ("dry run on the CPU" if a.device != "cuda" else "no GPU")
+    why_not = "" if on_gpu else ("dry run on the CPU: a CPU figure" if a.device != "cuda" else "no GPU")
+    idle_steps = []
 
     bench, headers, peers, pnotes = {}, {}, {}, {}
     for m, _ in MODELS:
@@ -152,7 +170,9 @@ def main():
     for name in ("test_cuda", "golden_cuda", "golden_cpu", "memcheck", "racecheck", "memcheck_golden"):
         for line in L(name).splitlines():
             if re.search(r"\[  (PASSED|FAILED|SKIPPED)  \]|ERROR SUMMARY|RACECHECK SUMMARY|SKIPPED:|NOGPU", line):
-                checks.append(f"- {name}: `{line.strip()}`")
+                c = f"- {name}: `{line.strip()}`"
+                if c not in checks:
+                    checks.append(c)
     if checks:
         o.append("Test and sanitizer summaries:\n")
         o += checks[:40]
@@ -173,6 +193,12 @@ def main():
         for B, r in sorted(bench[m].items()):
             o.append(f"| {B} | {fmt(r['p50_ms'], 3)} | {fmt(r['p99_ms'], 3)} | {fmt(r['series_per_s'], 0)} | {r['reps']} |")
         o.append("")
+        line, idle = gpu_watch(L("bench_" + m), a.device)
+        if line:
+            o.append(line + ("  \n**The GPU stayed idle: these are not GPU figures (did TFT_DEVICE=cuda reach the "
+                             "backend?).**" if idle else "") + "\n")
+        if idle:
+            idle_steps.append("bench_" + m)
 
     o.append(f"## tft vs pytorch-forecasting on the same device, same run, same weights "
              f"(bench/peers/compare.py --device {a.device}; pf: eager forward, fp32, TF32 off)\n")
@@ -195,14 +221,20 @@ def main():
             o.append(f"| {B} | {fmt(t and t['p50_ms'])} | {fmt(t and t['series_per_s'], 0)} | {fmt(p and p['p50_ms'])} | "
                      f"{fmt(p and p['series_per_s'], 0)} | {fmt(r) + 'x' if r else '-'} |")
         o.append("")
-        o += [f"  {n}" if not n.startswith("- ") else n for n in pnotes[m]]
+        o += [f"  {n}" if not n.startswith("- ") else n for n in pnotes[m] if not n.startswith("- batching")]
+        line, idle = gpu_watch(L("pf_" + m), a.device)
+        if line:
+            o.append(line + ("  \n**The GPU stayed idle during this comparison: not GPU figures.**" if idle else ""))
+        if idle:
+            idle_steps.append("pf_" + m)
         o.append("")
 
     e, d = bench["electricity"], bench["default"]
     o.append("## Beside NVIDIA's published A100 TensorRT figures (electricity TFT, as quoted in issue 9)\n")
     o.append(f"Different GPU (A100) and runtime (TensorRT); NVIDIA's model is the electricity TFT, ours the "
              f"electricity-shaped golden (same encoder 168 / decoder 24 / hidden 128 / 4 heads, synthetic weights).\n")
-    o.append(f"| figure | NVIDIA A100 TensorRT (published) | tft electricity-shaped, {a.gpu} | tft default model |")
+    where = a.gpu if on_gpu else f"{a.device} ({why_not or 'no GPU'})"
+    o.append(f"| figure | NVIDIA A100 TensorRT (published) | tft electricity-shaped, {where} | tft default model |")
     o.append("|---|---:|---:|---:|")
     o.append(f"| batch 1, p50 latency | {NVIDIA_A100_TRT['b1_p50_ms']} ms | {fmt(e.get(1, {}).get('p50_ms'), 3)} ms | "
              f"{fmt(d.get(1, {}).get('p50_ms'), 3)} ms |")
@@ -211,6 +243,9 @@ def main():
     o.append("")
 
     o.append("## Issue 9's targets (H100/H200, fp32, TF32 off)\n")
+    if idle_steps:   # a figure from a step that never used the GPU is not a GPU figure: mark nothing
+        on_gpu, why_not = False, f"the GPU stayed idle in {', '.join(idle_steps)}"
+        o.append(f"**Not marked: the GPU stayed idle in {', '.join(idle_steps)}.**\n")
     if on_gpu and not re.search(r"H100|H200", a.gpu):
         o.append(f"(measured on {a.gpu}, not an H100/H200: the marks compare against targets set for those)\n")
     o.append("| target | measured | status |")
@@ -236,13 +271,8 @@ def main():
     prof = read(os.path.join(a.out, "profile.txt"))
     ps = step.get("profile", {})
     o.append(f"step profile: {ps.get('status', 'not run')} {ps.get('note', '')} (whole tables: profile.txt)\n")
-    if prof:
-        keep, on = [], False
-        for line in prof.splitlines():
-            if re.search(r"NVTX|nvtx|Kernel Summary|kern_sum|per-kernel|per-nvtx|^#", line):
-                on = True
-            if on and line.strip():
-                keep.append(line)
+    keep = [line for line in prof.splitlines() if line.strip()]
+    if keep:
         o.append("```")
         o += keep[:160]
         if len(keep) > 160:
