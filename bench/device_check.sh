@@ -395,12 +395,18 @@ run_step() { # run_step NAME BUDGET_S
     } >> "$OUT/check.log"
 }
 
+# SUMMARY.md and bench.tsv from the logs so far: after every step, so that a run killed from outside
+# still leaves its tables (steps.tsv and check.log grow step by step too)
+summarize() {
+    local args=(--out "$OUT" --logs "$WORK/logs" --device "$DEV" --gpu "${GPU_NAME:-none}" --budget "$BUDGET"
+                --elapsed "$(($(date +%s) - T0))")
+    "$PY" "$ROOT/bench/device_summary.py" "${args[@]}" 2> "$WORK/summary.err" ||
+        python3 "$ROOT/bench/device_summary.py" "${args[@]}" 2>> "$WORK/summary.err"
+}
+
 finish() {
     trap - EXIT INT TERM
-    "$PY" "$ROOT/bench/device_summary.py" --out "$OUT" --logs "$WORK/logs" --device "$DEV" --gpu "${GPU_NAME:-none}" \
-        --budget "$BUDGET" --elapsed "$(($(date +%s) - T0))" >> "$OUT/check.log" 2>&1 ||
-        python3 "$ROOT/bench/device_summary.py" --out "$OUT" --logs "$WORK/logs" --device "$DEV" \
-            --gpu "${GPU_NAME:-none}" --budget "$BUDGET" --elapsed "$(($(date +%s) - T0))" >> "$OUT/check.log" 2>&1
+    summarize || { say "device_summary.py failed:"; cat "$WORK/summary.err"; } >> "$OUT/check.log"
     tar -C "$WORK" -czf "$OUT/logs.tar.gz" logs
     [[ -s $OUT/profile.txt ]] || rm -f "$OUT/profile.txt"
     say ""
@@ -420,4 +426,5 @@ for s in "${steps[@]}"; do
         continue
     fi
     run_step "$s" "${BUDGETS[$s]}"
+    summarize
 done
