@@ -252,6 +252,31 @@ BENCH_TOL ?= 0.25
 bench-check: $(BUILD)/bench/bench_forward
 	$(BUILD)/bench/bench_forward --check bench/baseline.txt --tolerance $(BENCH_TOL) --seconds 3
 
+# Profiles of the forward on the CUDA backend (issue 9; docs/DEVICE.md): bench_forward under Nsight
+# Systems (`make CUDA=1 profile`: per-NVTX-range GPU time, cuda/nvtx.h's ranges named after the blocks,
+# and per-kernel time) or Nsight Compute (`make CUDA=1 profile-ncu`: each kernel's duration, summed per
+# NVTX range and per kernel). Needs a CUDA=1 build, a GPU and the profiler; the report goes to
+# $(BUILD)/profile.*. PROFILE_ENV turns CUDA-graph replay off so that the ranges enclose their kernels.
+NSYS ?= $(firstword $(shell command -v nsys 2>/dev/null) $(wildcard $(CUDA_HOME)/bin/nsys /opt/nvidia/nsight-systems*/bin/nsys))
+NCU  ?= $(firstword $(shell command -v ncu 2>/dev/null) $(wildcard $(CUDA_HOME)/bin/ncu /opt/nvidia/nsight-compute/*/ncu))
+PROFILE_ENV  ?= TFT_DEVICE=cuda TFT_CUDA_GRAPHS=0
+PROFILE_ARGS ?= weights/default.safetensors weights/sample_request.json --batches 64 --no-roofline
+.PHONY: profile profile-ncu profile-check
+profile-check:
+	@test "$(CUDA)" = 1 || { echo "make profile: needs the CUDA build (make CUDA=1 profile)" >&2; exit 2; }
+	@nvidia-smi -L 2>/dev/null | grep -q '^GPU ' || { echo "make profile: no GPU (nvidia-smi lists none)" >&2; exit 2; }
+profile: profile-check $(BUILD)/bench/bench_forward
+	@test -n "$(NSYS)" || { echo "make profile: nsys (Nsight Systems) not found; set NSYS=/path/to/nsys, or make profile-ncu" >&2; exit 2; }
+	$(PROFILE_ENV) $(NSYS) profile -t cuda,nvtx,cublas --stats=true --force-overwrite true -o $(BUILD)/profile \
+	    $(BUILD)/bench/bench_forward $(PROFILE_ARGS) --seconds 1
+	$(NSYS) stats -r nvtx_gpu_proj_sum -f table $(BUILD)/profile.nsys-rep
+profile-ncu: profile-check $(BUILD)/bench/bench_forward
+	@test -n "$(NCU)" || { echo "make profile-ncu: ncu (Nsight Compute) not found; set NCU=/path/to/ncu" >&2; exit 2; }
+	$(PROFILE_ENV) $(NCU) --nvtx --metrics gpu__time_duration.sum --clock-control none --launch-count 2000 \
+	    --force-overwrite --export $(BUILD)/profile $(BUILD)/bench/bench_forward $(PROFILE_ARGS) --seconds 0
+	$(NCU) --import $(BUILD)/profile.ncu-rep --print-summary per-nvtx
+	$(NCU) --import $(BUILD)/profile.ncu-rep --print-summary per-kernel
+
 # libFuzzer targets (clang-14 + libfuzzer-14-dev); fuzz-run gives each FUZZ_SECONDS.
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 30
@@ -272,11 +297,12 @@ fuzz-run: $(FUZZ)
 	        build/fuzz/corpus-$$n $$seeds 2>&1; echo $$? > build/fuzz/rc-$$n; } | tail -n 12; \
 	    rc=$$(cat build/fuzz/rc-$$n); test "$$rc" = 0 || { echo "FUZZ FAILED: $$n (exit $$rc)"; exit 1; }; done
 
-# Every external symbol of libtft.a must start with tft_ (static embedders never collide).
-# (exempt: the weak nvtx* definitions of NVTX3's header-only implementation, cuda/nvtx.h: weak, so
-# they merge with an application's own NVTX, and hidden in libtft.so)
+# Every external symbol of libtft.a must start with tft_ (static embedders never collide). NVTX3's
+# header-only implementation (cuda/nvtx.h) defines hidden weak nvtx*_v3 symbols, the same in every
+# library that includes it (its own link-once scheme): those are allowed.
 check-symbols: $(BUILD)/libtft.a
-	@! nm -g --defined-only $< | awk 'NF==3 && $$3 !~ /^(tft_|DW\.ref\.)/ && !($$2 ~ /^[WV]$$/ && $$3 ~ /^(nvtx|InitializeInjectionNvtx)/) {print; bad=1} END{exit !bad}'
+	@! nm -g --defined-only $< | awk 'NF==3 && $$3 !~ /^(tft_|DW\.ref\.)/ && \
+	    !($$2 ~ /^[WV]$$/ && $$3 ~ /^(nvtx|InitializeInjectionNvtx)/) {print; bad=1} END{exit !bad}'
 	@echo "check-symbols: every exported symbol starts with tft_"
 
 # tft.pc for PREFIX as it is now; install writes it again for the prefix actually installed to

@@ -3,7 +3,7 @@
 
     python bench/peers/compare.py CHECKPOINT.ckpt MODEL.safetensors REQUEST.json \
         [--batches 1,8,64,512] [--threads 1] [--seconds 2] [--slow-seconds S] [--tft PATH/bench_forward]
-        [--skip tft,forward,predict,script,onnx,compile] [--check]
+        [--skip tft,forward,predict,script,onnx,compile] [--check] [--device cpu|cuda]
 
 CHECKPOINT.ckpt is the Lightning checkpoint that MODEL.safetensors was exported from (weights/export.py);
 REQUEST.json a forecast request (engine/cli/REQUEST.md), or a golden fixture.safetensors (its request is used).
@@ -20,6 +20,10 @@ i mod n), for every implementation:
   pf_script    TorchScript: Lightning's to_torchscript(method="script") forward, if it scripts; else
   pf_trace     torch.jit.trace of the forward (a trace: valid for the traced padded encoder length only)
   onnxruntime  torch.onnx.export (dynamo=True, else the legacy dynamo=False tracer) run with onnxruntime
+--device cuda: pytorch-forecasting's eager forward (pf_forward) runs on the GPU in fp32 with TF32 off
+(torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False), x uploaded once per B
+before timing, each timed call ending in torch.cuda.synchronize(); tft's bench_forward gets TFT_DEVICE=cuda.
+The other peers (predict, compile, script, onnx) are CPU paths and are not run with --device cuda.
 All run with the same thread count (--threads: bench_forward --threads, torch.set_num_threads,
 OMP/OPENBLAS/MKL_NUM_THREADS for both processes, onnxruntime intra_op_num_threads). Failures are recorded as one line each (the exact error).
 
@@ -66,6 +70,8 @@ def parse_args():
     ap.add_argument("--skip", default="", help="comma list of impls to skip: tft,forward,predict,compile,script,onnx")
     ap.add_argument("--check", action="store_true", help="also compare tft predict output with model.predict()")
     ap.add_argument("--onnx-path", default="/tmp/tft_peer.onnx")
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                    help="where pf_forward and tft run (cuda: fp32, TF32 off; pf_forward only)")
     return ap.parse_args()
 
 
@@ -117,16 +123,29 @@ def record(impl, B, ts_s):
           f"series_per_s={B / (p50 * 1e-3):.1f}", flush=True)
 
 
-def timeit(fn, seconds, warmup=2, min_reps=3, max_reps=100000):
+def timeit(fn, seconds, warmup=2, min_reps=3, max_reps=100000, sync=None):
+    """Wall time of fn() per call; sync (e.g. torch.cuda.synchronize) ends each call when the work is async."""
+    call = fn if sync is None else (lambda: (fn(), sync()))
     for _ in range(warmup):
-        fn()
+        call()
     ts = []
     t0 = time.perf_counter()
     while len(ts) < max_reps and (len(ts) < min_reps or time.perf_counter() - t0 < seconds):
         s = time.perf_counter()
-        fn()
+        call()
         ts.append(time.perf_counter() - s)
     return ts
+
+
+def to_device(x, dev):
+    """x as the dataloader gives it (dict of tensors, lists of tensors for several targets) moved to dev."""
+    if isinstance(x, torch.Tensor):
+        return x.to(dev)
+    if isinstance(x, dict):
+        return {k: to_device(v, dev) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(to_device(v, dev) for v in x)
+    return x
 
 
 def one_line(e):
@@ -205,8 +224,10 @@ def unknown_groups_ok(model):
 # ----------------------------------------------------------------------------------------------------------
 # implementations
 
-def run_tft(binary, model_path, req_path, batches, seconds, threads):
+def run_tft(binary, model_path, req_path, batches, seconds, threads, device="cpu"):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    if device == "cuda":           # the backend choice of every tft tool (engine: TFT_DEVICE=cpu|cuda)
+        env["TFT_DEVICE"] = "cuda"
     cmd = [binary, model_path, req_path, "--batches", ",".join(map(str, batches)), "--seconds", str(seconds)]
     usage = subprocess.run([binary, "--help"], env=env, capture_output=True, text=True).stdout
     if "--threads" in usage:       # tft worker threads (tft_context_params.n_threads)
@@ -311,7 +332,7 @@ def main():
     # 1. tft first (a separate process; nothing else of ours running)
     if "tft" not in skip:
         try:
-            run_tft(binary, a.model, a.request, batches, a.seconds, a.threads)
+            run_tft(binary, a.model, a.request, batches, a.seconds, a.threads, a.device)
         except Exception as e:  # noqa: BLE001
             NOTES["tft"] = one_line(e)
             print(f"# tft FAILED: {NOTES['tft']}", flush=True)
@@ -320,6 +341,20 @@ def main():
     from pytorch_forecasting import TemporalFusionTransformer
     quiet_lightning()
     model = TemporalFusionTransformer.load_from_checkpoint(a.checkpoint, map_location="cpu").eval()
+    sync = None
+    if a.device == "cuda":
+        if not torch.cuda.is_available():
+            sys.exit("compare.py: --device cuda but torch sees no CUDA device")
+        torch.backends.cuda.matmul.allow_tf32 = False     # fp32 throughout, as the targets are stated
+        torch.backends.cudnn.allow_tf32 = False
+        model = model.to("cuda")
+        sync = torch.cuda.synchronize
+        gpu_skip = sorted({"predict", "script", "onnx", "compile"} - skip)
+        if gpu_skip:
+            NOTES["device"] = f"--device cuda: pf_forward only ({','.join(gpu_skip)} are CPU paths, not run)"
+        skip |= {"predict", "script", "onnx", "compile"}
+        print(f"# device=cuda gpu={torch.cuda.get_device_name(0)} tf32_matmul={torch.backends.cuda.matmul.allow_tf32} "
+              f"tf32_cudnn={torch.backends.cudnn.allow_tf32} cudnn={torch.backends.cudnn.version()}", flush=True)
     p = model.dataset_parameters
     n_targets = len(p["target"]) if isinstance(p["target"], list) else 1
     new_groups = unknown_groups_ok(model)
@@ -335,7 +370,7 @@ def main():
 
     def get_x(B):
         if B not in xs:
-            xs[B] = batch_x(model, df_n, n, B)
+            xs[B] = to_device(batch_x(model, df_n, n, B), a.device)
         return xs[B]
 
     # 2. eager forward
@@ -343,7 +378,7 @@ def main():
         for B in batches:
             x = get_x(B)
             with torch.no_grad():
-                ts = timeit(lambda: model(x), a.seconds, warmup=2, min_reps=3)
+                ts = timeit(lambda: model(x), a.seconds, warmup=2, min_reps=3, sync=sync)
             record("pf_forward", B, ts)
 
     # optional output check: tft predict vs the eager forward on the request's own series
@@ -515,6 +550,7 @@ def check_outputs(model, req, df_n, n, a):
     dl = cycled_loader(model, df_n, n, n)
     x, _ = next(iter(dl))
     idx = dl.dataset.x_to_index(x)          # the dataset orders series by group id, not as in the request
+    x = to_device(x, a.device)
     gids = model.dataset_parameters["group_ids"]
     keys = [tuple(str(v) for v in row) for row in idx[gids].itertuples(index=False)]
     with torch.no_grad():
@@ -527,7 +563,7 @@ def check_outputs(model, req, df_n, n, a):
         i = keys.index(tuple(str(s["static"][g]) for g in gids))
         for j, t in enumerate(tg):
             got = np.asarray(fc["targets"][t], dtype=np.float64)
-            want = pred[j][i].numpy().astype(np.float64)
+            want = pred[j][i].cpu().numpy().astype(np.float64)
             err = max(err, float(np.abs(got - want).max()))
             scale = max(scale, float(np.abs(want).max()))
     print(f"# check: tft predict vs pytorch-forecasting forward on the {len(resp['forecasts'])} request series: "
