@@ -19,8 +19,9 @@
 //
 // The NVTX3 headers define their own hidden, weak nvtx*_v3 globals and functions in each file that
 // includes them (NVTX's link-once scheme; `make check-symbols` allows exactly those); include this
-// header only from the CUDA backend's files, never from a public header. Checked: gcc -std=c11 with the
-// project's warnings (-Werror) in the three modes, g++ -std=c++17, and nvcc (sm_90) in a .cu file.
+// header only from the engine's walk and backends (graph.c, backend_cuda.c), never from a public
+// header. Checked: gcc -std=c11 with the project's warnings (-Werror) in the three modes, g++
+// -std=c++17, and nvcc (sm_90) in a .cu file.
 #ifndef TFT_CUDA_NVTX_H
 #define TFT_CUDA_NVTX_H
 

@@ -7,6 +7,7 @@
 // a scheduler can split a node's rows (the CPU's one-series split, backend_cpu.c) and still run
 // this wiring, not a copy of it.
 #include "backend.h"
+#include "../cuda/nvtx.h" // named ranges for nsys / ncu in a CUDA build (no-ops elsewhere)
 
 // A buffer of a backend's activations (carved by plan.c, host or device): its base, row width
 // (floats) and kind.
@@ -54,6 +55,7 @@ float *tft_buf_of(const tft_model *m, const tft_acts *a, tft_buf b, int *width, 
 void tft_graph_static(const tft_backend *be, void *bk) {
     const tft_weights *W   = be->weights(bk);
     const tft_rows     all = {0, 0}; // series buffers: the whole batch
+    TFT_NVTX_PUSH("tft.static");
     be->static_vsn(bk);
     be->grn(bk, &W->sc_sel, TFT_B_S_XI, TFT_B_NONE, TFT_B_C_SEL, all);
     be->grn(bk, &W->sc_h, TFT_B_S_XI, TFT_B_NONE, TFT_B_C_H, all);
@@ -62,22 +64,27 @@ void tft_graph_static(const tft_backend *be, void *bk) {
     if (W->vsn_enc->n > 1) be->linear(bk, &W->ctx_e, TFT_B_C_SEL, TFT_B_CTX_E, all);
     if (W->vsn_dec->n > 1) be->linear(bk, &W->ctx_d, TFT_B_C_SEL, TFT_B_CTX_D, all);
     be->linear(bk, &W->ctx_enr, TFT_B_C_ENR, TFT_B_CTX_ENR, all);
+    TFT_NVTX_POP();
 }
 
 // Post-LSTM gate + add&norm (§5.5), static enrichment (§5.6) and the keys and values of steps r.
 void tft_graph_post_lstm(const tft_backend *be, void *bk, tft_rows r) {
     if (r.n <= 0) return;
     const tft_weights *W = be->weights(bk);
+    TFT_NVTX_PUSH("tft.post_lstm");
     be->gate_add_norm(bk, &W->post_lstm, TFT_B_LSTM, TFT_B_EMB, TFT_B_PHI, r);
     be->grn(bk, &W->enrich, TFT_B_PHI, TFT_B_CTX_ENR, TFT_B_THETA, r);
     be->linear(bk, &W->att_k, TFT_B_THETA, TFT_B_K, r);
     be->linear(bk, &W->att_v, TFT_B_THETA, TFT_B_V, r);
+    TFT_NVTX_POP();
 }
 
 // The attention queries of decoder steps r: the decoder rows of THETA.
 void tft_graph_queries(const tft_backend *be, void *bk, tft_rows r) {
     if (r.n <= 0) return;
+    TFT_NVTX_PUSH("tft.queries");
     be->linear(bk, &be->weights(bk)->att_q, TFT_B_THETA, TFT_B_Q, r);
+    TFT_NVTX_POP();
 }
 
 // After the attention (§5.7, §5.8), decoder steps r: the heads' projection, the gate over the
@@ -85,11 +92,13 @@ void tft_graph_queries(const tft_backend *be, void *bk, tft_rows r) {
 void tft_graph_decoder_tail(const tft_backend *be, void *bk, tft_rows r) {
     if (r.n <= 0) return;
     const tft_weights *W = be->weights(bk);
+    TFT_NVTX_PUSH("tft.decoder_tail");
     be->linear(bk, &W->att_out, TFT_B_ATT_O, TFT_B_ATT_P, r);
     be->gate_add_norm(bk, &W->post_attn, TFT_B_ATT_P, TFT_B_THETA, TFT_B_ALPHA, r);
     be->grn(bk, &W->pos_ff, TFT_B_ALPHA, TFT_B_NONE, TFT_B_PSI, r);
     be->gate_add_norm(bk, &W->pre_out, TFT_B_PSI, TFT_B_PHI, TFT_B_OUT, r);
     be->linear(bk, &W->heads, TFT_B_OUT, TFT_B_Y, r); // [C*Td, NT*Q]
+    TFT_NVTX_POP();
     be->outputs(bk, r);
 }
 

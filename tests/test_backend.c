@@ -100,6 +100,10 @@ static void *tensor(const tft_ld_file *f, const char *name) {
     return p;
 }
 
+// (histories are capped at MAX_HISTORY steps: the harness runs every CUDA thread as a fiber, and the
+// sanitizer builds run it ten times slower; mixed lengths are what matters here, not long ones)
+#define MAX_HISTORY 40
+
 static void make_batch(batch *bt, const tft_model *m, const tft_ld_file *f, int B, int allow_empty) {
     const tft_model_info *mi = tft_model_get_info(m);
     const tft_ld_tensor  *t  = tft_ld_find(f, "encoder_cont");
@@ -111,7 +115,7 @@ static void make_batch(batch *bt, const tft_model *m, const tft_ld_file *f, int 
     bt->el = calloc((size_t)B, 4), bt->dl = calloc((size_t)B, 4);
     int Te = 0, Td = 0;
     for (int b = 0; b < B; b++) {
-        int s = b % B0, full = fel[s];
+        int s = b % B0, full = fel[s] < MAX_HISTORY ? fel[s] : MAX_HISTORY;
         bt->el[b] = allow_empty && rnd(4) == 0 ? 0 : 1 + rnd(full);
         if (bt->el[b] > full) bt->el[b] = full;
         bt->dl[b] = 1 + rnd(Td0);
@@ -194,6 +198,13 @@ static void test_cuda_vs_cpu(void **state) {
     int            fixtures = 0;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
+#if defined(TFT_SIMT) && defined(__SANITIZE_THREAD__)
+        // (TSan: the kernels' barriers are test_cuda_simt's; two fixtures here, all in the other builds)
+        if (strcmp(e->d_name, "identity_minimal") != 0 && strcmp(e->d_name, "log_lstm2_groups") != 0) {
+            printf("[  SKIPPED ] %s: ThreadSanitizer build runs two fixtures\n", e->d_name);
+            continue;
+        }
+#endif
         char path[512];
         tft_model   *m = NULL;
         tft_ld_file *f = NULL;
@@ -203,8 +214,12 @@ static void test_cuda_vs_cpu(void **state) {
         snprintf(path, sizeof path, GOLDEN_DIR "/%s/fixture.safetensors", e->d_name);
         assert_int_equal(tft_ld_open(path, &f, &le), TFT_OK);
         tft_context *cpu = ctx_on(m, TFT_DEVICE_CPU, 9), *gpu = ctx_on(m, TFT_DEVICE_CUDA, 9);
-        const int    sizes[] = {1, 3, 9};
-        for (int k = 0; k < 3; k++) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+        const int sizes[] = {1, 3}, n_sizes = 2; // (the sanitizers run the harness ~40x slower)
+#else
+        const int sizes[] = {1, 3, 9}, n_sizes = 3;
+#endif
+        for (int k = 0; k < n_sizes; k++) {
             batch bt;
             make_batch(&bt, m, f, sizes[k], k > 0);
             outs a, b, b2;
@@ -254,6 +269,7 @@ static void test_many_shapes(void **state) {
             make_batch(&bt, m, f, 1 + s % 4, 1);
             outs a, b;
             alloc_outs(&a, m, &bt.in), alloc_outs(&b, m, &bt.in);
+            float *ea = b.o.encoder_attention, *sw = b.o.static_weights;
             if (s % 3 == 1) b.o.encoder_attention = NULL, b.o.static_weights = NULL; // not asked for
             assert_int_equal(tft_predict_net(cpu, &bt.in, &a.o), TFT_OK);
             if (tft_predict_net(gpu, &bt.in, &b.o) != TFT_OK) fail_msg("shape %d: %s", s, tft_last_error());
@@ -262,10 +278,8 @@ static void test_many_shapes(void **state) {
                      bt.in.dec_steps);
             for (int i = 0; i < 7; i++)
                 if (fields(&b)[i]) compare(what, i, fields(&b)[i], fields(&a)[i], a.n[i]);
-            if (s % 3 == 1) b.o.encoder_attention = fields(&a)[2], b.o.static_weights = fields(&a)[4];
-            free(fields(&b)[0]), free(fields(&b)[1]), free(fields(&b)[3]), free(fields(&b)[5]), free(fields(&b)[6]);
-            if (s % 3 != 1) free(fields(&b)[2]), free(fields(&b)[4]);
-            free_outs(&a);
+            b.o.encoder_attention = ea, b.o.static_weights = sw;
+            free_outs(&a), free_outs(&b);
             free_batch(&bt);
         }
     tft_context_free(cpu), tft_context_free(gpu);
