@@ -186,6 +186,29 @@ static void compare(const char *what, int i, const float *got, const float *want
     (void)worst;
 }
 
+// A golden fixture's model and rows, with a CPU and a CUDA context for it.
+typedef struct golden {
+    tft_model   *m;
+    tft_ld_file *f;
+    tft_context *cpu, *gpu;
+} golden;
+
+static void golden_open(golden *g, const char *name, int max_batch) {
+    char         path[512];
+    tft_ld_error le;
+    snprintf(path, sizeof path, GOLDEN_DIR "/%s/model.safetensors", name);
+    if (tft_model_load(path, NULL, &g->m) != TFT_OK) fail_msg("%s: %s", path, tft_last_error());
+    snprintf(path, sizeof path, GOLDEN_DIR "/%s/fixture.safetensors", name);
+    if (tft_ld_open(path, &g->f, &le) != TFT_OK) fail_msg("%s: %s", path, le.msg);
+    g->cpu = ctx_on(g->m, TFT_DEVICE_CPU, max_batch), g->gpu = ctx_on(g->m, TFT_DEVICE_CUDA, max_batch);
+}
+
+static void golden_close(golden *g) {
+    tft_context_free(g->cpu), tft_context_free(g->gpu);
+    tft_ld_close(g->f);
+    tft_model_free(g->m);
+}
+
 static void test_cuda_vs_cpu(void **state) {
     (void)state;
     if (!cuda_usable) {
@@ -205,15 +228,11 @@ static void test_cuda_vs_cpu(void **state) {
             continue;
         }
 #endif
-        char path[512];
-        tft_model   *m = NULL;
-        tft_ld_file *f = NULL;
-        tft_ld_error le;
-        snprintf(path, sizeof path, GOLDEN_DIR "/%s/model.safetensors", e->d_name);
-        assert_int_equal(tft_model_load(path, NULL, &m), TFT_OK);
-        snprintf(path, sizeof path, GOLDEN_DIR "/%s/fixture.safetensors", e->d_name);
-        assert_int_equal(tft_ld_open(path, &f, &le), TFT_OK);
-        tft_context *cpu = ctx_on(m, TFT_DEVICE_CPU, 9), *gpu = ctx_on(m, TFT_DEVICE_CUDA, 9);
+        golden g;
+        golden_open(&g, e->d_name, 9);
+        tft_model   *m = g.m;
+        tft_ld_file *f = g.f;
+        tft_context *cpu = g.cpu, *gpu = g.gpu;
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
         const int sizes[] = {1, 3}, n_sizes = 2; // (the sanitizers run the harness ~40x slower)
 #else
@@ -240,9 +259,7 @@ static void test_cuda_vs_cpu(void **state) {
             free_outs(&a), free_outs(&b), free_outs(&b2);
             free_batch(&bt);
         }
-        tft_context_free(cpu), tft_context_free(gpu);
-        tft_ld_close(f);
-        tft_model_free(m);
+        golden_close(&g);
         fixtures++;
     }
     closedir(d);
@@ -257,12 +274,11 @@ static void test_many_shapes(void **state) {
         printf("[  SKIPPED ] many shapes: %s\n", cuda_why);
         skip();
     }
-    tft_model   *m = NULL;
-    tft_ld_file *f = NULL;
-    tft_ld_error le;
-    assert_int_equal(tft_model_load(GOLDEN_DIR "/identity_minimal/model.safetensors", NULL, &m), TFT_OK);
-    assert_int_equal(tft_ld_open(GOLDEN_DIR "/identity_minimal/fixture.safetensors", &f, &le), TFT_OK);
-    tft_context *cpu = ctx_on(m, TFT_DEVICE_CPU, 4), *gpu = ctx_on(m, TFT_DEVICE_CUDA, 4);
+    golden g;
+    golden_open(&g, "identity_minimal", 4);
+    tft_model   *m = g.m;
+    tft_ld_file *f = g.f;
+    tft_context *cpu = g.cpu, *gpu = g.gpu;
     for (int round = 0; round < 2; round++)
         for (int s = 0; s < 12; s++) {
             batch bt;
@@ -282,9 +298,7 @@ static void test_many_shapes(void **state) {
             free_outs(&a), free_outs(&b);
             free_batch(&bt);
         }
-    tft_context_free(cpu), tft_context_free(gpu);
-    tft_ld_close(f);
-    tft_model_free(m);
+    golden_close(&g);
 }
 
 // A captured graph replayed for a batch of the same shape whose lengths differ, a series without
@@ -295,12 +309,11 @@ static void test_replay_new_lengths(void **state) {
         printf("[  SKIPPED ] replay with new lengths: %s\n", cuda_why);
         skip();
     }
-    tft_model   *m = NULL;
-    tft_ld_file *f = NULL;
-    tft_ld_error le;
-    assert_int_equal(tft_model_load(GOLDEN_DIR "/log_lstm2_groups/model.safetensors", NULL, &m), TFT_OK);
-    assert_int_equal(tft_ld_open(GOLDEN_DIR "/log_lstm2_groups/fixture.safetensors", &f, &le), TFT_OK);
-    tft_context *cpu = ctx_on(m, TFT_DEVICE_CPU, 4), *gpu = ctx_on(m, TFT_DEVICE_CUDA, 4);
+    golden g;
+    golden_open(&g, "log_lstm2_groups", 4);
+    tft_model   *m = g.m;
+    tft_ld_file *f = g.f;
+    tft_context *cpu = g.cpu, *gpu = g.gpu;
     batch        bt;
     make_batch(&bt, m, f, 4, 0);
     for (int pass = 0; pass < 3; pass++) {
@@ -317,9 +330,7 @@ static void test_replay_new_lengths(void **state) {
         free_outs(&a), free_outs(&b);
     }
     free_batch(&bt);
-    tft_context_free(cpu), tft_context_free(gpu);
-    tft_ld_close(f);
-    tft_model_free(m);
+    golden_close(&g);
 }
 
 int main(void) {
