@@ -149,6 +149,17 @@ static ssize_t write_json(fleet *f, tft_jw *o, void *arg) {
 }
 static ssize_t write_prom(fleet *f, tft_jw *o, void *arg) { return fleet_write_prometheus(f, o); }
 
+// After an acknowledged ingest: a recompute for the worker when the config asks for one.
+static void after_ingest(fleet_srv *s, const fleet_ingest_result *res) {
+    fleet_info fi;
+    fleet_get_info(s->f, &fi);
+    if (fi.recompute_after_ingest && res->points) {
+        pthread_mutex_lock(&s->mu);
+        s->recompute_pending = 1;
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
 static void do_ingest(fleet_srv *s, http_req *r) {
     size_t              len;
     char               *body = http_req_body(r, &len);
@@ -165,13 +176,7 @@ static void do_ingest(fleet_srv *s, http_req *r) {
                 : snprintf(buf, 256, "{\"stored\":%lld,\"duplicates\":%lld,\"new_series\":%lld}", (long long)res.points,
                            (long long)res.duplicates, (long long)res.new_series);
     http_reply(r, 200, "application/json", buf, (size_t)n);
-    fleet_info fi;
-    fleet_get_info(s->f, &fi);
-    if (fi.recompute_after_ingest && res.points) {
-        pthread_mutex_lock(&s->mu);
-        s->recompute_pending = 1;
-        pthread_mutex_unlock(&s->mu);
-    }
+    after_ingest(s, &res);
 }
 
 // POST /api/v1/write: headers checked, body decoded and mapped (server/remote_write.h, prom_map.h),
@@ -211,13 +216,7 @@ static void do_remote_write(fleet_srv *s, http_req *r) {
     // a retry loop on a full disk helps no one
     if (!ok) return reply_error(r, 422, "ingest_refused", err);
     http_reply(r, 204, "text/plain", "", 0);
-    fleet_info fi;
-    fleet_get_info(s->f, &fi);
-    if (fi.recompute_after_ingest && res.points) {
-        pthread_mutex_lock(&s->mu);
-        s->recompute_pending = 1;
-        pthread_mutex_unlock(&s->mu);
-    }
+    after_ingest(s, &res);
 }
 
 static void do_forecasts(fleet_srv *s, http_req *r, fleet_route route) {

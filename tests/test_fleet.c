@@ -792,6 +792,26 @@ static int free_port(void) {
     return ntohs(a.sin_port);
 }
 
+// Starts Debian's prometheus on a free loopback port with config yml and its TSDB in tsdb, its output
+// in log; returns its pid (tracked: killed on teardown) and sets *port.
+static pid_t start_prometheus(const char *yml, const char *tsdb, const char *log, int *port) {
+    char cfgarg[300], dbarg[200], listen_arg[64];
+    *port = free_port();
+    snprintf(listen_arg, sizeof listen_arg, "--web.listen-address=127.0.0.1:%d", *port);
+    snprintf(cfgarg, sizeof cfgarg, "--config.file=%s", yml);
+    snprintf(dbarg, sizeof dbarg, "--storage.tsdb.path=%s", tsdb);
+    pid_t pp = fork();
+    assert_true(pp >= 0);
+    if (pp == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 1), dup2(fd, 2);
+        execl("/usr/bin/prometheus", "prometheus", cfgarg, dbarg, listen_arg, "--log.level=warn", (char *)NULL);
+        _exit(127);
+    }
+    track(pp);
+    return pp;
+}
+
 // Debian's prometheus scrapes tft's /metrics/forecasts on loopback every second; its HTTP API then
 // answers a query on the breach probability and the forecast gauges with tft's series. Skipped (with
 // a line saying so) where the package is not installed; CI installs it.
@@ -808,27 +828,16 @@ static void test_prometheus_scrapes_gauges(void **state) {
     char *body = rows_body(0, 288);
     expect_http(a.port, "POST", "/v1/fleet/ingest", body, 200, "\"stored\"");
     free(body);
-    char yml[256], prom_dir[128], listen[64];
+    char yml[256], prom_dir[128];
     snprintf(prom_dir, sizeof prom_dir, "%s/prometheus", dir);
     char y[512];
     snprintf(y, sizeof y, "global: {scrape_interval: 1s}\nscrape_configs:\n  - job_name: tft-fleet\n"
              "    metrics_path: /metrics/forecasts\n    static_configs: [{targets: ['127.0.0.1:%d']}]\n", a.port);
     snprintf(yml, sizeof yml, "%s", write_config("prometheus.yml", y));
-    int pport = free_port();
-    snprintf(listen, sizeof listen, "--web.listen-address=127.0.0.1:%d", pport);
-    char cfgarg[300], dbarg[200], log[128];
-    snprintf(cfgarg, sizeof cfgarg, "--config.file=%s", yml);
-    snprintf(dbarg, sizeof dbarg, "--storage.tsdb.path=%s", prom_dir);
+    char log[128];
     snprintf(log, sizeof log, "%s/prometheus.log", dir);
-    pid_t pp = fork();
-    assert_true(pp >= 0);
-    if (pp == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, 1), dup2(fd, 2);
-        execl("/usr/bin/prometheus", "prometheus", cfgarg, dbarg, listen, "--log.level=warn", (char *)NULL);
-        _exit(127);
-    }
-    track(pp);
+    int   pport;
+    pid_t pp = start_prometheus(yml, prom_dir, log, &pport);
     // poll its query API until a scrape of tft's gauges is in (up to 120 s on a loaded machine)
     const char *q = "/api/v1/query?query=tft_fleet_breach_probability%7Bseries%3D%22db-01%22%7D";
     char       *resp = NULL;
@@ -974,7 +983,7 @@ static void test_prometheus_remote_write_loop(void **state) {
                               obs_cols[c], id, profile, vals[c]);
     exposition_start(&ex);
 
-    char y[1024], yml[256], prom_dir[128], listen[64], cfgarg[300], dbarg[200], log[128];
+    char y[1024], yml[256], prom_dir[128], log[128];
     snprintf(y, sizeof y,
              "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
              "scrape_configs:\n"
@@ -988,20 +997,9 @@ static void test_prometheus_remote_write_loop(void **state) {
              ex.port, a.port, a.port);
     snprintf(yml, sizeof yml, "%s", write_config("prometheus_rw.yml", y));
     snprintf(prom_dir, sizeof prom_dir, "%s/prometheus_rw", dir);
-    int pport = free_port();
-    snprintf(listen, sizeof listen, "--web.listen-address=127.0.0.1:%d", pport);
-    snprintf(cfgarg, sizeof cfgarg, "--config.file=%s", yml);
-    snprintf(dbarg, sizeof dbarg, "--storage.tsdb.path=%s", prom_dir);
     snprintf(log, sizeof log, "%s/prometheus_rw.log", dir);
-    pid_t pp = fork();
-    assert_true(pp >= 0);
-    if (pp == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, 1), dup2(fd, 2);
-        execl("/usr/bin/prometheus", "prometheus", cfgarg, dbarg, listen, "--log.level=warn", (char *)NULL);
-        _exit(127);
-    }
-    track(pp);
+    int   pport;
+    pid_t pp = start_prometheus(yml, prom_dir, log, &pport);
 
     // 1. the remote-written row reaches tft: the forecast's last step is `last` (up to 120 s on a
     // loaded machine)
