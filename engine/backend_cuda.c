@@ -259,6 +259,10 @@ tft_status tft_cuda_ctx_new(const tft_model *m, int32_t max_batch, struct tft_cu
                             "tft_context_new: CUDA was asked for but no CUDA device is usable (%s)", why);
     if (m->NT > 64)
         return tft__fail(TFT_ERR_UNSUPPORTED, "tft_context_new: the CUDA backend takes at most 64 targets (%d)", m->NT);
+    if (m->H > 128) // tft_cuda_lstm_layer keeps W_hh on chip: one gate row per thread, 4H <= 512 threads
+        return tft__fail(TFT_ERR_UNSUPPORTED,
+                         "tft_context_new: the CUDA backend's LSTM takes hidden_size <= 128 (this model: %d); "
+                         "use the CPU backend (TFT_DEVICE=cpu)", m->H);
     struct tft_cuda_ctx *x = tft__calloc(1, sizeof *x);
     if (!x) return tft__fail(TFT_ERR_NOMEM, "tft_context_new: out of memory");
     x->m = m, x->max_batch = max_batch, x->chunk = max_batch < CUDA_CHUNK ? max_batch : CUDA_CHUNK;
